@@ -1,0 +1,7 @@
+import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
+import {
+  run
+} from "./chunks/chunk-SMIEHPAK.js";
+
+// src/index.ts
+await run();

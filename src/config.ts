@@ -1,0 +1,138 @@
+// Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
+import { inputSpec, MODES, type Mode } from './inputs.js';
+
+export type InstallMethod = 'existing' | 'precompiled' | 'none';
+export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
+
+export interface WorkloadShape {
+  inputLen: number;
+  outputLen: number;
+}
+
+export interface Config {
+  mode: Mode;
+  vllm: { repository: string; ref: string };
+  bundle: string;
+  install: InstallMethod;
+  python: string;
+  e2e: {
+    backend: E2eBackendChoice;
+    model: string;
+    tensorParallelSize: number;
+    shapes: WorkloadShape[];
+    concurrencies: number[];
+    repeats: number;
+  };
+  thresholds: { minEffectPct: number; failOnRegression: boolean };
+  results: string;
+  outputDir: string;
+  runnerLabel?: string;
+  githubToken?: string;
+}
+
+/** Reads one raw value; undefined or '' means "not given". */
+export type InputReader = (name: string) => string | undefined;
+
+export class ConfigError extends Error {}
+
+function bad(name: string, value: string, accepted: string): ConfigError {
+  return new ConfigError(`Invalid ${name} '${value}'. Expected ${accepted}.`);
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw bad(name, value, `one of: ${allowed.join(', ')}`);
+}
+
+export function parsePositiveInt(name: string, value: string): number {
+  const trimmed = value.trim();
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 1 || !Number.isSafeInteger(Number(trimmed))) {
+    throw bad(name, value, 'a positive integer');
+  }
+  return Number(trimmed);
+}
+
+function parseNonNegativeNumber(name: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw bad(name, value, 'a number ≥ 0');
+  return n;
+}
+
+export function parseBoolean(name: string, value: string): boolean {
+  // the YAML 1.2 core schema, as core.getBooleanInput accepts it
+  if (['true', 'True', 'TRUE'].includes(value.trim())) return true;
+  if (['false', 'False', 'FALSE'].includes(value.trim())) return false;
+  throw bad(name, value, '`true` or `false`');
+}
+
+function parseList<T>(name: string, value: string, item: (part: string) => T, accepted: string): T[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => p === '')) throw bad(name, value, accepted);
+  try {
+    return parts.map(item);
+  } catch {
+    throw bad(name, value, accepted);
+  }
+}
+
+export function parseShapes(name: string, value: string): WorkloadShape[] {
+  const accepted = 'comma-separated INPUTxOUTPUT token lengths, e.g. 1024x1024,1024x8192';
+  return parseList(
+    name,
+    value,
+    (part) => {
+      const m = /^(\d+)x(\d+)$/.exec(part);
+      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(part);
+      return { inputLen: Number(m[1]), outputLen: Number(m[2]) };
+    },
+    accepted,
+  );
+}
+
+export function parseConcurrencies(name: string, value: string): number[] {
+  return parseList(
+    name,
+    value,
+    (part) => parsePositiveInt(name, part),
+    'comma-separated positive integers, e.g. 4,16,64',
+  );
+}
+
+/** Builds the Config from any source of raw input values; defaults come from INPUTS. */
+export function parseConfig(read: InputReader): Config {
+  const get = (name: string): string => {
+    const raw = read(name);
+    if (raw !== undefined && raw.trim() !== '') return raw.trim();
+    return inputSpec(name).default ?? '';
+  };
+  const optional = (name: string): string | undefined => get(name) || undefined;
+
+  const mode = oneOf('mode', get('mode'), MODES);
+  const repository = get('vllm-repository');
+  const ref = get('vllm-ref');
+  if (/\s/.test(ref)) throw bad('vllm-ref', ref, 'a branch, tag, SHA or refs/pull/N/head without spaces');
+  const repeats = parsePositiveInt('repeats', get('repeats'));
+  return {
+    mode,
+    vllm: { repository, ref },
+    bundle: get('bundle'),
+    install: oneOf('install', get('install'), ['existing', 'precompiled', 'none'] as const),
+    python: get('python'),
+    e2e: {
+      backend: oneOf('e2e-backend', get('e2e-backend'), ['auto', 'vllm-serve', 'model', 'none'] as const),
+      model: get('model'),
+      tensorParallelSize: parsePositiveInt('tensor-parallel-size', get('tensor-parallel-size')),
+      shapes: parseShapes('shapes', get('shapes')),
+      concurrencies: parseConcurrencies('concurrencies', get('concurrencies')),
+      repeats,
+    },
+    thresholds: {
+      minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),
+      failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),
+    },
+    results: get('results'),
+    outputDir: get('output-dir'),
+    runnerLabel: optional('runner-label'),
+    githubToken: optional('github-token'),
+  };
+}

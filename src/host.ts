@@ -1,0 +1,25 @@
+// What a mode may do to the world it runs in: the action runner or a terminal. Modes take a Host; they never import @actions/*.
+export interface Host {
+  info(message: string): void;
+  warning(message: string): void;
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  setOutput(name: string, value: string): void;
+  /** Appends markdown to the job summary (a no-op in a terminal). */
+  summary(markdown: string): Promise<void>;
+  /** Keeps a value out of every log line from here on. */
+  setSecret(value: string): void;
+  /** The workflow environment (GITHUB_* variables, event payload path); empty in a terminal. */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** What a mode hands back: the action's outputs and the process exit status. */
+export interface ModeOutcome {
+  verdict: string;
+  resultPath?: string;
+  reportPath?: string;
+  commentUrl?: string;
+  /** 0 unless a correctness case failed, a step stopped the run, or a regression fails the run by choice */
+  exitCode: number;
+  /** one line for setFailed / stderr when exitCode is not 0 */
+  failure?: string;
+}

@@ -1,0 +1,145 @@
+// Every input of the action, once: action.yml, the CLI's flags and --help, and the README table are checked against it.
+
+export type Mode = 'validate' | 'report' | 'nightly';
+export const MODES: readonly Mode[] = ['validate', 'report', 'nightly'];
+
+export interface InputSpec {
+  /** kebab-case; the action input and the CLI flag (--name) share it */
+  name: string;
+  description: string;
+  /** what an empty value means; undefined for inputs with no default */
+  default?: string;
+  /** modes that read it */
+  modes: readonly Mode[];
+  /** kept out of logs and --help examples */
+  secret?: boolean;
+}
+
+const ALL = MODES;
+const RUNS = ['validate', 'nightly'] as const;
+const PUBLISHES = ['report', 'nightly'] as const;
+
+export const DEFAULT_VLLM_VERSION = '0.33.0';
+
+export const INPUTS: readonly InputSpec[] = [
+  {
+    name: 'mode',
+    description: 'What to do: `validate`, `report` or `nightly`.',
+    default: 'validate',
+    modes: ALL,
+  },
+  {
+    name: 'vllm-repository',
+    description:
+      "The vLLM tree to validate against: a git URL, `owner/name` on GitHub, a local path, or `pypi` for vLLM's source as published on PyPI.",
+    default: 'pypi',
+    modes: RUNS,
+  },
+  {
+    name: 'vllm-ref',
+    description:
+      'Branch, tag, commit SHA or `refs/pull/N/head` of the vLLM repository; a release version such as `0.19.1` when the repository is `pypi`.',
+    default: DEFAULT_VLLM_VERSION,
+    modes: RUNS,
+  },
+  {
+    name: 'bundle',
+    description: 'Kernel bundle: a name under `kernels/` of this action, or a path to a bundle directory.',
+    default: 'fused_shared_expert_gate',
+    modes: RUNS,
+  },
+  {
+    name: 'install',
+    description:
+      "How vLLM gets installed: `existing` (the runner's environment has it), `precompiled` (vLLM's Python-only editable install on prebuilt binaries) or `none`.",
+    default: 'none',
+    modes: RUNS,
+  },
+  {
+    name: 'python',
+    description: 'Python interpreter that has torch and triton (and vLLM, with `install: existing`).',
+    default: 'python3',
+    modes: RUNS,
+  },
+  {
+    name: 'e2e-backend',
+    description:
+      'End-to-end A/B: `vllm-serve` (`vllm serve` + `vllm bench serve`), `model` (a weightless model in transformers, no server), `none`, or `auto` (vllm-serve when vLLM is installed, model when only a GPU is there).',
+    default: 'auto',
+    modes: RUNS,
+  },
+  {
+    name: 'model',
+    description: 'Model served in the vllm-serve e2e A/B.',
+    default: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
+    modes: RUNS,
+  },
+  {
+    name: 'tensor-parallel-size',
+    description: 'Tensor-parallel size of `vllm serve`.',
+    default: '1',
+    modes: RUNS,
+  },
+  {
+    name: 'shapes',
+    description:
+      'E2e workload shapes, comma-separated `INPUTxOUTPUT` token lengths (balanced, decode-heavy, prefill-heavy by default).',
+    default: '1024x1024,1024x8192,8192x1024',
+    modes: RUNS,
+  },
+  {
+    name: 'concurrencies',
+    description: 'E2e client concurrencies, comma-separated positive integers.',
+    default: '4,16,64',
+    modes: RUNS,
+  },
+  {
+    name: 'repeats',
+    description: 'Interleaved A/B repeats per e2e cell (each arm runs this many times).',
+    default: '5',
+    modes: RUNS,
+  },
+  {
+    name: 'min-effect',
+    description: 'Smallest relative change, in percent, that is called improved or regressed.',
+    default: '2',
+    modes: ALL,
+  },
+  {
+    name: 'fail-on-regression',
+    description:
+      'Fail the run (and the check run) when a performance regression is found, not only on wrong results.',
+    default: 'false',
+    modes: ALL,
+  },
+  {
+    name: 'results',
+    description: 'Glob of RunResult JSON files to report on (report mode).',
+    default: 'results/**/*.json',
+    modes: PUBLISHES,
+  },
+  {
+    name: 'output-dir',
+    description: 'Directory for the RunResult, the report and every raw log.',
+    default: 'vllm-kernel-ci-out',
+    modes: ALL,
+  },
+  {
+    name: 'runner-label',
+    description: 'Name of this runner in the report; defaults to the runner name or host name.',
+    modes: RUNS,
+  },
+  {
+    name: 'github-token',
+    description:
+      'Token to publish with (report and nightly modes). Validate never needs one; leave it out of GPU jobs.',
+    modes: PUBLISHES,
+    secret: true,
+  },
+];
+
+export function inputSpec(name: string): InputSpec {
+  const spec = INPUTS.find((i) => i.name === name);
+  if (!spec) throw new Error(`Unknown input '${name}'.`);
+  return spec;
+}

@@ -1,0 +1,38 @@
+// Action entry: inputs → Config → one mode → outputs. The only place that calls setFailed.
+import * as core from '@actions/core';
+import { parseConfig } from './config.js';
+import type { Host, ModeOutcome } from './host.js';
+import { runMode } from './modes/index.js';
+
+export const actionHost: Host = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  group: (name, fn) => core.group(name, fn),
+  setOutput: (name, value) => core.setOutput(name, value),
+  summary: async (markdown) => {
+    if (!process.env.GITHUB_STEP_SUMMARY) return;
+    await core.summary.addRaw(markdown, true).write();
+  },
+  setSecret: (value) => core.setSecret(value),
+  env: process.env,
+};
+
+export function writeOutputs(host: Host, outcome: ModeOutcome): void {
+  host.setOutput('verdict', outcome.verdict);
+  host.setOutput('result-path', outcome.resultPath ?? '');
+  host.setOutput('report-path', outcome.reportPath ?? '');
+  host.setOutput('comment-url', outcome.commentUrl ?? '');
+}
+
+export async function run(): Promise<void> {
+  try {
+    const token = core.getInput('github-token');
+    if (token) core.setSecret(token);
+    const config = parseConfig((name) => core.getInput(name));
+    const outcome = await runMode(config, actionHost);
+    writeOutputs(actionHost, outcome);
+    if (outcome.exitCode !== 0) core.setFailed(outcome.failure ?? `verdict: ${outcome.verdict}`);
+  } catch (error) {
+    core.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}
