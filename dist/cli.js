@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-SMIEHPAK.js";
+} from "./chunks/chunk-HBXJWASV.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-SMIEHPAK.js";
+} from "./chunks/chunk-HBXJWASV.js";
 
 // src/index.ts
 await run();

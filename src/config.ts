@@ -28,6 +28,8 @@ export interface Config {
   outputDir: string;
   runnerLabel?: string;
   githubToken?: string;
+  /** the user accepts GPU steps on fork code in a job holding a write token (security/trust.ts) */
+  allowWriteTokenWithForkCode: boolean;
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -134,5 +136,9 @@ export function parseConfig(read: InputReader): Config {
     outputDir: get('output-dir'),
     runnerLabel: optional('runner-label'),
     githubToken: optional('github-token'),
+    allowWriteTokenWithForkCode: parseBoolean(
+      'allow-write-token-with-fork-code',
+      get('allow-write-token-with-fork-code'),
+    ),
   };
 }

@@ -136,6 +136,13 @@ export const INPUTS: readonly InputSpec[] = [
     modes: PUBLISHES,
     secret: true,
   },
+  {
+    name: 'allow-write-token-with-fork-code',
+    description:
+      "Run GPU steps even when a fork's code would run in a job that holds a write token (`pull_request_target`, `workflow_run` or `issue_comment` on a fork PR, or a token handed to validate). Unsafe: leave `false` and use the two-workflow pattern (README, Security).",
+    default: 'false',
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

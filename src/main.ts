@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import { parseConfig } from './config.js';
 import type { Host, ModeOutcome } from './host.js';
 import { runMode } from './modes/index.js';
+import { knownSecrets } from './security/scrub.js';
 
 export const actionHost: Host = {
   info: (m) => core.info(m),
@@ -26,8 +27,7 @@ export function writeOutputs(host: Host, outcome: ModeOutcome): void {
 
 export async function run(): Promise<void> {
   try {
-    const token = core.getInput('github-token');
-    if (token) core.setSecret(token);
+    for (const secret of knownSecrets(process.env, core.getInput('github-token'))) core.setSecret(secret);
     const config = parseConfig((name) => core.getInput(name));
     const outcome = await runMode(config, actionHost);
     writeOutputs(actionHost, outcome);

@@ -6,9 +6,12 @@ import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { renderReport } from '../report/render.js';
 import { RUN_RESULT_SCHEMA_VERSION, type RunResult, STEP_NAMES } from '../results/run-result.js';
+import { assertSafeToRunGpuSteps } from '../security/trust.js';
+import { gpuTrustContext } from '../security/trust-context.js';
 import { TOOL_VERSION } from '../version.js';
 
 export async function runValidate(config: Config, host: Host): Promise<ModeOutcome> {
+  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env));
   const startedAt = new Date().toISOString();
   const result: RunResult = {
     schema: RUN_RESULT_SCHEMA_VERSION,

@@ -1,0 +1,141 @@
+// Reads a RunResult that came from another job (a PR's artifact): untrusted data, checked before anything uses it.
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import { parseRunResult, type RunResult } from '../results/run-result.js';
+
+export interface UntrustedReadOptions {
+  /** files larger than this are refused before they are read */
+  maxBytes: number;
+  /** the PR number of the workflow_run event; the RunResult must name the same */
+  expectedPr?: number;
+  /** the head SHA of the workflow_run event; the RunResult must name the same */
+  expectedSha?: string;
+}
+
+/** A RunResult from validate is well under this; 1 MiB of log tail per runner is already unreadable in a comment. */
+export const DEFAULT_MAX_RUN_RESULT_BYTES = 8 * 1024 * 1024;
+
+/** Longest string kept per field; longer ones are cut (with a note), so no field can swamp the report. */
+export const STRING_CAPS = { logTail: 16_384, long: 4_096, short: 512 } as const;
+const LONG_FIELDS = new Set(['message', 'reason', 'method', 'source']);
+
+export class UntrustedArtifactError extends Error {}
+
+function refuse(path: string, what: string, todo: string): never {
+  throw new UntrustedArtifactError(`Refusing RunResult ${path}: ${what}. ${todo}`);
+}
+
+async function readCapped(path: string, maxBytes: number): Promise<Buffer> {
+  let info: Awaited<ReturnType<typeof lstat>>;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    refuse(path, `cannot read it (${(error as Error).message})`, 'Check the artifact was downloaded.');
+  }
+  // a link in an artifact could point at the runner's own files
+  if (!info.isFile()) refuse(path, 'it is not a regular file', 'Artifacts must hold plain JSON files.');
+  if (info.size > maxBytes) {
+    refuse(path, `it is ${info.size} bytes, over the ${maxBytes}-byte cap`, 'It did not come from validate.');
+  }
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    // read one byte past the cap so a file that grew after lstat is still caught
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes)
+      refuse(path, `it is over the ${maxBytes}-byte cap`, 'It did not come from validate.');
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
+const ANSI_SEQUENCE = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]/g;
+// C0/C1 controls except tab and newline, and bidirectional overrides that make text read differently than it is
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+function neutraliseString(value: string, cap: number): string {
+  const clean = value.replace(ANSI_SEQUENCE, '').replace(INVISIBLE, '');
+  if (clean.length <= cap) return clean;
+  return `${clean.slice(0, cap)}… [${clean.length - cap} characters cut]`;
+}
+
+function capFor(key: string | undefined): number {
+  if (key === 'logTail') return STRING_CAPS.logTail;
+  return key !== undefined && LONG_FIELDS.has(key) ? STRING_CAPS.long : STRING_CAPS.short;
+}
+
+/** Strips control characters and cuts over-long strings, record keys included; depth is bounded by the schema. */
+function neutralise(value: unknown, key?: string): unknown {
+  if (typeof value === 'string') return neutraliseString(value, capFor(key));
+  if (Array.isArray(value)) return value.map((v) => neutralise(v, key));
+  if (value !== null && typeof value === 'object') {
+    // a null-prototype object: a "__proto__" key from the artifact stays a plain key
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(value))
+      out[neutraliseString(k, STRING_CAPS.short)] = neutralise(v, k);
+    return { ...out };
+  }
+  return value;
+}
+
+/** Size cap, UTF-8 and JSON, schema, PR number and head SHA, then string caps; every refusal names the file. */
+export async function readUntrustedRunResult(
+  path: string,
+  options: UntrustedReadOptions,
+): Promise<RunResult> {
+  const bytes = await readCapped(path, options.maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    refuse(path, 'it is not UTF-8 text', 'RunResults are JSON written by validate.');
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    refuse(
+      path,
+      `it is not JSON (${(error as Error).message.slice(0, 200)})`,
+      'RunResults are JSON written by validate.',
+    );
+  }
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  if (data !== null && typeof data === 'object' && schema !== 1) {
+    refuse(
+      path,
+      `it has schema ${JSON.stringify(schema)?.slice(0, 40)}, and this version reads schema 1`,
+      'Use the same vllm-kernel-ci version in the validate and report workflows.',
+    );
+  }
+  let result: RunResult;
+  try {
+    result = parseRunResult(data, path);
+  } catch (error) {
+    refuse(path, (error as Error).message, 'It was not written by this version of validate.');
+  }
+  const { pr, headSha } = result.identity;
+  if (options.expectedPr !== undefined && pr !== options.expectedPr) {
+    refuse(
+      path,
+      `it is for pull request ${pr === undefined ? '(none)' : `#${pr}`}, but the workflow_run event is for #${options.expectedPr}`,
+      'Only the artifacts of the run that triggered this report are published.',
+    );
+  }
+  if (options.expectedSha !== undefined && headSha?.toLowerCase() !== options.expectedSha.toLowerCase()) {
+    refuse(
+      path,
+      `it is for commit ${headSha === undefined ? '(none)' : String(headSha).slice(0, 64)}, but the workflow_run event is for ${options.expectedSha}`,
+      'Only the artifacts of the run that triggered this report are published.',
+    );
+  }
+  return neutralise(result) as RunResult;
+}
