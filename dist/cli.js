@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-HBXJWASV.js";
+} from "./chunks/chunk-QR7KS5L2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

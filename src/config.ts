@@ -25,6 +25,7 @@ export interface Config {
   };
   thresholds: { minEffectPct: number; failOnRegression: boolean };
   results: string;
+  nightly: { historyBranch: string; historyDays: number };
   outputDir: string;
   runnerLabel?: string;
   githubToken?: string;
@@ -100,6 +101,13 @@ export function parseConcurrencies(name: string, value: string): number[] {
   );
 }
 
+/** A plain git branch name: letters, digits, `._/-`, and none of the forms git check-ref-format refuses. */
+export function parseBranchName(name: string, value: string): string {
+  const invalid = !/^[A-Za-z0-9._/-]+$/.test(value) || /\.\.|\/\/|^[-/.]|[/.]$|\.lock$|\/\./.test(value);
+  if (invalid) throw bad(name, value, 'a git branch name such as vllm-kernel-ci-data');
+  return value;
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
 export function parseConfig(read: InputReader): Config {
   const get = (name: string): string => {
@@ -133,6 +141,10 @@ export function parseConfig(read: InputReader): Config {
       failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),
     },
     results: get('results'),
+    nightly: {
+      historyBranch: parseBranchName('history-branch', get('history-branch')),
+      historyDays: parsePositiveInt('history-days', get('history-days')),
+    },
     outputDir: get('output-dir'),
     runnerLabel: optional('runner-label'),
     githubToken: optional('github-token'),

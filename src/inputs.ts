@@ -119,6 +119,19 @@ export const INPUTS: readonly InputSpec[] = [
     modes: PUBLISHES,
   },
   {
+    name: 'history-branch',
+    description:
+      'Branch of this repository that keeps the nightly history (one JSON line per run and runner); created on the first nightly run.',
+    default: 'vllm-kernel-ci-data',
+    modes: ['nightly'],
+  },
+  {
+    name: 'history-days',
+    description: 'How many days of nightly history to keep on the history branch; older lines are dropped.',
+    default: '60',
+    modes: ['nightly'],
+  },
+  {
     name: 'output-dir',
     description: 'Directory for the RunResult, the report and every raw log.',
     default: 'vllm-kernel-ci-out',

@@ -1,0 +1,231 @@
+// The regression issue as markdown: status per runner, the regressed cells, a trend chart, the suspected vLLM range.
+import type { CellPoint, CellTrend, NightRef, RunnerTrend } from './trend.js';
+
+export const ISSUE_LABEL = 'vllm-kernel-ci-nightly';
+
+/** The hidden marker that finds the one open issue of a bundle. */
+export function issueMarker(bundle: string): string {
+  return `<!-- vllm-kernel-ci:nightly-issue bundle=${bundle.replace(/[^A-Za-z0-9_.-]/g, '_')} -->`;
+}
+
+export function issueTitle(bundle: string): string {
+  return `Nightly regression: ${bundle.replace(/[\r\n]/g, ' ').slice(0, 100)} on vLLM main`;
+}
+
+export interface IssueTextOptions {
+  bundle: string;
+  /** the night this body was rendered for */
+  night: string;
+  /** regression threshold floor in percent, for the explanation */
+  thresholdPct: number;
+  /** renders a string that came from a RunResult as inert markdown */
+  inert: (text: string) => string;
+}
+
+const MAX_CHARTS_PER_RUNNER = 3;
+const MAX_CHART_POINTS = 30;
+const MAX_LISTED = 20;
+
+const SHA = /^[0-9a-f]{7,40}$/i;
+const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/** owner/name of a vLLM repository on github.com, or undefined for a local path, PyPI or another host. */
+export function githubSlug(vllmRepo: string): string | undefined {
+  const trimmed = vllmRepo
+    .trim()
+    .replace(/\.git$/, '')
+    .replace(/\/$/, '');
+  const url = /^https:\/\/github\.com\/([^/]+\/[^/]+)$/.exec(trimmed);
+  const slug = url ? url[1] : trimmed;
+  return SLUG.test(slug) && !slug.startsWith('.') ? slug : undefined;
+}
+
+const shortSha = (sha: string) => sha.slice(0, 10);
+const safeUrl = (url: string | undefined) => (url && /^https:\/\/[^\s()<>"'`]+$/.test(url) ? url : undefined);
+
+/** `good..bad` as a compare link when both are commit SHAs of a GitHub repository. */
+export function commitRange(vllmRepo: string, good: NightRef | undefined, bad: NightRef): string {
+  const badSha = bad.vllmSha && SHA.test(bad.vllmSha) ? bad.vllmSha : undefined;
+  const goodSha = good?.vllmSha && SHA.test(good.vllmSha) ? good.vllmSha : undefined;
+  if (!badSha) return 'vLLM commit not recorded';
+  const slug = githubSlug(vllmRepo);
+  if (!goodSha) return `vLLM \`${shortSha(badSha)}\` (no earlier good commit recorded)`;
+  const text = `\`${shortSha(goodSha)}..${shortSha(badSha)}\``;
+  return slug ? `vLLM [${text}](https://github.com/${slug}/compare/${goodSha}...${badSha})` : `vLLM ${text}`;
+}
+
+function runLink(label: string, ref: NightRef | undefined): string | undefined {
+  const url = safeUrl(ref?.runUrl);
+  return url ? `[${label}](${url})` : undefined;
+}
+
+function fmt(value: number): string {
+  return Number(value.toPrecision(4)).toString();
+}
+
+const signed = (pct: number) => `${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`;
+
+/** Mermaid draws quoted labels literally; keep only characters that cannot end the quote or the block. */
+const chartText = (text: string) => text.replace(/[^\p{L}\p{N} =._,:×µ/-]/gu, ' ').slice(0, 80);
+
+/** A line chart of a cell's nights and the reference median it was judged against. */
+export function trendChart(cell: CellTrend): string {
+  const points = cell.points.slice(-MAX_CHART_POINTS);
+  const values = points.map((p) => p.value);
+  const references = points.map((p) => p.reference?.median ?? p.value);
+  const all = [...values, ...references];
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  const pad = (hi - lo) * 0.1 || hi * 0.05 || 1;
+  const direction = cell.higherIsBetter ? 'higher is better' : 'lower is better';
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title "${chartText(cell.label)} (${chartText(cell.unit)}, ${direction})"`,
+    `  x-axis [${points.map((p) => `"${p.night.slice(5)}"`).join(', ')}]`,
+    `  y-axis "${chartText(cell.unit)}" ${fmt(Math.max(0, lo - pad))} --> ${fmt(hi + pad)}`,
+    `  line [${values.map(fmt).join(', ')}]`,
+    `  line [${references.map(fmt).join(', ')}]`,
+    '```',
+    `<sub>First line: each night; second line: the median of the good nights it was judged against.</sub>`,
+  ].join('\n');
+}
+
+function pointCell(p: CellPoint): string {
+  return p.worsePct === undefined ? fmt(p.value) : `${fmt(p.value)} (${signed(p.worsePct)})`;
+}
+
+function cellRow(cell: CellTrend, inert: IssueTextOptions['inert']): string {
+  const ref = cell.latest.reference;
+  const recent = cell.points.slice(-3).map(pointCell).join(' · ');
+  const reference = ref ? `${fmt(ref.median)} ±${ref.spreadPct.toFixed(1)}% (${ref.nights} nights)` : '–';
+  return `| ${inert(cell.label)} | ${inert(cell.unit)} | ${reference} | ${recent} | ${ref ? `${ref.thresholdPct.toFixed(1)}%` : '–'} | ${cell.latest.status} |`;
+}
+
+const STATUS_TEXT: Record<RunnerTrend['status'], string> = {
+  alert: '🔴 alert',
+  suspicious: '🟡 suspicious (one night beyond the threshold; a second night makes it a regression)',
+  'new-series': '🔵 new series (device or software changed; comparing from tonight on)',
+  'warming-up': '⚪ warming up (too few nights in this series to judge)',
+  ok: '🟢 ok',
+};
+
+/** Cells worth a chart: tonight's regressions first, then suspicious ones, then recent regressions. */
+function chartedCells(trend: RunnerTrend): CellTrend[] {
+  const recent = trend.cells.filter((c) =>
+    c.points.slice(-14).some((p) => p.status === 'regressed' || p.status === 'suspicious'),
+  );
+  return [...new Set([...trend.regressed, ...trend.suspicious, ...recent])].slice(0, MAX_CHARTS_PER_RUNNER);
+}
+
+function listed(items: readonly string[], inert: IssueTextOptions['inert']): string[] {
+  const lines = items.slice(0, MAX_LISTED).map((i) => `- ${inert(i)}`);
+  if (items.length > MAX_LISTED) lines.push(`- … and ${items.length - MAX_LISTED} more`);
+  return lines;
+}
+
+export function runnerSection(trend: RunnerTrend, options: IssueTextOptions): string {
+  const { inert } = options;
+  const r = trend.latest;
+  const out: string[] = [];
+  out.push(`### Runner ${inert(trend.runner)}: ${STATUS_TEXT[trend.status]}`, '');
+  const tonight = [
+    `Last night: ${r.night}`,
+    r.vllmSha && SHA.test(r.vllmSha) ? `vLLM \`${shortSha(r.vllmSha)}\`` : undefined,
+    runLink('run', r),
+  ].filter(Boolean);
+  out.push(`${tonight.join(' · ')}  `);
+  out.push(`Series: ${inert(trend.series)} (since ${trend.seriesSince}, ${trend.nights.length} nights)`);
+  if (trend.previousSeries) out.push(`  \nPrevious series: ${inert(trend.previousSeries)}`);
+  out.push('');
+
+  if (r.drift.length > 0) {
+    out.push('**Patch drift**: the bundle no longer applies to vLLM main at these sites:', '');
+    out.push(...listed(r.drift, inert), '');
+  }
+  if (r.correctness.length > 0) {
+    out.push(`**Correctness**: ${r.correctness.length} kernel test case(s) failed:`, '');
+    out.push(...listed(r.correctness, inert), '');
+  }
+  if (trend.alertSince) {
+    const links = [runLink('last clean run', trend.lastClean), runLink('first failing run', trend.alertSince)]
+      .filter(Boolean)
+      .join(', ');
+    out.push(
+      `Failing since ${trend.alertSince.night}${trend.lastClean ? ` (last clean night ${trend.lastClean.night})` : ''}: ${commitRange(r.vllmRepo, trend.lastClean, trend.alertSince)}${links ? ` · ${links}` : ''}`,
+      '',
+    );
+  }
+
+  const shown = [...trend.regressed, ...trend.suspicious];
+  if (shown.length > 0) {
+    out.push(
+      trend.regressed.length > 0
+        ? `**Performance regression** in ${trend.regressed.length} cell(s) (beyond the threshold two nights in a row):`
+        : '**Suspicious** cells (beyond the threshold for one night):',
+      '',
+      '| cell | unit | reference median ± spread | last nights (worse by) | threshold | status |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...shown.slice(0, MAX_LISTED).map((c) => cellRow(c, inert)),
+      '',
+    );
+    for (const cell of trend.regressed) {
+      if (!cell.firstBad) continue;
+      const links = [runLink('last good run', cell.lastGood), runLink('first bad run', cell.firstBad)]
+        .filter(Boolean)
+        .join(', ');
+      out.push(
+        `Suspected first bad night for ${inert(cell.label)}: **${cell.firstBad.night}**${cell.lastGood ? ` (last good night ${cell.lastGood.night})` : ''}, ${commitRange(r.vllmRepo, cell.lastGood, cell.firstBad)}${links ? ` · ${links}` : ''}`,
+        '',
+      );
+    }
+  }
+  for (const cell of chartedCells(trend)) out.push(trendChart(cell), '');
+  return out.join('\n');
+}
+
+export function issueBody(trends: readonly RunnerTrend[], options: IssueTextOptions): string {
+  const alerting = trends.filter((t) => t.status === 'alert');
+  const headline =
+    alerting.length > 0
+      ? `**${alerting.length} of ${trends.length} runner(s) alerting** as of the night of ${options.night}.`
+      : `**No runner alerting** as of the night of ${options.night}.`;
+  return [
+    issueMarker(options.bundle),
+    `## Nightly regression: ${options.inert(options.bundle)} on vLLM main`,
+    '',
+    headline,
+    '',
+    '| runner | status | last night | series |',
+    '| --- | --- | --- | --- |',
+    ...trends.map(
+      (t) => `| ${options.inert(t.runner)} | ${t.status} | ${t.latest.night} | ${options.inert(t.series)} |`,
+    ),
+    '',
+    ...trends.map((t) => runnerSection(t, options)),
+    '<details><summary>How this is decided</summary>',
+    '',
+    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than three robust standard deviations of those nights; one such night is suspicious, two in a row a regression. A change of GPU, driver, torch or triton starts a new series. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
+    '',
+    '</details>',
+    '',
+  ].join('\n');
+}
+
+export function recoveryNote(
+  trends: readonly RunnerTrend[],
+  night: string,
+  inert: IssueTextOptions['inert'],
+): string {
+  const lines = trends.map((t) => {
+    const sha =
+      t.latest.vllmSha && SHA.test(t.latest.vllmSha) ? ` at vLLM \`${shortSha(t.latest.vllmSha)}\`` : '';
+    const link = runLink('run', t.latest);
+    return `- ${inert(t.runner)}: ${t.status} on ${t.latest.night}${sha}${link ? ` (${link})` : ''}`;
+  });
+  return [
+    `Recovered on the night of ${night}: every runner is back within the threshold, the bundle applies and its tests pass. Closing; a new alert opens a new issue.`,
+    '',
+    ...lines,
+  ].join('\n');
+}

@@ -1,0 +1,180 @@
+// One history line: what a nightly run on one runner measured, with the device and software that measured it.
+import { z } from 'zod';
+import type { RunResult } from '../results/run-result.js';
+
+export const HISTORY_RECORD_VERSION = 1;
+
+export const HistoryDevice = z.object({
+  vendor: z.string(),
+  name: z.string(),
+  count: z.number().int().nonnegative(),
+  driver: z.string().optional(),
+  cuda: z.string().optional(),
+  rocm: z.string().optional(),
+  torch: z.string().optional(),
+  triton: z.string().optional(),
+  python: z.string().optional(),
+});
+export type HistoryDevice = z.infer<typeof HistoryDevice>;
+
+export const CellValue = z.object({
+  key: z.string().describe('kernel:<dtype>-K<k>-N<n> or e2e:<cell id>:<metric>'),
+  label: z.string(),
+  unit: z.string(),
+  higherIsBetter: z.boolean(),
+  value: z.number().positive(),
+});
+export type CellValue = z.infer<typeof CellValue>;
+
+export const HistoryRecord = z.object({
+  v: z.literal(HISTORY_RECORD_VERSION),
+  night: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .describe('UTC date the run started'),
+  at: z.string().describe('ISO time the run started'),
+  runner: z.string(),
+  bundle: z.string(),
+  bundleHash: z.string(),
+  vllmRepo: z.string(),
+  vllmRef: z.string(),
+  vllmSha: z.string().optional(),
+  runUrl: z.string().optional(),
+  device: HistoryDevice,
+  /** true when every step that makes numbers ran; false nights still count for drift and correctness */
+  complete: z.boolean(),
+  failedSteps: z.array(z.string()),
+  drift: z.array(z.string()).describe('patch sites that no longer match, as file:line (status)'),
+  correctness: z.array(z.string()).describe('ids of failed kernel test cases'),
+  cells: z.array(CellValue),
+});
+export type HistoryRecord = z.infer<typeof HistoryRecord>;
+
+export function kernelCellKey(dtype: string, k: number, n: number): string {
+  return `kernel:${dtype}-K${k}-N${n}`;
+}
+
+export function e2eCellKey(id: string, metric: string): string {
+  return `e2e:${id}:${metric}`;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Tonight's line for one runner, taken from its RunResult. */
+export function historyRecordFrom(result: RunResult): HistoryRecord {
+  const { identity, device } = result;
+  const cells: CellValue[] = [];
+  for (const cell of result.microbench?.cells ?? []) {
+    if (cell.impl !== 'fused' || !(cell.graphUs.median > 0)) continue;
+    cells.push({
+      key: kernelCellKey(cell.dtype, cell.k, cell.n),
+      label: `fused ${cell.dtype} K=${cell.k} N=${cell.n}`,
+      unit: 'µs',
+      higherIsBetter: false,
+      value: cell.graphUs.median,
+    });
+  }
+  for (const cell of result.e2e?.cells ?? []) {
+    if (cell.status !== 'ok' || cell.patched.length === 0) continue;
+    const value = median(cell.patched);
+    if (!(value > 0)) continue;
+    cells.push({
+      key: e2eCellKey(cell.id, cell.metric),
+      label: `e2e ${cell.id} ${cell.metric}`,
+      unit: cell.unit,
+      higherIsBetter: cell.higherIsBetter,
+      value,
+    });
+  }
+  const failedSteps = result.steps.filter((s) => s.status === 'failed' || s.status === 'timed-out');
+  const drift = (result.patch?.sites ?? [])
+    .filter((s) => s.status === 'unmatched' || s.status === 'missing-file')
+    .map((s) => `${s.file}:${s.line} (${s.status})`);
+  const applyStep = failedSteps.find((s) => s.name === 'apply-bundle');
+  if (applyStep && drift.length === 0)
+    drift.push(`bundle did not apply: ${applyStep.reason ?? 'no reason given'}`);
+  const correctness = (result.tests ?? [])
+    .filter((t) => t.status === 'failed' || t.status === 'error')
+    .map((t) => t.id);
+  const testStep = failedSteps.find((s) => s.name === 'kernel-tests');
+  if (testStep && correctness.length === 0) {
+    correctness.push(`kernel tests failed: ${testStep.reason ?? 'no reason given'}`);
+  }
+  return {
+    v: HISTORY_RECORD_VERSION,
+    night: identity.startedAt.slice(0, 10),
+    at: identity.startedAt,
+    runner: identity.runner,
+    bundle: identity.bundle,
+    bundleHash: identity.bundleHash,
+    vllmRepo: identity.vllmRepo,
+    vllmRef: identity.vllmRef,
+    vllmSha: identity.vllmSha ?? device.vllmSha,
+    runUrl: identity.runUrl,
+    device: {
+      vendor: device.vendor,
+      name: device.name,
+      count: device.count,
+      driver: device.driver,
+      cuda: device.cuda,
+      rocm: device.rocm,
+      torch: device.torch,
+      triton: device.triton,
+      python: device.python,
+    },
+    complete: failedSteps.length === 0,
+    failedSteps: failedSteps.map((s) => s.name),
+    drift,
+    correctness,
+    cells,
+  };
+}
+
+/**
+ * What makes numbers comparable night to night: a change of GPU, driver, torch or triton starts a new series.
+ */
+export function seriesKey(device: HistoryDevice): string {
+  return [
+    `${device.vendor} ${device.name} ×${device.count}`,
+    `driver ${device.driver ?? '?'}`,
+    `torch ${device.torch ?? '?'}`,
+    `triton ${device.triton ?? '?'}`,
+  ].join(', ');
+}
+
+/** Parses the history file's lines; a line that does not parse is reported, never silently dropped. */
+export function parseHistoryLines(
+  text: string,
+  source: string,
+): { records: HistoryRecord[]; problems: string[] } {
+  const records: HistoryRecord[] = [];
+  const problems: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let data: unknown;
+    try {
+      data = JSON.parse(line);
+    } catch {
+      problems.push(`${source}:${i + 1}: not JSON`);
+      return;
+    }
+    const parsed = HistoryRecord.safeParse(data);
+    if (parsed.success) records.push(parsed.data);
+    else problems.push(`${source}:${i + 1}: ${parsed.error.issues[0]?.message ?? 'invalid history line'}`);
+  });
+  return { records, problems };
+}
+
+export function formatHistoryLine(record: HistoryRecord): string {
+  return JSON.stringify(record);
+}
+
+/** Keeps the nights within `days` of `today` (UTC dates, inclusive). */
+export function withinRetention<T extends { night: string }>(records: T[], today: string, days: number): T[] {
+  const cutoff = new Date(`${today}T00:00:00Z`).getTime() - (days - 1) * 86_400_000;
+  return records.filter((r) => new Date(`${r.night}T00:00:00Z`).getTime() >= cutoff);
+}

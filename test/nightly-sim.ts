@@ -1,0 +1,166 @@
+// Simulated nightly RunResults: the shape validate writes, with seeded noise, for the nightly tests.
+import type { Device, RunResult } from '../src/results/run-result.js';
+
+/** mulberry32: a small seeded PRNG so every simulated night is the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal from two uniforms (Box–Muller). */
+export function normal(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+export const H100: Device = {
+  vendor: 'nvidia',
+  name: 'NVIDIA H100 80GB HBM3',
+  count: 1,
+  driver: '570.124.06',
+  cuda: '12.8',
+  torch: '2.11.0',
+  triton: '3.6.0',
+  python: '3.12.3',
+};
+
+export const KERNEL_CELLS = [
+  { dtype: 'bfloat16', k: 2048, n: 1024, us: 5.1 },
+  { dtype: 'bfloat16', k: 2048, n: 8192, us: 35.2 },
+  { dtype: 'float16', k: 2048, n: 8192, us: 35.6 },
+] as const;
+
+export interface SimulatedNight {
+  night: string;
+  runner: string;
+  device: Device;
+  vllmSha: string;
+  /** multiplies every kernel time (1.12 = 12% slower) */
+  kernelFactor?: number;
+  /** multiplies the time of the bf16 N=8192 cell only */
+  stepFactor?: number;
+  /** relative noise, standard deviation */
+  noise: number;
+  random: () => number;
+  drift?: boolean;
+  failingTest?: boolean;
+}
+
+export function nightDate(start: string, offset: number): string {
+  return new Date(new Date(`${start}T00:00:00Z`).getTime() + offset * 86_400_000).toISOString().slice(0, 10);
+}
+
+export function fakeSha(i: number): string {
+  return (i * 2654435761).toString(16).padStart(8, '0').repeat(5).slice(0, 40);
+}
+
+export function simulatedRunResult(s: SimulatedNight): RunResult {
+  const startedAt = `${s.night}T02:00:00.000Z`;
+  const jitter = () => 1 + s.noise * normal(s.random);
+  const cells = KERNEL_CELLS.map((c) => {
+    const factor = (s.kernelFactor ?? 1) * (c.dtype === 'bfloat16' && c.n === 8192 ? (s.stepFactor ?? 1) : 1);
+    const us = c.us * factor * jitter();
+    const bytes = 3 * c.n * c.k * 2;
+    const gbps = bytes / us / 1e3;
+    return {
+      dtype: c.dtype,
+      k: c.k,
+      n: c.n,
+      impl: 'fused' as const,
+      graphUs: { median: us, p20: us * 0.99, p80: us * 1.01 },
+      eventUs: { median: us + 6, p20: us + 5.9, p80: us + 6.1 },
+      bytes,
+      gbps,
+      pctOfCopy: (gbps / 3002) * 100,
+    };
+  });
+  const throughput = (base: number) => Array.from({ length: 5 }, () => base * jitter());
+  return {
+    schema: 1,
+    tool: { name: 'vllm-kernel-ci', version: '0.1.0' },
+    identity: {
+      repository: 'example/vllm-kernel-ci',
+      runId: `${s.night.replaceAll('-', '')}${s.runner.length}`,
+      runUrl: `https://github.com/example/vllm-kernel-ci/actions/runs/${s.night.replaceAll('-', '')}`,
+      runner: s.runner,
+      vllmRepo: 'vllm-project/vllm',
+      vllmRef: 'main',
+      vllmSha: s.vllmSha,
+      bundle: 'fused_shared_expert_gate',
+      bundleHash: 'sha256:0f3c',
+      startedAt,
+      finishedAt: `${s.night}T03:10:00.000Z`,
+    },
+    device: s.device,
+    steps: [
+      { name: 'checkout', status: 'passed', seconds: 30 },
+      s.drift
+        ? { name: 'apply-bundle', status: 'failed', seconds: 2, reason: '1 site unmatched' }
+        : { name: 'apply-bundle', status: 'passed', seconds: 2 },
+      { name: 'install', status: 'passed', seconds: 300 },
+      { name: 'detect-device', status: 'passed', seconds: 3 },
+      s.failingTest
+        ? { name: 'kernel-tests', status: 'failed', seconds: 40, reason: '1 failed' }
+        : { name: 'kernel-tests', status: 'passed', seconds: 40 },
+      { name: 'microbench', status: s.drift ? 'skipped' : 'passed', seconds: 60 },
+      { name: 'e2e', status: s.drift ? 'skipped' : 'passed', seconds: 900 },
+    ],
+    settings: { VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD: '256' },
+    patch: {
+      sites: [
+        {
+          file: 'vllm/model_executor/models/qwen2_moe.py',
+          line: 118,
+          status: s.drift ? 'unmatched' : 'applied',
+          source: 'out = F.sigmoid(self.expert_gate(x)[0]) * out',
+          symbol: 'Qwen2MoeMLP.forward',
+        },
+      ],
+      copied: [],
+      coveredModels: ['Qwen3-Next'],
+    },
+    tests: [
+      {
+        id: 'test_gate[bfloat16-2048-8192]',
+        status: 'passed',
+        seconds: 0.4,
+        dtype: 'bfloat16',
+        k: 2048,
+        n: 8192,
+      },
+      {
+        id: 'test_gate[float16-2048-7177]',
+        status: s.failingTest ? 'failed' : 'passed',
+        seconds: 0.4,
+        message: s.failingTest ? 'Mismatched elements: 12 / 14354' : undefined,
+      },
+    ],
+    microbench: s.drift ? undefined : { copyGbps: 3002, cells },
+    e2e: s.drift
+      ? undefined
+      : {
+          backend: 'vllm-serve',
+          method: 'interleaved A/B, 5 repeats',
+          model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
+          cells: [
+            {
+              id: 'in1024-out1024-c16',
+              params: { input: 1024, output: 1024, concurrency: 16 },
+              metric: 'output_throughput',
+              unit: 'tok/s',
+              higherIsBetter: true,
+              baseline: throughput(2400),
+              patched: throughput(2450),
+              status: 'ok',
+              reruns: 0,
+            },
+          ],
+        },
+  };
+}

@@ -1,0 +1,253 @@
+import { describe, expect, it } from 'vitest';
+import { decideIssueAction } from '../src/nightly/issue-action.js';
+import { commitRange, githubSlug, issueBody, issueMarker, trendChart } from '../src/nightly/issue-body.js';
+import {
+  formatHistoryLine,
+  type HistoryRecord,
+  historyRecordFrom,
+  parseHistoryLines,
+  seriesKey,
+  withinRetention,
+} from '../src/nightly/record.js';
+import {
+  DEFAULT_TREND,
+  judgeCell,
+  robustSpreadPct,
+  runnerTrend,
+  type TrendOptions,
+} from '../src/nightly/trend.js';
+import { fakeSha, H100, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
+
+const OPTIONS: TrendOptions = { ...DEFAULT_TREND, thresholdPct: 2 };
+const STEP_KEY = 'kernel:bfloat16-K2048-N8192';
+const inert = (t: string) => t.replace(/[<>@`|*_[\]]/g, (c) => `\\${c}`);
+
+/** Nights of one runner; `factors[i]` scales the bf16 N=8192 cell on night i. */
+function nights(
+  factors: number[],
+  overrides: (i: number) => Partial<Parameters<typeof simulatedRunResult>[0]> = () => ({}),
+): HistoryRecord[] {
+  const random = seededRandom(7);
+  return factors.map((stepFactor, i) =>
+    historyRecordFrom(
+      simulatedRunResult({
+        night: nightDate('2026-09-01', i),
+        runner: 'h100-1',
+        device: H100,
+        vllmSha: fakeSha(i + 1),
+        stepFactor,
+        noise: 0.01,
+        random,
+        ...overrides(i),
+      }),
+    ),
+  );
+}
+
+const flat = (n: number) => Array.from({ length: n }, () => 1);
+
+describe('history record', () => {
+  it('keeps fused kernel µs per dtype/K/N and the patched e2e median, with the device', () => {
+    const [record] = nights([1]);
+    expect(record.night).toBe('2026-09-01');
+    expect(record.vllmSha).toBe(fakeSha(1));
+    expect(record.cells.map((c) => c.key)).toEqual([
+      'kernel:bfloat16-K2048-N1024',
+      'kernel:bfloat16-K2048-N8192',
+      'kernel:float16-K2048-N8192',
+      'e2e:in1024-out1024-c16:output_throughput',
+    ]);
+    expect(record.cells[1].value).toBeGreaterThan(33);
+    expect(record.cells[1].value).toBeLessThan(37.5);
+    expect(record.cells[3]).toMatchObject({ unit: 'tok/s', higherIsBetter: true });
+    expect(record.device.driver).toBe('570.124.06');
+    expect(record).toMatchObject({ complete: true, drift: [], correctness: [] });
+  });
+
+  it('records patch drift as file:line and failing test ids', () => {
+    const [drifted] = nights([1], () => ({ drift: true, failingTest: true }));
+    expect(drifted.drift).toEqual(['vllm/model_executor/models/qwen2_moe.py:118 (unmatched)']);
+    expect(drifted.correctness).toEqual(['test_gate[float16-2048-7177]']);
+    expect(drifted.cells).toEqual([]);
+    expect(drifted.failedSteps).toEqual(['apply-bundle', 'kernel-tests']);
+  });
+
+  it('round-trips through a JSON line and reports a bad line with its place', () => {
+    const [record] = nights([1]);
+    const text = `${formatHistoryLine(record)}\n{"v":1}\nnot json\n`;
+    const { records, problems } = parseHistoryLines(text, 'h100-1.jsonl');
+    expect(records).toEqual([record]);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^h100-1\.jsonl:2: /);
+    expect(problems[1]).toBe('h100-1.jsonl:3: not JSON');
+  });
+
+  it('keeps only the retention window of nights', () => {
+    const records = nights(flat(10));
+    expect(withinRetention(records, '2026-09-10', 3).map((r) => r.night)).toEqual([
+      '2026-09-08',
+      '2026-09-09',
+      '2026-09-10',
+    ]);
+  });
+
+  it('puts GPU, driver, torch and triton in the series key', () => {
+    const base = seriesKey(H100);
+    expect(seriesKey({ ...H100, driver: '575.51.03' })).not.toBe(base);
+    expect(seriesKey({ ...H100, torch: '2.12.0' })).not.toBe(base);
+    expect(seriesKey({ ...H100, triton: '3.7.0' })).not.toBe(base);
+    expect(seriesKey({ ...H100, name: 'NVIDIA H200' })).not.toBe(base);
+    expect(seriesKey({ ...H100, python: '3.13.1' })).toBe(base);
+  });
+});
+
+describe('trend and persistence rule', () => {
+  it('estimates spread robustly (one outlier does not widen it)', () => {
+    expect(robustSpreadPct([100, 101, 99, 100, 100.5, 99.5])).toBeCloseTo(0.74, 1);
+    expect(robustSpreadPct([100, 101, 99, 100, 100.5, 150])).toBeLessThan(1.2);
+  });
+
+  it('warms up before judging, then calls steady nights ok', () => {
+    const cell = judgeCell(nights(flat(8)), STEP_KEY, OPTIONS);
+    expect(cell?.points.map((p) => p.status)).toEqual([
+      ...Array(5).fill('warming-up'),
+      ...Array(3).fill('ok'),
+    ]);
+    expect(cell?.latest.reference?.nights).toBe(7);
+  });
+
+  it('calls one bad night suspicious and the second a regression, naming the first bad night', () => {
+    const records = nights([...flat(10), 1.12, 1.12]);
+    const first = runnerTrend(records.slice(0, 11), OPTIONS);
+    expect(first.status).toBe('suspicious');
+    expect(first.suspicious.map((c) => c.key)).toEqual([STEP_KEY]);
+    const second = runnerTrend(records, OPTIONS);
+    expect(second.status).toBe('alert');
+    const [cell] = second.regressed;
+    expect(cell.key).toBe(STEP_KEY);
+    expect(cell.firstBad).toMatchObject({ night: '2026-09-11', vllmSha: fakeSha(11) });
+    expect(cell.lastGood).toMatchObject({ night: '2026-09-10', vllmSha: fakeSha(10) });
+    expect(cell.latest.worsePct).toBeGreaterThan(9);
+  });
+
+  it('lets an outlier night pass and keeps it out of the reference', () => {
+    const t = runnerTrend(nights([...flat(10), 1.3, 1, 1]), OPTIONS);
+    expect(t.status).toBe('ok');
+    const cell = t.cells.find((c) => c.key === STEP_KEY);
+    const [outlier, ...after] = cell?.points.slice(-3).map((p) => p.status) ?? [];
+    expect(outlier).toBe('suspicious');
+    for (const status of after) expect(['ok', 'improved']).toContain(status);
+    // 12 earlier nights, the outlier left out
+    expect(cell?.latest.reference?.nights).toBe(11);
+  });
+
+  it('keeps judging a lasting regression against the good nights, then sees the recovery', () => {
+    const regressed = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12)]), OPTIONS);
+    expect(regressed.status).toBe('alert');
+    expect(regressed.regressed[0].firstBad?.night).toBe('2026-09-09');
+    const recovered = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12), 1]), OPTIONS);
+    expect(recovered.status).toBe('ok');
+  });
+
+  it('treats an improvement as good news', () => {
+    const t = runnerTrend(nights([...flat(8), 0.85, 0.85]), OPTIONS);
+    expect(t.status).toBe('ok');
+    expect(t.cells.find((c) => c.key === STEP_KEY)?.latest.status).toBe('improved');
+  });
+
+  it('starts a new series on a driver change instead of alarming', () => {
+    const records = nights([...flat(8), 1.2, 1.2], (i) =>
+      i >= 8 ? { device: { ...H100, driver: '575.51.03' } } : {},
+    );
+    const t = runnerTrend(records.slice(0, 9), OPTIONS);
+    expect(t.status).toBe('new-series');
+    expect(t.previousSeries).toContain('driver 570.124.06');
+    expect(t.series).toContain('driver 575.51.03');
+    expect(runnerTrend(records, OPTIONS).status).toBe('warming-up');
+  });
+
+  it('alerts at once on drift, naming the last clean night', () => {
+    const t = runnerTrend(
+      nights(flat(6), (i) => (i === 5 ? { drift: true } : {})),
+      OPTIONS,
+    );
+    expect(t.status).toBe('alert');
+    expect(t.alertSince?.night).toBe('2026-09-06');
+    expect(t.lastClean?.night).toBe('2026-09-05');
+  });
+
+  it('alerts at once on a failing kernel test', () => {
+    const t = runnerTrend(
+      nights(flat(2), (i) => (i === 1 ? { failingTest: true } : {})),
+      OPTIONS,
+    );
+    expect(t.status).toBe('alert');
+    expect(t.latest.correctness).toEqual(['test_gate[float16-2048-7177]']);
+  });
+
+  it('uses the last run of a night when a night ran twice', () => {
+    const [a] = nights([1]);
+    const b = { ...a, at: '2026-09-01T05:00:00.000Z', vllmSha: fakeSha(99) };
+    expect(runnerTrend([b, a], OPTIONS).latest.vllmSha).toBe(fakeSha(99));
+  });
+});
+
+describe('issue text', () => {
+  const textOptions = { bundle: 'fused_shared_expert_gate', night: '2026-09-12', thresholdPct: 2, inert };
+
+  it('shows the regression, the compare link, the runs and a mermaid line chart', () => {
+    const t = runnerTrend(nights([...flat(10), 1.12, 1.12]), OPTIONS);
+    const body = issueBody([t], textOptions);
+    expect(body.startsWith(issueMarker('fused_shared_expert_gate'))).toBe(true);
+    expect(body).toContain('**Performance regression** in 1 cell(s)');
+    expect(body).toContain(`https://github.com/vllm-project/vllm/compare/${fakeSha(10)}...${fakeSha(11)}`);
+    expect(body).toContain(
+      '[first bad run](https://github.com/example/vllm-kernel-ci/actions/runs/20260911)',
+    );
+    expect(body).toMatch(
+      /```mermaid\nxychart-beta\n {2}title "fused bfloat16 K=2048 N=8192 \(µs, lower is better\)"/,
+    );
+    const chart = trendChart(t.regressed[0]);
+    const xs = /x-axis \[(.*)\]/.exec(chart)?.[1].split(', ') ?? [];
+    const ys = /\n {2}line \[(.*)\]/.exec(chart)?.[1].split(', ') ?? [];
+    expect(xs).toHaveLength(12);
+    expect(ys).toHaveLength(12);
+    expect(Number(ys[11])).toBeGreaterThan(Number(ys[9]) * 1.08);
+  });
+
+  it('escapes runner names and sites that came from a RunResult', () => {
+    const records = nights(flat(2), (i) => ({ runner: '<img src=x>@team', drift: i === 1 }));
+    const wrap = (t: string) => `‹${t}›`;
+    const body = issueBody([runnerTrend(records, OPTIONS)], { ...textOptions, inert: wrap });
+    expect(body.split('‹<img src=x>@team›').join('')).not.toMatch(/<img|@team/);
+    expect(body).toContain('- ‹vllm/model_executor/models/qwen2_moe.py:118 (unmatched)›');
+  });
+
+  it('links a commit range only for SHAs of a GitHub repository', () => {
+    const good = { night: 'a', vllmSha: 'a'.repeat(40) };
+    const bad = { night: 'b', vllmSha: 'b'.repeat(40) };
+    expect(commitRange('https://github.com/vllm-project/vllm.git', good, bad)).toContain(
+      `https://github.com/vllm-project/vllm/compare/${good.vllmSha}...${bad.vllmSha}`,
+    );
+    expect(commitRange('/srv/vllm', good, bad)).toBe('vLLM `aaaaaaaaaa..bbbbbbbbbb`');
+    expect(commitRange('vllm-project/vllm', good, { night: 'b', vllmSha: 'main) [x](http://evil' })).toBe(
+      'vLLM commit not recorded',
+    );
+    expect(githubSlug('pypi')).toBeUndefined();
+    expect(githubSlug('../etc')).toBeUndefined();
+  });
+
+  it('opens on an alert, updates while open, closes with a note on recovery, and never opens for one night', () => {
+    const alert = runnerTrend(nights([...flat(10), 1.12, 1.12]), OPTIONS);
+    const suspicious = runnerTrend(nights([...flat(10), 1.12]), OPTIONS);
+    const ok = runnerTrend(nights(flat(10)), OPTIONS);
+    expect(decideIssueAction([alert], false, textOptions).kind).toBe('open');
+    expect(decideIssueAction([alert], true, textOptions).kind).toBe('update');
+    expect(decideIssueAction([suspicious], false, textOptions).kind).toBe('none');
+    expect(decideIssueAction([suspicious], true, textOptions).kind).toBe('update');
+    const close = decideIssueAction([ok], true, textOptions);
+    expect(close.kind).toBe('close');
+    if (close.kind === 'close') expect(close.note).toMatch(/^Recovered on the night of 2026-09-12/);
+    expect(decideIssueAction([ok], false, textOptions).kind).toBe('none');
+  });
+});
