@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-QR7KS5L2.js";
+} from "./chunks/chunk-23DTDND3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
