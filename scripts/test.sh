@@ -7,6 +7,8 @@ echo "== lint: biome, ruff"
 biome ci .
 "$venv/bin/ruff" check kernels scripts
 "$venv/bin/ruff" format --check kernels scripts
+echo "== lint: example workflows (actionlint)"
+bash scripts/actionlint.sh
 echo "== types: tsc"
 tsc -p tsconfig.json
 echo "== vitest"

@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ROOT, tempDir } from './helpers.js';
+
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+}
+interface Job {
+  if?: string;
+  'runs-on': string | string[];
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  name: string;
+  on: Record<string, unknown>;
+  permissions: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const DIR = join(ROOT, 'docs/workflows');
+const FILES = (await readdir(DIR)).filter((f) => f.endsWith('.yml')).sort();
+const text: Record<string, string> = {};
+const wf: Record<string, Workflow> = {};
+for (const f of FILES) {
+  text[f] = await readFile(join(DIR, f), 'utf8');
+  wf[f] = parse(text[f]) as Workflow;
+}
+/** A workflow expression as written in YAML: x('matrix.runner') is "${{ matrix.runner }}". */
+const x = (expression: string) => `\${{ ${expression} }}`;
+const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+const selfHosted = (j: Job) => [j['runs-on']].flat().includes('self-hosted');
+
+function actionlint(files: string[]): Promise<{ code: number; out: string }> {
+  return promisify(execFile)('bash', [join(ROOT, 'scripts/actionlint.sh'), ...files]).then(
+    ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+  );
+}
+
+describe('example workflows', () => {
+  it('are the three the README names', () => {
+    expect(FILES).toEqual(['nightly.yml', 'pr-report.yml', 'pr-validate.yml']);
+  });
+
+  it('pass actionlint', { timeout: 300_000 }, async () => {
+    const r = await actionlint(FILES.map((f) => join(DIR, f)));
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('actionlint really lints: an injectable script and an unknown matrix key are errors', {
+    timeout: 300_000,
+  }, async () => {
+    const bad = join(await tempDir(), 'bad.yml');
+    const injected = text['pr-validate.yml']
+      .replace(
+        '- name: Explain the approval gate',
+        `- run: echo "${x('github.event.pull_request.title')}"\n      - name: Explain the approval gate`,
+      )
+      .replace(`runner-label: ${x('matrix.runner')}`, `runner-label: ${x('matrix.gpu')}`);
+    await writeFile(bad, injected);
+    const r = await actionlint([bad]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('"github.event.pull_request.title" is potentially untrusted');
+    expect(r.out).toContain('property "gpu" is not defined');
+  });
+
+  it('pin every third-party action by commit SHA, with the version in a comment', () => {
+    for (const f of FILES) {
+      for (const line of text[f].split('\n').filter((l) => /^\s*(- )?uses:/.test(l))) {
+        if (line.includes('vllm-kernel-ci/vllm-kernel-ci@')) continue;
+        expect(line, f).toMatch(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+      }
+    }
+  });
+
+  it('never put an event field straight into a script (workflow_run fields included)', () => {
+    for (const f of FILES) {
+      for (const s of steps(wf[f]).filter((s) => s.run))
+        expect(s.run, `${f}: ${s.name}`).not.toContain('$' + '{{');
+    }
+  });
+});
+
+describe('pr-validate.yml: untrusted code, read-only', () => {
+  const w = wf['pr-validate.yml'];
+  const validate = w.jobs.validate;
+
+  it('runs on pull_request only, with contents: read and nothing more', () => {
+    expect(Object.keys(w.on)).toEqual(['pull_request']);
+    expect(w.permissions).toEqual({ contents: 'read' });
+    for (const job of Object.values(w.jobs)) expect(job.permissions).toBeUndefined();
+    expect(text['pr-validate.yml']).not.toMatch(/secrets\.|github\.token|github-token/);
+  });
+
+  it('runs the GPU matrix over self-hosted labels, on the approved head SHA, without stored credentials', () => {
+    expect(validate['runs-on']).toEqual(['self-hosted', x('matrix.runner')]);
+    const checkout = validate.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(checkout?.with).toEqual({
+      ref: x('github.event.pull_request.head.sha'),
+      'persist-credentials': false,
+    });
+    const action = validate.steps.find((s) => s.uses?.startsWith('vllm-kernel-ci/'));
+    expect(action?.with?.mode).toBe('validate');
+  });
+
+  it('gates forks on the maintainer label event, not on author_association', () => {
+    expect(validate.if).toContain(
+      "github.event.action == 'labeled' && github.event.label.name == 'gpu-approved'",
+    );
+    expect(validate.if).toContain(
+      "github.event.action != 'labeled' && github.event.pull_request.head.repo.full_name == github.repository",
+    );
+    expect(text['pr-validate.yml']).not.toContain('author_association');
+    expect(selfHosted(w.jobs['awaiting-approval'])).toBe(false);
+  });
+
+  it('uploads the RunResult named with PR number, head SHA and runner, even when validate fails', () => {
+    const upload = validate.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with?.name).toBe(
+      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.pull_request.head.sha')}-${x('matrix.runner')}`,
+    );
+  });
+});
+
+describe('pr-report.yml: trusted, publishes, never runs PR code', () => {
+  const w = wf['pr-report.yml'];
+
+  it('runs on workflow_run of the validate workflow, with no default permissions', () => {
+    expect(w.on).toEqual({ workflow_run: { workflows: [wf['pr-validate.yml'].name], types: ['completed'] } });
+    expect(w.permissions).toEqual({});
+  });
+
+  it('is the only job that can write to pull requests and checks, and it has no GPU', () => {
+    const writers = FILES.flatMap((f) =>
+      Object.entries(wf[f].jobs)
+        .filter(
+          ([, j]) =>
+            ({ ...wf[f].permissions, ...j.permissions })['pull-requests'] === 'write' ||
+            j.permissions?.checks === 'write',
+        )
+        .map(([id]) => `${f}:${id}`),
+    );
+    expect(writers).toEqual(['pr-report.yml:report']);
+    const report = w.jobs.report;
+    expect(report.permissions).toEqual({ actions: 'read', checks: 'write', 'pull-requests': 'write' });
+    expect(report['runs-on']).toBe('ubuntu-latest');
+  });
+
+  it('never checks out or runs the PR, and downloads only the triggering run’s artifacts for its head SHA', () => {
+    const all = steps(w);
+    expect(all.some((s) => s.uses?.startsWith('actions/checkout'))).toBe(false);
+    const download = all.find((s) => s.uses?.startsWith('actions/download-artifact@'));
+    expect(download?.with).toMatchObject({
+      'run-id': x('github.event.workflow_run.id'),
+      pattern: `vllm-kernel-ci-pr*-${x('github.event.workflow_run.head_sha')}-*`,
+    });
+    expect(all.find((s) => s.uses?.startsWith('vllm-kernel-ci/'))?.with?.mode).toBe('report');
+  });
+});
+
+describe('nightly.yml', () => {
+  const w = wf['nightly.yml'];
+  it('runs on schedule and workflow_dispatch only, read-only by default', () => {
+    expect(Object.keys(w.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.permissions).toEqual({ contents: 'read' });
+    expect(steps(w).some((s) => s.uses?.startsWith('actions/checkout'))).toBe(false);
+    expect(w.jobs.nightly.steps[0].with?.mode).toBe('nightly');
+  });
+});
