@@ -96,7 +96,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'repeats',
     description: 'Interleaved A/B repeats per e2e cell (each arm runs this many times).',
-    default: '5',
+    default: '8',
     modes: RUNS,
   },
   {

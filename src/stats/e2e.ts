@@ -1,0 +1,152 @@
+// End-to-end A/B cells: relative change of the patched arm with a 95% interval, and the verdict. Pure.
+//
+// Method: the arms run interleaved (A B A B …), so repeat i of each arm forms a pair that shares the machine's
+// state at that moment. We take d_i = ln(patched_i / baseline_i), the Hodges–Lehmann estimate of their centre
+// and the exact Wilcoxon signed-rank interval (rank-based, not bootstrap): its coverage is exact and
+// distribution-free at the 6–10 pairs a GPU job can afford, where a percentile bootstrap undercovers (its A/A
+// false-call rate is measured in test/stats-simulation.test.ts), and one hiccup repeat cannot drag the estimate
+// (it widens the interval instead, which asks for a re-run).
+import type { E2e, E2eCell } from '../results/run-result.js';
+import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
+
+export type CellVerdict =
+  | 'improved'
+  | 'regressed'
+  | 'no-significant-change'
+  | 'too-noisy'
+  | 'insufficient-data';
+
+export const CONFIDENCE = 0.95;
+/** Fewer samples than this in an arm is insufficient data whatever the method. */
+export const MIN_SAMPLES = 3;
+/** Pairs the exact 95% signed-rank interval needs (6: with 5, even five of five in one direction has p = 0.0625). */
+export const MIN_PAIRS = minPairsFor(1 - CONFIDENCE);
+
+export interface CellComparison {
+  verdict: CellVerdict;
+  /**
+   * Relative change of the patched arm against the baseline, in %, with its raw sign: positive means the
+   * patched metric is larger. Whether larger is better is the cell's `higherIsBetter`, which the verdict uses.
+   * NaN when it cannot be computed.
+   */
+  deltaPct: number;
+  /** 95% interval of deltaPct (same sign convention); NaN when there are too few pairs */
+  ciLow: number;
+  ciHigh: number;
+  /** Named for a re-run: one more run could change the verdict. */
+  borderline: boolean;
+  /** pairs used (repeat i of each arm, both finite and positive) */
+  pairs: number;
+  /** exact coverage of [ciLow, ciHigh], in % */
+  confidencePct: number;
+  baselineMedian: number;
+  patchedMedian: number;
+  /** why the verdict is insufficient-data, when it is */
+  reason?: string;
+}
+
+export interface CompareOptions {
+  minEffectPct: number;
+}
+
+const toPct = (logRatio: number) => (Math.exp(logRatio) - 1) * 100;
+const usable = (v: number) => Number.isFinite(v) && v > 0;
+
+function insufficient(cell: E2eCell, pairs: number, reason: string): CellComparison {
+  return {
+    verdict: 'insufficient-data',
+    deltaPct: Number.NaN,
+    ciLow: Number.NaN,
+    ciHigh: Number.NaN,
+    borderline: false,
+    pairs,
+    confidencePct: Number.NaN,
+    baselineMedian: cell.baseline.length ? medianOf(cell.baseline) : Number.NaN,
+    patchedMedian: cell.patched.length ? medianOf(cell.patched) : Number.NaN,
+    reason,
+  };
+}
+
+/**
+ * Compares one e2e cell. A change is real only when |Δ| ≥ the minimum effect AND the 95% interval excludes
+ * zero. "too-noisy": the interval holds zero and reaches past the minimum effect on BOTH sides, so the data
+ * fit a real regression as well as a real improvement. Otherwise "no-significant-change".
+ */
+export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison {
+  if (cell.status === 'failed')
+    return insufficient(cell, 0, `the cell failed: ${cell.reason ?? 'no reason given'}`);
+  if (cell.baseline.length < MIN_SAMPLES || cell.patched.length < MIN_SAMPLES) {
+    return insufficient(
+      cell,
+      Math.min(cell.baseline.length, cell.patched.length),
+      `${cell.baseline.length} baseline and ${cell.patched.length} patched samples; at least ${MIN_SAMPLES} an arm are needed`,
+    );
+  }
+  const d: number[] = [];
+  const n = Math.min(cell.baseline.length, cell.patched.length);
+  for (let i = 0; i < n; i++) {
+    const b = cell.baseline[i];
+    const p = cell.patched[i];
+    if (usable(b) && usable(p)) d.push(Math.log(p / b));
+  }
+  const base = insufficient(cell, d.length, '');
+  if (d.length < MIN_SAMPLES) {
+    return { ...base, reason: `only ${d.length} repeats have a positive sample in both arms` };
+  }
+  const interval = signedRankInterval(d, CONFIDENCE);
+  const deltaPct = toPct(interval.estimate);
+  if (!interval.reached) {
+    return {
+      ...base,
+      deltaPct,
+      reason: `${d.length} pairs cannot reach a 95% rank-based interval; run at least ${MIN_PAIRS} repeats`,
+    };
+  }
+  const ciLow = toPct(interval.low);
+  const ciHigh = toPct(interval.high);
+  const m = opts.minEffectPct;
+  const excludesZero = ciLow > 0 || ciHigh < 0;
+  const largeEnough = Math.abs(deltaPct) >= m;
+  let verdict: CellVerdict;
+  if (excludesZero && largeEnough) {
+    verdict = deltaPct > 0 === cell.higherIsBetter ? 'improved' : 'regressed';
+  } else if (!excludesZero && ciLow <= -m && ciHigh >= m) {
+    verdict = 'too-noisy';
+  } else {
+    verdict = 'no-significant-change';
+  }
+  const nearestBound = Math.min(Math.abs(ciLow), Math.abs(ciHigh));
+  const borderline =
+    verdict === 'too-noisy' ||
+    // one criterion met and not the other
+    excludesZero !== largeEnough ||
+    // called, but a small shift of the estimate or of the interval would undo it
+    (excludesZero && largeEnough && (Math.abs(deltaPct) < 1.25 * m || nearestBound < 0.25 * m));
+  return {
+    verdict,
+    deltaPct,
+    ciLow,
+    ciHigh,
+    borderline,
+    pairs: d.length,
+    confidencePct: interval.confidencePct,
+    baselineMedian: base.baselineMedian,
+    patchedMedian: base.patchedMedian,
+  };
+}
+
+export interface ComparedCell {
+  cell: E2eCell;
+  comparison: CellComparison;
+}
+
+export function compareE2e(e2e: E2e, opts: CompareOptions): ComparedCell[] {
+  return e2e.cells.map((cell) => ({ cell, comparison: compareCell(cell, opts) }));
+}
+
+/** Ids of the cells to run once more before the final verdict (cells already re-run are not named again). */
+export function cellsToRerun(e2e: E2e, opts: CompareOptions): string[] {
+  return compareE2e(e2e, opts)
+    .filter(({ cell, comparison }) => comparison.borderline && (cell.reruns ?? 0) === 0)
+    .map(({ cell }) => cell.id);
+}
