@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-23DTDND3.js";
+} from "./chunks/chunk-YIEVQ7OG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

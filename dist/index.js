@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-23DTDND3.js";
+} from "./chunks/chunk-YIEVQ7OG.js";
 
 // src/index.ts
 await run();

@@ -1,17 +1,528 @@
-// RunResults → markdown. Pure.
-import type { RunResult } from '../results/run-result.js';
+// RunResults → markdown: the whole report (validate's file and job summary, the CLI), one section per runner,
+// and the sticky pull-request comment that holds every runner's section within GitHub's size limit. Pure.
+import { markdownTable } from 'markdown-table';
+import { inputSpec } from '../inputs.js';
+import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
+import { CONFIDENCE, type ComparedCell, compareE2e } from '../stats/e2e.js';
+import { headlineRow, type KernelRow, kernelRows } from '../stats/microbench.js';
+import { overallVerdict, type RunVerdict } from '../stats/verdict.js';
+import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
+import { deltaBarChart } from './chart.js';
+import { codeBlock, decodeMarkerId, encodeMarkerId, escapeCell, escapeText } from './escape.js';
+import {
+  cellMark,
+  DASH,
+  interval,
+  micros,
+  pct,
+  plain,
+  seconds,
+  times,
+  VERDICT_MARK,
+  VERDICT_WORDS,
+} from './format.js';
 
-export function renderReport(results: RunResult[]): string {
-  const lines = ['# vllm-kernel-ci report', ''];
-  for (const r of results) {
+export interface RenderOptions {
+  /** smallest relative change called improved or regressed, % (default: the `min-effect` input's default) */
+  minEffectPct?: number;
+  /** character budget of the whole text (renderComment: 65,536 unless smaller) */
+  maxChars?: number;
+  /** where the uncut report is, as trusted markdown from the publisher, e.g. a link to the job summary */
+  fullReportHint?: string;
+}
+
+export const COMMENT_MARKER = '<!-- vllm-kernel-ci:comment -->';
+const RUNNER_OPEN = (id: string) => `<!-- vllm-kernel-ci:runner=${encodeMarkerId(id)} -->`;
+const RUNNER_CLOSE = '<!-- /vllm-kernel-ci:runner -->';
+const SECTION =
+  /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*) -->\n[\s\S]*?<!-- \/vllm-kernel-ci:runner -->/g;
+const DEFAULT_HINT = "the job summary and the run's `vllm-kernel-ci` artifact";
+/** Failures listed in full before the rest become cuttable. */
+const FAILURES_KEPT = 10;
+
+const minEffect = (options: RenderOptions) =>
+  options.minEffectPct ?? Number(inputSpec('min-effect').default ?? '2');
+
+const table = (rows: string[][]) => `${markdownTable(rows, { alignDelimiters: false })}\n`;
+const sha = (value: string | undefined) =>
+  value === undefined
+    ? DASH
+    : /^[0-9a-f]{7,64}$/i.test(value)
+      ? `\`${value.slice(0, 12)}\``
+      : escapeText(value, 40);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+const STEP_MARK: Record<Step['status'], string> = {
+  passed: '✅',
+  failed: '❌',
+  'timed-out': '⏱️',
+  skipped: '⏭️',
+  'not-available': '⏸️',
+};
+
+// ── parts of a runner section ────────────────────────────────────────────────
+
+function correctnessSummary(tests: readonly TestCase[] | undefined): string {
+  if (!tests || tests.length === 0) return 'not run';
+  const passed = tests.filter((t) => t.status === 'passed').length;
+  const failed = tests.filter((t) => t.status === 'failed' || t.status === 'error').length;
+  const skipped = tests.length - passed - failed;
+  return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${skipped ? `, ${skipped} skipped` : ''}`;
+}
+
+function kernelSummary(rows: readonly KernelRow[]): string {
+  const row = headlineRow(rows);
+  if (!row) return 'not measured';
+  return `${times(row.speedupVsEager)} eager, ${times(row.speedupVsCompile)} compile, ${pct(row.fusedPctOfCopy, 0).replace('+', '')} of copy (${escapeText(row.dtype, 20)} K=${row.k} N=${row.n})`;
+}
+
+function e2eSummary(compared: readonly ComparedCell[]): string {
+  if (compared.length === 0) return 'not run';
+  const counts = new Map<string, number>();
+  for (const { comparison } of compared)
+    counts.set(comparison.verdict, (counts.get(comparison.verdict) ?? 0) + 1);
+  const order = ['regressed', 'improved', 'too-noisy', 'no-significant-change', 'insufficient-data'] as const;
+  return `${order
+    .filter((v) => counts.has(v))
+    .map((v) => `${counts.get(v)} ${VERDICT_WORDS[v]}`)
+    .join(', ')} of ${plural(compared.length, 'cell')}`;
+}
+
+function deviceLine(result: RunResult): string {
+  const d = result.device;
+  return `${escapeText(d.name, 60)}${d.count > 1 ? ` ×${d.count}` : ''}`;
+}
+
+function headline(
+  result: RunResult,
+  verdict: RunVerdict,
+  compared: ComparedCell[],
+  rows: KernelRow[],
+): string {
+  const lines = [
+    `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
+    '',
+    `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(rows)} · **End to end** ${e2eSummary(compared)}`,
+  ];
+  const broken = result.steps.filter((s) => s.status === 'failed' || s.status === 'timed-out');
+  for (const s of broken) {
     lines.push(
-      `## ${r.identity.runner}: ${r.device.name}`,
-      '',
-      '| step | status | note |',
-      '| --- | --- | --- |',
+      `${STEP_MARK[s.status]} step **${s.name}** ${s.status}: ${escapeText(s.reason ?? 'no reason recorded')}`,
     );
-    for (const s of r.steps) lines.push(`| ${s.name} | ${s.status} | ${s.reason ?? ''} |`);
-    lines.push('');
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('  \n').replace('  \n  \n', '\n\n')}\n`;
+}
+
+function stepsPart(result: RunResult): string {
+  const rows = [['step', 'status', 'time', 'note']];
+  for (const s of result.steps) {
+    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), escapeCell(s.reason ?? '')]);
+  }
+  const notPassed = result.steps.filter(
+    (s) => s.status !== 'passed' && s.status !== 'failed' && s.status !== 'timed-out',
+  );
+  const short = notPassed.length
+    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(s.reason, 80)}` : ''})`).join('; ')}.`
+    : '';
+  const parts = [cuttable(2, table(rows), short)];
+  for (const s of result.steps.filter(
+    (x) => x.logTail && (x.status === 'failed' || x.status === 'timed-out'),
+  )) {
+    parts.push(
+      cuttable(
+        3,
+        `<details><summary>Log tail of ${s.name}</summary>\n\n${codeBlock(s.logTail)}\n\n</details>`,
+        s.artifact ? `Log of ${s.name}: ${escapeText(s.artifact, 80)} in the artifact.` : '',
+      ),
+    );
+  }
+  return parts.join('');
+}
+
+function patchPart(result: RunResult): string {
+  const patch = result.patch;
+  if (!patch) return '';
+  const bad = patch.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
+  const good = patch.sites.filter((s) => s.status === 'applied' || s.status === 'already-applied');
+  const site = (s: (typeof patch.sites)[number]) =>
+    `${escapeText(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${escapeText(s.symbol, 60)})` : ''}`;
+  const lines = [
+    `**Patch** ${good.length} site${good.length === 1 ? '' : 's'} patched${bad.length ? `, ❌ ${bad.length} not` : ''}${
+      patch.coveredModels.length
+        ? `; reaches ${patch.coveredModels.map((m) => escapeText(m, 40)).join(', ')}`
+        : ''
+    }`,
+  ];
+  const out = [`${lines.join('')}\n`];
+  if (bad.length) {
+    out.push(`${bad.map((s) => `- ❌ ${site(s)} ${s.status}: ${escapeText(s.source, 160)}`).join('\n')}\n`);
+  }
+  if (good.length) {
+    out.push(
+      cuttable(
+        1,
+        good
+          .map((s) => `- ✅ ${site(s)} ${s.status}${s.form ? ` (${escapeText(s.form, 40)})` : ''}`)
+          .join('\n'),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+function correctnessPart(result: RunResult): string {
+  const tests = result.tests;
+  if (!tests || tests.length === 0) return '';
+  const dtypes = [...new Set(tests.map((t) => t.dtype ?? 'other'))].sort();
+  const ks = [...new Set(tests.map((t) => (t.k === undefined ? 'other' : String(t.k))))].sort(
+    (a, b) => Number(a) - Number(b) || a.localeCompare(b),
+  );
+  const rows = [['dtype \\ K', ...ks.map((k) => escapeCell(k, 20))]];
+  for (const dtype of dtypes) {
+    const row = [escapeCell(dtype, 20)];
+    for (const k of ks) {
+      const here = tests.filter(
+        (t) => (t.dtype ?? 'other') === dtype && (t.k === undefined ? 'other' : String(t.k)) === k,
+      );
+      const failed = here.filter((t) => t.status === 'failed' || t.status === 'error').length;
+      const passed = here.filter((t) => t.status === 'passed').length;
+      const skipped = here.length - failed - passed;
+      row.push(
+        here.length === 0
+          ? DASH
+          : `${failed ? '❌' : passed ? '✅' : '⏭️'} ${passed}/${passed + failed}${skipped ? ` (${skipped} skipped)` : ''}`,
+      );
+    }
+    rows.push(row);
+  }
+  const out = [`#### Correctness\n\n${table(rows)}`];
+  const failures = tests.filter((t) => t.status === 'failed' || t.status === 'error');
+  const failureLine = (t: TestCase) =>
+    `- ❌ ${escapeText(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${escapeText(t.message ?? 'no message', 240)}`;
+  if (failures.length) {
+    out.push(`${failures.slice(0, FAILURES_KEPT).map(failureLine).join('\n')}\n`);
+    if (failures.length > FAILURES_KEPT) {
+      const rest = failures.slice(FAILURES_KEPT);
+      out.push(
+        cuttable(4, rest.map(failureLine).join('\n'), `- … and ${plural(rest.length, 'more failure')}.`),
+      );
+    }
+  }
+  const all = [
+    ['case', 'status', 'time'],
+    ...tests.map((t) => [escapeCell(t.id, 160), t.status, seconds(t.seconds)]),
+  ];
+  out.push(cuttable(1, `<details><summary>All ${tests.length} cases</summary>\n\n${table(all)}\n</details>`));
+  return out.join('\n');
+}
+
+function kernelTable(rows: readonly KernelRow[]): string {
+  return table([
+    [
+      'dtype',
+      'K',
+      'N',
+      'fused µs',
+      'eager µs',
+      'compile µs',
+      '× eager',
+      '× compile',
+      '% of copy',
+      'floor µs',
+    ],
+    ...rows.map((r) => [
+      escapeCell(r.dtype, 20),
+      String(r.k),
+      String(r.n),
+      micros(r.fusedUs),
+      micros(r.eagerUs),
+      micros(r.compileUs),
+      times(r.speedupVsEager),
+      times(r.speedupVsCompile),
+      Number.isFinite(r.fusedPctOfCopy) ? `${r.fusedPctOfCopy.toFixed(0)}%` : DASH,
+      micros(r.floorUs),
+    ]),
+  ]);
+}
+
+function kernelPart(result: RunResult, rows: KernelRow[]): string {
+  const mb = result.microbench;
+  if (!mb) return '';
+  const intro = `#### Kernel\n\nCUDA-graph replay medians; copy ceiling ${plain(mb.copyGbps)} GB/s measured in the same run (floor = bytes ÷ copy bandwidth).\n`;
+  const head = headlineRow(rows);
+  return `${intro}\n${cuttable(2, kernelTable(rows), head ? kernelTable([head]) : '')}`;
+}
+
+const LENGTH_KEYS = {
+  in: /^(random_)?(input|in|prompt)(_len|_length|_tokens)?$/i,
+  out: /^(random_)?(output|out|gen)(_len|_length|_tokens)?$/i,
+};
+const COLUMN_KEYS = ['concurrency', 'max_concurrency', 'batch', 'batch_size', 'bs'];
+
+/** Rows and columns like the original PR's table: workload shape × concurrency (or phase × batch). */
+function layout(cells: readonly E2eCell[]): {
+  column?: string;
+  rowLabel: (c: E2eCell) => string;
+  colLabel: (c: E2eCell) => string;
+} {
+  const keys = new Set(cells.flatMap((c) => Object.keys(c.params)));
+  const column = COLUMN_KEYS.find((k) => keys.has(k));
+  const rowLabel = (c: E2eCell) => {
+    const rest = Object.entries(c.params).filter(([k]) => k !== column);
+    const inLen = rest.find(([k]) => LENGTH_KEYS.in.test(k));
+    const outLen = rest.find(([k]) => LENGTH_KEYS.out.test(k));
+    const others = rest.filter((e) => e !== inLen && e !== outLen).map(([k, v]) => `${k} ${v}`);
+    const shape = inLen && outLen ? [`in ${inLen[1]} → out ${outLen[1]}`] : [];
+    const label = [...shape, ...others].join(', ');
+    return label || c.id;
+  };
+  const colLabel = (c: E2eCell) =>
+    column && c.params[column] !== undefined ? `${column} ${c.params[column]}` : 'Δ';
+  return { column, rowLabel, colLabel };
+}
+
+const cellText = ({ comparison: c }: ComparedCell) =>
+  c.verdict === 'insufficient-data'
+    ? `${cellMark(c.verdict)} n/a`
+    : `${cellMark(c.verdict)} ${pct(c.deltaPct)} ${interval(c.ciLow, c.ciHigh)}${c.borderline ? ' †' : ''}`;
+
+function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: number): string {
+  const e2e = result.e2e;
+  if (!e2e) return '';
+  const first = e2e.cells[0];
+  const metric = first
+    ? `${escapeText(first.metric, 40)} (${escapeText(first.unit, 20)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better)`
+    : '';
+  const out = [
+    `#### End to end\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval; a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † named for a re-run.\n`,
+  ];
+  if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
+  const { column, rowLabel, colLabel } = layout(e2e.cells);
+  const rowNames = [...new Set(compared.map(({ cell }) => rowLabel(cell)))];
+  const colNames = [...new Set(compared.map(({ cell }) => colLabel(cell)))];
+  if (column) {
+    const num = (s: string) => Number(s.split(' ').pop());
+    colNames.sort((a, b) => num(a) - num(b) || a.localeCompare(b));
+  }
+  const grid = [[column ? 'workload' : 'cell', ...colNames.map((c) => escapeCell(c, 30))]];
+  for (const r of rowNames) {
+    grid.push([
+      escapeCell(r, 60),
+      ...colNames.map((col) => {
+        const hit = compared.find(({ cell }) => rowLabel(cell) === r && colLabel(cell) === col);
+        return hit ? cellText(hit) : DASH;
+      }),
+    ]);
+  }
+  out.push(cuttable(4, table(grid)));
+  const detail = [
+    ['cell', 'baseline', 'patched', 'Δ', `${CONFIDENCE * 100}% interval`, 'pairs', 're-runs', 'verdict'],
+    ...compared.map(({ cell, comparison: c }) => [
+      escapeCell(cell.id, 60),
+      plain(c.baselineMedian),
+      plain(c.patchedMedian),
+      pct(c.deltaPct),
+      interval(c.ciLow, c.ciHigh),
+      String(c.pairs),
+      String(cell.reruns ?? 0),
+      `${cellMark(c.verdict)} ${VERDICT_WORDS[c.verdict]}${c.reason ? `: ${escapeCell(c.reason, 100)}` : ''}`,
+    ]),
+  ];
+  const chart = deltaBarChart(
+    `Δ% ${first?.metric ?? ''} patched vs baseline`,
+    'Δ %',
+    compared.map(({ cell, comparison: c }) => ({
+      label: cell.id,
+      value: c.deltaPct,
+      low: c.ciLow,
+      high: c.ciHigh,
+    })),
+  );
+  out.push(cuttable(2, `${table(detail)}\n${chart}`));
+  return out.join('\n');
+}
+
+function footer(result: RunResult, minEffectPct: number): string {
+  const id = result.identity;
+  const d = result.device;
+  const versions = [
+    ['vLLM', d.vllm],
+    ['torch', d.torch],
+    ['triton', d.triton],
+    ['CUDA', d.cuda],
+    ['ROCm', d.rocm],
+    ['driver', d.driver],
+    ['Python', d.python],
+  ]
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k} ${escapeText(v, 40)}`);
+  const settings = Object.entries(result.settings)
+    .slice(0, 12)
+    .map(([k, v]) => `${escapeText(k, 60)}=${escapeText(v, 40)}`);
+  const lines = [
+    `vLLM ${escapeText(id.vllmRepo, 80)} @ ${escapeText(id.vllmRef, 60)} (${sha(id.vllmSha ?? d.vllmSha)}) · bundle ${escapeText(id.bundle, 60)} ${sha(id.bundleHash || undefined)}${id.headSha ? ` · head ${sha(id.headSha)}` : ''}`,
+    versions.length ? versions.join(' · ') : '',
+    settings.length ? `settings: ${settings.join(' · ')}` : '',
+    result.e2e ? `e2e method: ${escapeText(result.e2e.method, 300)}` : '',
+    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${CONFIDENCE * 100}% interval, min effect ${minEffectPct}% · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
+  ].filter(Boolean);
+  return `<sub>${lines.join('<br>')}</sub>\n`;
+}
+
+interface Analysed {
+  verdict: RunVerdict;
+  compared: ComparedCell[];
+  rows: KernelRow[];
+}
+
+function analyse(result: RunResult, minEffectPct: number): Analysed {
+  return {
+    verdict: overallVerdict(result, { minEffectPct, failOnRegression: false }),
+    compared: result.e2e ? compareE2e(result.e2e, { minEffectPct }) : [],
+    rows: result.microbench ? kernelRows(result.microbench) : [],
+  };
+}
+
+// ── public ───────────────────────────────────────────────────────────────────
+
+/**
+ * One runner's section of the report and of the PR comment, between hidden markers that name the runner, so
+ * a later report job can replace it without touching the other runners' sections.
+ */
+export function renderRunnerSection(result: RunResult, options: RenderOptions = {}): string {
+  const m = minEffect(options);
+  const a = analyse(result, m);
+  const parts = [
+    RUNNER_OPEN(result.identity.runner),
+    headline(result, a.verdict, a.compared, a.rows),
+    stepsPart(result),
+    patchPart(result),
+    correctnessPart(result),
+    kernelPart(result, a.rows),
+    e2ePart(result, a.compared, m),
+    footer(result, m),
+  ].filter(Boolean);
+  return `${parts.join('\n')}${RUNNER_CLOSE}\n`;
+}
+
+/** The runner id each section's marker names, with the section text (markers included). */
+export function parseCommentSections(body: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  for (const m of body.matchAll(SECTION)) {
+    try {
+      sections.set(decodeMarkerId(m[1]), `${m[0]}\n`);
+    } catch {
+      // a marker we did not write (bad percent-encoding): not a section
+    }
+  }
+  return sections;
+}
+
+function runnerIdOf(section: string): string {
+  const m = /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*) -->/.exec(section);
+  try {
+    return m ? decodeMarkerId(m[1]) : '';
+  } catch {
+    return '';
+  }
+}
+
+/** A section cut down to its headline paragraph. */
+function headlineOnly(section: string): string {
+  const open = section.indexOf('\n') + 1;
+  const end = section.indexOf('\n\n', section.indexOf('\n\n', open) + 2);
+  const head = end > 0 ? section.slice(0, end) : section.slice(0, open);
+  return `${head}\n\n_Detail cut to fit; see the full report._\n${RUNNER_CLOSE}\n`;
+}
+
+function cutNote(cut: readonly string[], hint: string): string {
+  return cut.length
+    ? `> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_MAX_CHARS.toLocaleString('en-US')}-character limit: ${cut.join('; ')}. The full report is in ${hint}.\n`
+    : '';
+}
+
+function assemble(
+  title: string,
+  intro: string,
+  sections: readonly string[],
+  maxChars: number,
+  hint: string,
+  closing: string,
+): string {
+  const head = (cut: readonly string[]) =>
+    `${title}\n${intro ? `\n${intro}` : ''}${cut.length ? `\n${cutNote(cut, hint)}` : ''}\n`;
+  const fitted = fitSections(
+    sections,
+    (_s, cut) => head(cut).length + closing.length + sections.length,
+    maxChars,
+    headlineOnly,
+  );
+  let shown = fitted.sections;
+  let body = `${head(fitted.cut)}${shown.join('\n')}${closing}`;
+  // more runners than even their headlines fit: leave the last ones out, and say so
+  let left = 0;
+  while (body.length > maxChars && shown.length > 0) {
+    shown = shown.slice(0, -1);
+    left++;
+    const note = `\n_${plural(left, 'more runner')} not shown: see the full report._\n`;
+    body = `${head([...fitted.cut, `${plural(left, 'runner')} left out`])}${shown.join('\n')}${note}${closing}`;
+  }
+  return body.length > maxChars ? `${body.slice(0, maxChars - 1)}…` : body;
+}
+
+/**
+ * The sticky PR comment: the top marker, then every runner's section (sorted by runner, one per runner), cut to
+ * the budget in priority order.
+ */
+export function renderComment(sections: readonly string[], options: RenderOptions = {}): string {
+  const maxChars = Math.min(options.maxChars ?? COMMENT_MAX_CHARS, COMMENT_MAX_CHARS);
+  const byRunner = new Map<string, string>();
+  for (const s of sections) byRunner.set(runnerIdOf(s), s.endsWith('\n') ? s : `${s}\n`);
+  const sorted = [...byRunner.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+  return assemble(
+    `${COMMENT_MARKER}\n## vllm-kernel-ci`,
+    '',
+    sorted,
+    maxChars,
+    options.fullReportHint ?? DEFAULT_HINT,
+    HOW_VERDICTS,
+  );
+}
+
+const HOW_VERDICTS =
+  '\n<sub>Each runner ran baseline and patched arms interleaved on one install. ✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available.</sub>\n';
+
+function overview(results: readonly RunResult[], analysed: readonly Analysed[]): string {
+  const rows = [['runner', 'device', 'verdict', 'correctness', 'kernel', 'end to end']];
+  results.forEach((r, i) => {
+    const a = analysed[i];
+    rows.push([
+      escapeCell(r.identity.runner, 60),
+      deviceLine(r),
+      `${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]}`,
+      correctnessSummary(r.tests),
+      kernelSummary(a.rows),
+      e2eSummary(a.compared),
+    ]);
+  });
+  return table(rows);
+}
+
+/** The whole report over any number of runners; cut to maxChars when given. */
+export function renderReport(results: RunResult[], options: RenderOptions = {}): string {
+  const m = minEffect(options);
+  const sorted = [...results].sort((a, b) => a.identity.runner.localeCompare(b.identity.runner));
+  const analysed = sorted.map((r) => analyse(r, m));
+  const bundles = [...new Set(sorted.map((r) => r.identity.bundle))].map((b) => escapeText(b, 60)).join(', ');
+  const title = `# vllm-kernel-ci report${bundles ? `: ${bundles}` : ''}`;
+  if (sorted.length === 0) return `${title}\n\nNo RunResults were given.\n`;
+  const text = assemble(
+    title,
+    overview(sorted, analysed),
+    sorted.map((r) => renderRunnerSection(r, { ...options, minEffectPct: m })),
+    options.maxChars ?? Number.POSITIVE_INFINITY,
+    options.fullReportHint ?? DEFAULT_HINT,
+    HOW_VERDICTS,
+  );
+  return stripCutMarkers(text);
 }

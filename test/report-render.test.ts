@@ -1,0 +1,259 @@
+import { describe, expect, it } from 'vitest';
+import { COMMENT_MAX_CHARS } from '../src/report/budget.js';
+import {
+  COMMENT_MARKER,
+  parseCommentSections,
+  renderComment,
+  renderReport,
+  renderRunnerSection,
+} from '../src/report/render.js';
+import { type RunResult, STEP_NAMES } from '../src/results/run-result.js';
+import { fullRun } from './report-fixtures.js';
+
+/** Everything a run can get wrong at once, with the longest strings it may carry. */
+function worstRun(i: number): RunResult {
+  const run = fullRun({
+    runner: `gpu-runner-${String(i).padStart(2, '0')}-${'x'.repeat(40)}`,
+    seed: i,
+    failCases: 24,
+  });
+  run.device.name = `AMD Instinct MI355X ${'y'.repeat(80)}`;
+  run.steps = run.steps.map((s) => ({
+    ...s,
+    status: s.name === 'e2e' ? 'timed-out' : s.status,
+    reason: 'r'.repeat(500),
+    logTail: `${'Traceback line\n'.repeat(400)}RuntimeError: CUDA error`,
+  }));
+  for (const t of run.tests ?? [])
+    if (t.status === 'failed') t.message = `AssertionError ${'m'.repeat(2000)}`;
+  run.settings = Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`SETTING_${k}`, 'v'.repeat(100)]));
+  return run;
+}
+
+const headingOf = (section: string) => section.split('\n')[1];
+
+describe('renderRunnerSection', () => {
+  const run = fullRun({ failCases: 2 });
+  const section = renderRunnerSection(run);
+
+  it('sits between markers that name the runner', () => {
+    expect(section.startsWith('<!-- vllm-kernel-ci:runner=h100-1 -->\n')).toBe(true);
+    expect(section.trimEnd().endsWith('<!-- /vllm-kernel-ci:runner -->')).toBe(true);
+  });
+
+  it('leads with the runner, the device and the verdict', () => {
+    expect(headingOf(section)).toBe('### ❌ h100-1 · NVIDIA H100 80GB HBM3: failed');
+    expect(section).toContain('**Correctness** ❌ 2 failed, 25/27 passed');
+  });
+
+  it('shows correctness per dtype × K and each failure with its id and message', () => {
+    expect(section).toContain('| dtype \\ K | 1024 | 2048 | other |');
+    expect(section).toContain('| bfloat16 | ❌ 4/6 | ✅ 6/6 | — |');
+    expect(section).toContain(
+      'test\\_fused\\_shared\\_expert\\_gate\\[bfloat16-1024-7\\]: AssertionError: Tensor-likes',
+    );
+  });
+
+  it('has the kernel table with µs, both speedups and % of the copy ceiling', () => {
+    expect(section).toContain(
+      '| dtype | K | N | fused µs | eager µs | compile µs | × eager | × compile | % of copy | floor µs |',
+    );
+    expect(section).toMatch(
+      /\| bfloat16 \| 2048 \| 8192 \| 35\.\d \| 6\d\.\d \| 40\.\d \| 1\.7\d× \| 1\.1\d× \| 9\d% \| 33\.5 \|/,
+    );
+  });
+
+  it('lays the e2e out like the original PR: three shapes × concurrencies, Δ% with its interval and a mark', () => {
+    expect(section).toContain('| workload | concurrency 4 | concurrency 16 | concurrency 64 |');
+    for (const shape of ['in 1024 → out 1024', 'in 1024 → out 8192', 'in 8192 → out 1024']) {
+      expect(section).toMatch(
+        new RegExp(`\\| ${shape} \\| ✅ \\+\\d\\.\\d% \\[\\+\\d\\.\\d, \\+\\d+\\.\\d\\]`),
+      );
+    }
+  });
+
+  it('charts Δ% per cell in mermaid, with the interval bounds', () => {
+    const chart = section.split('```mermaid\n')[1].split('```')[0];
+    expect(chart).toMatch(/^xychart-beta\n/);
+    expect(chart).toContain('x-axis ["in1024-out1024-c4", ');
+    expect(chart.match(/^ {2}bar \[/gm)).toHaveLength(1);
+    expect(chart.match(/^ {2}line \[/gm)).toHaveLength(2);
+  });
+
+  it('ends with versions, SHAs, bundle hash, settings and how it measured', () => {
+    const footer = section.split('<sub>')[1];
+    for (const text of ['`a1b2c3d4e5f6`', '`9c0ffee12345`', 'torch 2.11.0+cu128', 'driver 570.124.06']) {
+      expect(footer).toContain(text);
+    }
+    expect(footer).toContain('VLLM\\_SHARED\\_EXPERTS\\_STREAM\\_TOKEN\\_THRESHOLD=256');
+    expect(footer).toContain('e2e method: vllm serve + vllm bench serve, 8 interleaved A/B repeats');
+  });
+
+  it('shows why steps did not run', () => {
+    const cpu: RunResult = {
+      ...fullRun(),
+      device: { vendor: 'cpu', name: 'cpu', count: 0 },
+      microbench: undefined,
+      e2e: undefined,
+      steps: STEP_NAMES.map((name) =>
+        name === 'microbench' || name === 'e2e'
+          ? { name, status: 'skipped', seconds: 0, reason: 'no GPU on this runner' }
+          : { name, status: 'passed', seconds: 1 },
+      ),
+    };
+    const s = renderRunnerSection(cpu);
+    expect(headingOf(s)).toBe('### ✅ h100-1 · cpu: passed');
+    expect(s).toContain('| microbench | ⏭️ skipped | 0.0 s | no GPU on this runner |');
+  });
+
+  it('lays out the model backend as phase × batch', () => {
+    const run2 = fullRun();
+    const e2e = run2.e2e as NonNullable<RunResult['e2e']>;
+    e2e.backend = 'model';
+    e2e.cells = e2e.cells.slice(0, 4).map((c, i) => ({
+      ...c,
+      id: `${i < 2 ? 'prefill' : 'decode'}-b${i % 2 ? 64 : 8}`,
+      params: { phase: i < 2 ? 'prefill' : 'decode', batch: i % 2 ? 64 : 8 },
+    }));
+    const s = renderRunnerSection(run2);
+    expect(s).toContain('| workload | batch 8 | batch 64 |');
+    expect(s).toMatch(/\| phase prefill \| ✅ .* \| ✅ .* \|/);
+  });
+
+  it('escapes every string from the RunResult and keeps its own markers intact', () => {
+    const hostile = fullRun({ runner: 'evil --> <!-- /vllm-kernel-ci:runner -->', failCases: 1 });
+    (hostile.tests ?? [])[0].message =
+      '@octocat <script>x</script> [a](https://e.x) ```\n<!-- vllm-kernel-ci:comment -->';
+    hostile.steps[4] = { ...hostile.steps[4], logTail: '```\n<!-- /vllm-kernel-ci:runner -->\n@here' };
+    const s = renderRunnerSection(hostile);
+    expect(s).not.toMatch(/@[a-z]/);
+    expect(s).not.toContain('<script');
+    expect(s).not.toContain('](https');
+    expect(s.match(/<!-- \/vllm-kernel-ci:runner -->/g)).toHaveLength(1);
+    expect(s).not.toContain(COMMENT_MARKER);
+    expect([...parseCommentSections(renderComment([s])).keys()]).toEqual([hostile.identity.runner]);
+  });
+});
+
+describe('renderComment and parseCommentSections', () => {
+  const a = renderRunnerSection(fullRun({ runner: 'h100-1' }));
+  const b = renderRunnerSection(fullRun({ runner: 'mi355x-1', seed: 2, change: 0 }));
+
+  it('starts with the comment marker and holds each runner once, in runner order', () => {
+    const body = renderComment([b, a]);
+    expect(body.startsWith(`${COMMENT_MARKER}\n`)).toBe(true);
+    expect([...parseCommentSections(body).keys()]).toEqual(['h100-1', 'mi355x-1']);
+  });
+
+  it('merges a runner into an existing comment without touching the others, in either order', () => {
+    const withA = renderComment([a]);
+    const withB = renderComment([b]);
+    const merge = (existing: string, section: string, runner: string) => {
+      const sections = parseCommentSections(existing);
+      sections.set(runner, section);
+      return renderComment([...sections.values()]);
+    };
+    const ab = merge(withA, b, 'mi355x-1');
+    const ba = merge(withB, a, 'h100-1');
+    expect(ab).toBe(ba);
+    expect(parseCommentSections(ab).get('h100-1')).toBe(a);
+    // a newer run of the same runner replaces its section
+    const newer = renderRunnerSection(fullRun({ runner: 'h100-1', failCases: 1 }));
+    const replaced = merge(ab, newer, 'h100-1');
+    expect(parseCommentSections(replaced).get('h100-1')).toBe(newer);
+    expect(parseCommentSections(replaced).get('mi355x-1')).toBe(b);
+    expect(replaced.match(/vllm-kernel-ci:runner=h100-1/g)).toHaveLength(1);
+  });
+
+  it('leaves a small comment uncut, with no note', () => {
+    const body = renderComment([a, b]);
+    expect(body).not.toContain('Cut to fit');
+    expect(body).toContain('<details><summary>All 27 cases</summary>');
+  });
+
+  it('fits 16 runners × the full matrix, cutting passing lists first and saying where the full report is', () => {
+    const sections = Array.from({ length: 16 }, (_, i) =>
+      renderRunnerSection(
+        fullRun({ runner: `runner-${String(i).padStart(2, '0')}`, seed: i, failCases: i % 3 }),
+      ),
+    );
+    expect(sections.join('').length).toBeGreaterThan(COMMENT_MAX_CHARS);
+    const body = renderComment(sections, { fullReportHint: 'the job summary of run 42' });
+    expect(body.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
+    expect(body).toContain('Cut to fit GitHub');
+    expect(body).toContain('lists of passing cases');
+    expect(body).toContain('The full report is in the job summary of run 42.');
+    expect(body).not.toContain('<details><summary>All 27 cases');
+    const parsed = parseCommentSections(body);
+    expect(parsed.size).toBe(16);
+    sections.forEach((s, i) => {
+      const kept = parsed.get(`runner-${String(i).padStart(2, '0')}`) ?? '';
+      // headlines and verdicts are kept; the e2e grid (verdict per cell) survives at this size
+      expect(headingOf(kept)).toBe(headingOf(s));
+      expect(kept).toContain('| workload | concurrency 4 | concurrency 16 | concurrency 64 |');
+      // failures are kept with their ids
+      if (i % 3) expect(kept).toContain('bfloat16-1024-1\\]: AssertionError');
+    });
+  });
+
+  it('never exceeds the limit even when every runner fails everything with the longest strings', () => {
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const body = renderComment(sections);
+    expect(body.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
+    const parsed = parseCommentSections(body);
+    expect(parsed.size).toBe(16);
+    for (const s of sections) {
+      const kept = [...parsed.values()].find((p) => headingOf(p) === headingOf(s));
+      expect(kept, headingOf(s)).toBeDefined();
+      expect(kept).toContain('❌ 24 failed, 3/27 passed');
+    }
+  });
+
+  it('respects a smaller budget and still keeps every headline', () => {
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const body = renderComment(sections, { maxChars: 20_000 });
+    expect(body.length).toBeLessThanOrEqual(20_000);
+    expect(body).toContain('the detail of some runners (their headlines kept)');
+    expect(parseCommentSections(body).size).toBe(16);
+  });
+
+  it('when even the headlines do not fit, says how many runners were left out', () => {
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const body = renderComment(sections, { maxChars: 4_000 });
+    expect(body.length).toBeLessThanOrEqual(4_000);
+    expect(body).toMatch(/\d+ more runners not shown: see the full report\./);
+  });
+});
+
+describe('renderReport', () => {
+  const runs = [
+    fullRun({ runner: 'mi355x-1', seed: 2, change: 0 }),
+    fullRun({ runner: 'h100-1', failCases: 1 }),
+  ];
+
+  it('has an overview row per runner, then each runner section, without cut markers', () => {
+    const report = renderReport(runs);
+    expect(report).toContain('| runner | device | verdict | correctness | kernel | end to end |');
+    expect(report.indexOf('| h100-1 |')).toBeLessThan(report.indexOf('| mi355x-1 |'));
+    expect(report).toContain('| h100-1 | NVIDIA H100 80GB HBM3 | ❌ failed |');
+    expect(report).not.toContain('vkci:cut');
+    expect(parseCommentSections(report).size).toBe(2);
+  });
+
+  it('judges with the given minimum effect', () => {
+    const small = fullRun({ change: 0.01, cv: 0.002 });
+    expect(renderReport([small])).toContain('no significant change');
+    expect(renderReport([small], { minEffectPct: 0.5 })).toContain('✅ improved');
+  });
+
+  it('cuts to maxChars when asked', () => {
+    const many = Array.from({ length: 16 }, (_, i) => worstRun(i));
+    const report = renderReport(many, { maxChars: COMMENT_MAX_CHARS });
+    expect(report.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
+    expect(report).toContain('Cut to fit');
+  });
+
+  it('says so when there is nothing to report', () => {
+    expect(renderReport([])).toContain('No RunResults were given.');
+  });
+});
