@@ -1,0 +1,354 @@
+"""Model-level A/B of the fused shared-expert gate, with no weights and no server.
+
+Builds randomly initialised Qwen2-MoE models from transformers' own modeling code (a small Qwen2-MoE and
+one with Qwen3-Next's MoE shapes), rewrites the shared-expert gate of every MoE block into the call-site
+form vLLM gets (``fused if use_fused_shared_expert_gate(...) else original``), and times prefill and
+decode steps of both arms from one process, one model and one set of weights: the arms differ only in
+the module-level switch, each arm captured in its own CUDA graph, replays interleaved A B / B A.
+``--aa`` captures the baseline twice and compares it with itself (the noise floor).
+``--json PATH`` writes the ``E2e`` part of the RunResult.
+
+On the CPU (``--tiny``, TRITON_INTERPRET=1) it runs a tiny config with wall-clock timing: a check of the
+program and its output, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import transformers
+from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM, StaticCache
+from transformers.models.qwen2_moe import modeling_qwen2_moe
+
+try:
+    from vllm.model_executor.layers.fused_moe import shared_expert_gate as sg
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import shared_expert_gate as sg
+
+# transformers' own gate line; the rewrite below refuses to run if the modeling code changed shape.
+ORIGINAL_GATE_LINE = (
+    "shared_expert_output = F.sigmoid(self.shared_expert_gate(hidden_states_reshaped)) * shared_expert_output"
+)
+
+MODELS = {
+    # Qwen1.5-MoE-A2.7B's shapes with 4 of its 24 layers.
+    "qwen2-moe": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "moe_intermediate_size": 1408,
+        "shared_expert_intermediate_size": 5632,
+        "num_experts": 60,
+        "num_experts_per_tok": 4,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 16,
+        "num_hidden_layers": 4,
+        "vocab_size": 151936,
+    },
+    # Qwen3-Next-80B-A3B's MoE shapes (512 experts, top 10, shared expert 512) with full attention, 4 layers.
+    "qwen3-next-shaped": {
+        "hidden_size": 2048,
+        "intermediate_size": 5120,
+        "moe_intermediate_size": 512,
+        "shared_expert_intermediate_size": 512,
+        "num_experts": 512,
+        "num_experts_per_tok": 10,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 2,
+        "head_dim": 256,
+        "num_hidden_layers": 4,
+        "vocab_size": 151936,
+    },
+    # CPU check of the program only.
+    "tiny": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "moe_intermediate_size": 32,
+        "shared_expert_intermediate_size": 64,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_hidden_layers": 2,
+        "vocab_size": 128,
+    },
+}
+
+DEFAULT_CELLS = "prefill-b1-s512,prefill-b8-s512,decode-b1-c512,decode-b8-c512,decode-b64-c512"
+TINY_CELLS = "prefill-b2-s16,decode-b2-c16"
+
+
+def moe_block_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    """Qwen2MoeSparseMoeBlock.forward with its gate line rewritten as the patch engine rewrites vLLM's."""
+    batch_size, sequence_length, hidden_dim = hidden_states.shape
+    hidden_states_reshaped = hidden_states.view(-1, hidden_dim)
+    shared_expert_output = self.shared_expert(hidden_states_reshaped)
+    _, routing_weights, selected_experts = self.gate(hidden_states_reshaped)
+    expert_output = self.experts(hidden_states_reshaped, selected_experts, routing_weights)
+    shared_expert_output = (
+        sg.fused_shared_expert_gate(
+            hidden_states_reshaped, self.shared_expert_gate.weight, shared_expert_output
+        )
+        if sg.use_fused_shared_expert_gate(self.shared_expert_gate, hidden_states_reshaped)
+        else F.sigmoid(self.shared_expert_gate(hidden_states_reshaped)) * shared_expert_output
+    )
+    expert_output = expert_output + shared_expert_output
+    return expert_output.reshape(batch_size, sequence_length, hidden_dim)
+
+
+def build_model(name: str, device: str, dtype: torch.dtype) -> tuple[Qwen2MoeForCausalLM, int]:
+    source = inspect.getsource(modeling_qwen2_moe.Qwen2MoeSparseMoeBlock.forward)
+    if ORIGINAL_GATE_LINE not in source:
+        raise RuntimeError(
+            "transformers' Qwen2MoeSparseMoeBlock.forward no longer holds the expected gate line; "
+            f"update moe_block_forward in {Path(__file__).name} for transformers {transformers.__version__}"
+        )
+    config = Qwen2MoeConfig(**MODELS[name], max_position_embeddings=4096, decoder_sparse_step=1)
+    # grouped_mm: the experts' forward without host syncs, so whole steps can be captured in a CUDA graph.
+    config._experts_implementation = "grouped_mm"
+    torch.manual_seed(0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Qwen2MoeForCausalLM(config).eval()
+    finally:
+        torch.set_default_dtype(previous)
+    sites = 0
+    for module in model.modules():
+        if isinstance(module, modeling_qwen2_moe.Qwen2MoeSparseMoeBlock):
+            module.forward = types.MethodType(moe_block_forward, module)
+            sites += 1
+    return model, sites
+
+
+def parse_cell(cell_id: str) -> dict:
+    prefill = re.fullmatch(r"prefill-b(\d+)-s(\d+)", cell_id)
+    if prefill:
+        return {"kind": "prefill", "batch": int(prefill[1]), "seq": int(prefill[2])}
+    decode = re.fullmatch(r"decode-b(\d+)-c(\d+)", cell_id)
+    if decode:
+        return {"kind": "decode", "batch": int(decode[1]), "context": int(decode[2])}
+    raise ValueError(f"cell {cell_id!r}: expected prefill-b<batch>-s<seq> or decode-b<batch>-c<context>")
+
+
+class Step:
+    """One forward step with static inputs, runnable in either arm; captured per arm on CUDA."""
+
+    def __init__(self, model, cell: dict, device: str):
+        self.model, self.cell, self.device = model, cell, device
+        vocab = model.config.vocab_size
+        b = cell["batch"]
+        if cell["kind"] == "prefill":
+            self.tokens = b * cell["seq"]
+            self.kwargs = {
+                "input_ids": torch.randint(0, vocab, (b, cell["seq"]), device=device),
+                "use_cache": False,
+            }
+        else:
+            ctx = cell["context"]
+            self.tokens = b
+            self.cache = StaticCache(config=model.config, max_cache_len=ctx + 1)
+            if not all(hasattr(layer, "cumulative_length") for layer in self.cache.layers):
+                raise RuntimeError("transformers' StaticCache layers have no cumulative_length to rewind")
+            with torch.no_grad():
+                # Fill the cache with a prompt of `ctx` tokens; each timed step then decodes token ctx+1.
+                prompt = torch.randint(0, vocab, (b, ctx), device=device)
+                model(
+                    input_ids=prompt,
+                    past_key_values=self.cache,
+                    cache_position=torch.arange(ctx, device=device),
+                )
+            self.kwargs = {
+                "input_ids": torch.randint(0, vocab, (b, 1), device=device),
+                "past_key_values": self.cache,
+                "cache_position": torch.tensor([ctx], device=device),
+                "position_ids": torch.full((b, 1), ctx, device=device),
+                "use_cache": True,
+            }
+
+    def forward(self, fused: bool) -> torch.Tensor:
+        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = fused
+        if self.cell["kind"] == "decode":
+            # The static cache advances its length on device each step; rewind it so every replay
+            # decodes the same position against the same context.
+            for layer in self.cache.layers:
+                layer.cumulative_length.fill_(self.cell["context"])
+        with torch.no_grad():
+            return self.model(**self.kwargs, logits_to_keep=1).logits
+
+    def runner(self, fused: bool) -> Callable[[], None]:
+        """A callable that runs one step of this arm: a CUDA graph replay on the GPU, eager on the CPU."""
+        if self.device != "cuda":
+            return lambda: self.forward(fused)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                self.forward(fused)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.forward(fused)
+        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = True
+        return graph.replay
+
+
+def check_arms_agree(step: Step) -> str | None:
+    """None when both arms give the same logits within bf16 rounding of the gate, else the difference."""
+    base = step.forward(False).float()
+    fused = step.forward(True).float()
+    err = ((fused - base).norm() / base.norm().clamp_min(1e-12)).item()
+    return None if err < 2e-2 else f"patched logits differ from baseline: relative error {err:.3g}"
+
+
+def time_arm(run: Callable[[], None], iters: int, device: str) -> float:
+    """Seconds per step over `iters` steps."""
+    if device == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(iters):
+            run()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / iters
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        run()
+    return (time.perf_counter() - t0) / iters
+
+
+def measure_cell(model, cell_id: str, args, sites: int, model_key: str) -> dict:
+    cell = parse_cell(cell_id)
+    metric = "prefill_tokens_per_s" if cell["kind"] == "prefill" else "decode_tokens_per_s"
+    params = {k: v for k, v in cell.items() if k != "kind"} | {"model": model_key, "gateSites": sites}
+    result = {
+        "id": cell_id,
+        "params": params,
+        "metric": metric,
+        "unit": "tok/s",
+        "higherIsBetter": True,
+        "baseline": [],
+        "patched": [],
+        "status": "ok",
+    }
+    try:
+        step = Step(model, cell, args.device)
+        problem = check_arms_agree(step)
+        if problem:
+            raise RuntimeError(problem)
+        arm_a = step.runner(False)
+        arm_b = step.runner(False) if args.aa else step.runner(True)
+        # Steps per sample: about --sample-ms of work, at least one.
+        per_step = time_arm(arm_a, 3, args.device)
+        iters = max(1, round(args.sample_ms / 1e3 / per_step))
+        params["stepsPerSample"] = iters
+        for _ in range(args.warmup):
+            time_arm(arm_a, iters, args.device), time_arm(arm_b, iters, args.device)
+        for r in range(args.repeats):
+            # A B, then B A: drift within a pair hits both arms alike.
+            order = (
+                (("baseline", arm_a), ("patched", arm_b))
+                if r % 2 == 0
+                else (("patched", arm_b), ("baseline", arm_a))
+            )
+            for arm, run in order:
+                result[arm].append(step.tokens / time_arm(run, iters, args.device))
+    except Exception as error:  # noqa: BLE001 - a failed cell is reported, the others still run
+        result["status"] = "failed"
+        result["reason"] = f"{type(error).__name__}: {error}"[:500]
+    finally:
+        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = True
+    return result
+
+
+def summarise(cell: dict) -> str:
+    if cell["status"] != "ok":
+        return f"{cell['id']:32} FAILED {cell.get('reason', '')}"
+    b, p = cell["baseline"], cell["patched"]
+    mb, mp = statistics.median(b), statistics.median(p)
+    cv = statistics.stdev(b) / statistics.mean(b) * 100 if len(b) > 1 else 0.0
+    delta = 100 * (mp / mb - 1)
+    return f"{cell['id']:32} base {mb:12.1f}  patched {mp:12.1f} tok/s  Δ {delta:+6.2f}%  base cv {cv:.2f}%"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", default="qwen3-next-shaped", help=f"comma-separated, of {', '.join(MODELS)}"
+    )
+    parser.add_argument("--cells", help=f"comma-separated cell ids (default {DEFAULT_CELLS})")
+    parser.add_argument("--repeats", type=int, default=10, help="samples per arm and cell, interleaved")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed A/B pairs before the samples")
+    parser.add_argument("--sample-ms", type=float, default=100.0, help="work per sample")
+    parser.add_argument("--aa", action="store_true", help="A/A: the patched arm is the baseline again")
+    parser.add_argument(
+        "--tiny", action="store_true", help="the tiny model and cells (CPU check of the program)"
+    )
+    parser.add_argument(
+        "--device", choices=["cuda", "cpu"], default="cuda" if torch.cuda.is_available() else "cpu"
+    )
+    parser.add_argument("--json", type=Path, help="write the E2e document here")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.model, args.cells = "tiny", args.cells or TINY_CELLS
+    cells = (args.cells or DEFAULT_CELLS).split(",")
+    for cell_id in cells:
+        parse_cell(cell_id)
+    model_keys = args.model.split(",")
+    unknown = [m for m in model_keys if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model {unknown}; choose from {', '.join(MODELS)}")
+    dtype = torch.bfloat16
+    out_cells = []
+    for key in model_keys:
+        model, sites = build_model(key, args.device, dtype)
+        probe = torch.empty(1, model.config.hidden_size, dtype=dtype, device=args.device)
+        block = next(m for m in model.modules() if isinstance(m, modeling_qwen2_moe.Qwen2MoeSparseMoeBlock))
+        if not sg.use_fused_shared_expert_gate(block.shared_expert_gate, probe):
+            parser.error(
+                f"the patched arm cannot take the fused path on {args.device} (CPU needs TRITON_INTERPRET=1)"
+            )
+        for cell_id in cells:
+            cell = measure_cell(model, cell_id, args, sites, key)
+            if len(model_keys) > 1:
+                cell["id"] = f"{key}-{cell_id}"
+            out_cells.append(cell)
+            print(summarise(cell), flush=True)
+        del model
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
+    timing = (
+        "CUDA-graph replay of each whole step"
+        if args.device == "cuda"
+        else "wall clock on the CPU (no claim)"
+    )
+    doc = {
+        "backend": "model",
+        "method": (
+            f"Randomly initialised {', '.join(model_keys)} (transformers {transformers.__version__}, bf16)"
+            f" in one process; {'A/A: baseline against itself' if args.aa else 'baseline vs fused gate'},"
+            f" {args.repeats} interleaved samples per arm of ~{args.sample_ms:.0f} ms, {timing}."
+        ),
+        "model": ", ".join(model_keys),
+        "cells": out_cells,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    return 0 if all(c["status"] == "ok" for c in out_cells) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
