@@ -580,6 +580,32 @@ export class FakeGitHub {
     });
   }
 
+  pullObject(repo: RepoState, issue: StoredIssue, schema: 'pull-request' | 'pull-request-simple'): Json {
+    const pull = issue.pull;
+    if (!pull) throw new HttpError(404, 'Not Found');
+    const full = `${repo.owner}/${repo.name}`;
+    const api = `${this.url}/repos/${full}`;
+    this.addRepo(pull.headRepo);
+    const branch = (ref: string, sha: string, repoName: string) => ({
+      label: `${repoName.split('/')[0]}:${ref}`,
+      ref,
+      sha,
+      repo: this.repositoryObject(repoName),
+      user: this.loginUser(repoName.split('/')[0], 'User'),
+    });
+    return this.shape(schema, {
+      ...this.issueObject(repo, issue),
+      url: `${api}/pulls/${issue.number}`,
+      issue_url: `${api}/issues/${issue.number}`,
+      html_url: `https://github.com/${full}/pull/${issue.number}`,
+      head: branch(pull.headRef, pull.headSha, pull.headRepo),
+      base: branch(pull.baseRef, repo.refs.get(`heads/${pull.baseRef}`) ?? '', full),
+      author_association: 'CONTRIBUTOR',
+      merged: false,
+      draft: false,
+    });
+  }
+
   private labelObject(repo: RepoState, name: string): Json {
     return {
       id: Number.parseInt(sha1(name).slice(0, 8), 16),
@@ -885,32 +911,18 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
   'pulls/get'(ctx) {
     const issue = ctx.repo.issues.get(Number(ctx.params.pull_number));
     if (!issue?.pull) throw new HttpError(404, 'Not Found');
-    const full = `${ctx.repo.owner}/${ctx.repo.name}`;
-    const api = `${this.url}/repos/${full}`;
-    const headRepo = issue.pull.headRepo;
-    this.addRepo(headRepo);
-    const branch = (ref: string, sha: string, repoName: string) => ({
-      label: `${repoName.split('/')[0]}:${ref}`,
-      ref,
-      sha,
-      repo: this.repositoryObject(repoName),
-      user: this.user(repoName.split('/')[0], 'User', 1),
-    });
-    const base = this.issueObject(ctx.repo, issue);
-    return {
-      status: 200,
-      body: this.shape('pull-request', {
-        ...base,
-        url: `${api}/pulls/${issue.number}`,
-        issue_url: `${api}/issues/${issue.number}`,
-        html_url: `https://github.com/${full}/pull/${issue.number}`,
-        head: branch(issue.pull.headRef, issue.pull.headSha, headRepo),
-        base: branch(issue.pull.baseRef, ctx.repo.refs.get(`heads/${issue.pull.baseRef}`) ?? '', full),
-        author_association: 'CONTRIBUTOR',
-        merged: false,
-        draft: false,
-      }),
-    };
+    return { status: 200, body: this.pullObject(ctx.repo, issue, 'pull-request') };
+  },
+
+  'pulls/list'(ctx) {
+    const state = String(ctx.params.state ?? 'open');
+    const head = ctx.params.head ? String(ctx.params.head) : undefined;
+    const list = [...ctx.repo.issues.values()]
+      .filter((i) => i.pull && (state === 'all' || i.state === state))
+      .filter((i) => !head || `${i.pull?.headRepo.split('/')[0]}:${i.pull?.headRef}` === head)
+      .sort((a, b) => b.number - a.number)
+      .map((i) => this.pullObject(ctx.repo, i, 'pull-request-simple'));
+    return this.paginate(list, ctx.params, ctx.url);
   },
 
   'checks/create'(ctx) {

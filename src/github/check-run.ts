@@ -1,0 +1,64 @@
+// The check run on the PR's head commit: its conclusion is the merge gate.
+import type { GitHubClient } from './client.js';
+
+export type CheckConclusion = 'success' | 'failure' | 'neutral';
+
+/** GitHub's limit on a check run's summary (and text), in characters. */
+export const CHECK_SUMMARY_MAX = 65_535;
+
+export interface GateInput {
+  verdict: string;
+  /** 0 unless correctness failed, a step stopped the run, or a regression fails the run by choice */
+  exitCode: number;
+}
+
+/**
+ * Failing runs fail the gate (correctness failures always; regressions only when `fail-on-regression` made them
+ * fail the run); a run with nothing to judge is neutral, so it neither blocks nor passes for a green result.
+ */
+export function gateConclusion(v: GateInput): CheckConclusion {
+  if (v.exitCode !== 0) return 'failure';
+  if (v.verdict === 'not-available' || v.verdict === 'insufficient-data') return 'neutral';
+  return 'success';
+}
+
+/** Cuts a summary to GitHub's limit at a line boundary, saying where the rest is. */
+export function fitCheckSummary(markdown: string, rest: string): string {
+  if (markdown.length <= CHECK_SUMMARY_MAX) return markdown;
+  const note = `\n\n_Cut to fit the check run's ${CHECK_SUMMARY_MAX.toLocaleString('en-US')} characters; the full report is in ${rest}._\n`;
+  const room = CHECK_SUMMARY_MAX - note.length;
+  const cut = markdown.lastIndexOf('\n', room);
+  return `${markdown.slice(0, cut > room / 2 ? cut : room)}${note}`;
+}
+
+export interface CheckRunInput {
+  owner: string;
+  repo: string;
+  headSha: string;
+  name: string;
+  conclusion: CheckConclusion;
+  title: string;
+  summary: string;
+  detailsUrl?: string;
+}
+
+export async function publishCheckRun(
+  client: GitHubClient,
+  input: CheckRunInput,
+): Promise<{ id: number; url: string }> {
+  const { data } = await client.rest.checks.create({
+    owner: input.owner,
+    repo: input.repo,
+    name: input.name,
+    head_sha: input.headSha,
+    status: 'completed',
+    conclusion: input.conclusion,
+    completed_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    ...(input.detailsUrl ? { details_url: input.detailsUrl } : {}),
+    output: {
+      title: input.title.slice(0, 1000),
+      summary: fitCheckSummary(input.summary, 'the job summary'),
+    },
+  });
+  return { id: data.id, url: data.html_url ?? '' };
+}

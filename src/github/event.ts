@@ -1,0 +1,88 @@
+// Which pull request and commit a report is about, from the workflow's event payload.
+import type { GitHubClient } from './client.js';
+
+export interface ReportTarget {
+  owner?: string;
+  repo?: string;
+  /** known from the event itself (pull_request, or a same-repository workflow_run) */
+  pr?: number;
+  headSha?: string;
+  /** workflow_run of a fork's PR: the event names no PR, only the head branch; look it up by branch and SHA */
+  headLabel?: string;
+  eventName?: string;
+  /** link to this workflow run, for the check run and the comment */
+  runUrl?: string;
+}
+
+type Payload = Record<string, unknown>;
+
+function get(obj: unknown, ...path: string[]): unknown {
+  let at = obj;
+  for (const key of path) at = at && typeof at === 'object' ? (at as Payload)[key] : undefined;
+  return at;
+}
+
+const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+
+/** Pure: reads the event payload and GITHUB_* variables; never throws on a payload of another event. */
+export function reportTarget(
+  eventName: string | undefined,
+  payload: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+): ReportTarget {
+  const full = str(get(payload, 'repository', 'full_name')) ?? str(env.GITHUB_REPOSITORY);
+  const [owner, repo] = full?.split('/') ?? [];
+  const server = str(env.GITHUB_SERVER_URL) ?? 'https://github.com';
+  const runUrl =
+    full && env.GITHUB_RUN_ID ? `${server}/${full}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+  const base: ReportTarget = { owner, repo, eventName, runUrl };
+  switch (eventName) {
+    case 'pull_request':
+    case 'pull_request_target':
+      return {
+        ...base,
+        pr: num(get(payload, 'pull_request', 'number')) ?? num(get(payload, 'number')),
+        headSha: str(get(payload, 'pull_request', 'head', 'sha')),
+      };
+    case 'workflow_run': {
+      const headSha = str(get(payload, 'workflow_run', 'head_sha'));
+      const listed = get(payload, 'workflow_run', 'pull_requests');
+      // GitHub lists only same-repository PRs here, and may list one whose head has moved on
+      const matching = (Array.isArray(listed) ? listed : []).filter(
+        (p) => num(get(p, 'number')) && str(get(p, 'head', 'sha')) === headSha,
+      );
+      const headOwner = str(get(payload, 'workflow_run', 'head_repository', 'owner', 'login'));
+      const headBranch = str(get(payload, 'workflow_run', 'head_branch'));
+      return {
+        ...base,
+        headSha,
+        pr: matching.length === 1 ? num(get(matching[0], 'number')) : undefined,
+        headLabel:
+          matching.length === 0 && headOwner && headBranch ? `${headOwner}:${headBranch}` : undefined,
+      };
+    }
+    default:
+      // push, schedule, workflow_dispatch: no PR; the check run goes on the commit that ran
+      return { ...base, headSha: str(env.GITHUB_SHA) };
+  }
+}
+
+/** The open PR whose head is exactly `headLabel` at `headSha` (a fork's PR in a workflow_run), or undefined. */
+export async function findPullRequestByHead(
+  client: GitHubClient,
+  owner: string,
+  repo: string,
+  headLabel: string,
+  headSha: string,
+): Promise<number | undefined> {
+  const { data } = await client.rest.pulls.list({
+    owner,
+    repo,
+    state: 'open',
+    head: headLabel,
+    per_page: 100,
+  });
+  const exact = data.filter((p) => p.head.sha === headSha);
+  return exact.length === 1 ? exact[0].number : undefined;
+}
