@@ -1,49 +1,60 @@
-// Mode validate: what runs on one GPU runner. Each step fills in its part of the RunResult.
+// Mode validate: what runs on one GPU runner. The pipeline fills the RunResult; this writes it and the report, always.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/index.js';
 import { renderReport } from '../report/render.js';
-import { RUN_RESULT_SCHEMA_VERSION, type RunResult, STEP_NAMES } from '../results/run-result.js';
+import type { RunResult } from '../results/run-result.js';
+import { knownSecrets, scrubSecrets } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
-import { TOOL_VERSION } from '../version.js';
+import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 
-export async function runValidate(config: Config, host: Host): Promise<ModeOutcome> {
-  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env));
-  const startedAt = new Date().toISOString();
-  const result: RunResult = {
-    schema: RUN_RESULT_SCHEMA_VERSION,
-    tool: { name: 'vllm-kernel-ci', version: TOOL_VERSION },
-    identity: {
-      runner: config.runnerLabel ?? host.env.RUNNER_NAME ?? hostname(),
-      vllmRepo: config.vllm.repository,
-      vllmRef: config.vllm.ref,
-      bundle: config.bundle,
-      bundleHash: '',
-      startedAt,
-      finishedAt: startedAt,
-    },
-    device: { vendor: 'unknown', name: 'unknown', count: 0 },
-    steps: STEP_NAMES.map((name) => ({
-      name,
-      status: 'not-available',
-      seconds: 0,
-      reason: 'not yet available',
-    })),
-    settings: {},
+export function defaultDeps(config: Config, host: Host): PipelineDeps {
+  const secrets = knownSecrets({ ...process.env, ...host.env }, config.githubToken);
+  return {
+    env: { ...process.env },
+    reposDir: join(defaultCacheRoot(), 'repos'),
+    fetchVllmSource: (version) => fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
+    scrub: (text) => scrubSecrets(text, secrets),
   };
-  result.identity.finishedAt = new Date().toISOString();
+}
 
+/** passed / failed and the exit status: non-zero only for a failed correctness case or a run-stopping error. */
+export function decideValidateVerdict(result: RunResult, stopped?: string): Pick<ModeOutcome, 'verdict' | 'exitCode' | 'failure'> {
+  if (stopped) return { verdict: 'failed', exitCode: 1, failure: stopped };
+  const wrong = (result.tests ?? []).filter((t) => t.status === 'failed' || t.status === 'error');
+  if (wrong.length > 0) {
+    return { verdict: 'failed', exitCode: 1, failure: `${wrong.length} kernel test cases failed: ${wrong[0].id}` };
+  }
+  const tests = result.steps.find((s) => s.name === 'kernel-tests');
+  if (tests && (tests.status === 'failed' || tests.status === 'timed-out')) {
+    return { verdict: 'failed', exitCode: 1, failure: `kernel tests ${tests.status}: ${tests.reason ?? ''}` };
+  }
+  return { verdict: 'passed', exitCode: 0 };
+}
+
+export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
+  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env));
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
   const resultPath = join(outDir, 'run-result.json');
   const reportPath = join(outDir, 'report.md');
+  const result = emptyResult(config, host);
+  let stopped: string | undefined;
+  try {
+    stopped = (await runPipeline(config, host, outDir, result, deps ?? defaultDeps(config, host))).stopped;
+  } catch (error) {
+    // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
+    stopped = error instanceof Error ? error.message : String(error);
+  } finally {
+    result.identity.finishedAt = new Date().toISOString();
+    await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+  }
   const report = renderReport([result]);
-  await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   await writeFile(reportPath, report);
   await host.summary(report);
   host.info(report);
-  return { verdict: 'not-available', resultPath, reportPath, exitCode: 0 };
+  return { ...decideValidateVerdict(result, stopped), resultPath, reportPath };
 }

@@ -1,0 +1,49 @@
+// The kernel bundle: where it is (a name under this action's kernels/ or a path) and the hash of its files.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The action's own root (holds action.yml and kernels/), found from wherever this code was bundled to. */
+export function actionRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'action.yml')) && existsSync(join(dir, 'kernels'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find the action's root (action.yml, kernels/) above ${from}`);
+    dir = up;
+  }
+}
+
+export async function resolveBundle(bundle: string, root = actionRoot()): Promise<string> {
+  const candidates = /[/\\]/.test(bundle) || bundle.startsWith('.') ? [resolve(bundle)] : [join(root, 'kernels', bundle), resolve(bundle)];
+  for (const dir of candidates) {
+    const s = await stat(dir).catch(() => undefined);
+    if (s?.isDirectory()) return dir;
+  }
+  const known = await readdir(join(root, 'kernels'), { withFileTypes: true }).catch(() => []);
+  const names = known.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_')).map((e) => e.name);
+  throw new Error(
+    `Invalid bundle '${bundle}'. Expected a bundle name under kernels/ (${names.join(', ') || 'none yet'}) or a path to a bundle directory.`,
+  );
+}
+
+const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|\.ruff_cache|\.mypy_cache)(\/|$)|\.pyc$/;
+
+/** sha256 over every file of the bundle (relative path and content, in path order). */
+export async function bundleHash(dir: string): Promise<string> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  const files = entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .filter((f) => !IGNORED.test(f))
+    .sort();
+  const hash = createHash('sha256');
+  for (const f of files) {
+    hash.update(`${f}\0`);
+    hash.update(await readFile(join(dir, f)));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}

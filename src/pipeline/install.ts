@@ -1,0 +1,65 @@
+// Step install: existing (verify `import vllm`), precompiled (vLLM's Python-only editable install), or none.
+import type { InstallMethod } from '../config.js';
+import { fail, type StepHandle, skip } from './step.js';
+
+export interface InstallOptions {
+  method: InstallMethod;
+  python: string;
+  vllmDir?: string;
+  /** from a quick look for ROCm tools: selects vLLM's ROCm variant of the install */
+  rocm: boolean;
+  env: Record<string, string | undefined>;
+  timeoutMs: number;
+}
+
+export interface Installed {
+  vllmVersion: string;
+  /** where `import vllm` resolved, to tell the checked-out tree from a site-packages copy */
+  vllmPath: string;
+}
+
+const IMPORT_VLLM = 'import os, vllm; print(vllm.__version__); print(os.path.dirname(vllm.__file__))';
+
+async function verifyImport(step: StepHandle, o: InstallOptions): Promise<Installed> {
+  const r = await step.run(o.python, ['-c', IMPORT_VLLM], { env: o.env, timeoutMs: o.timeoutMs, cwd: '/' });
+  if (r.exitCode !== 0) {
+    throw fail(
+      `'import vllm' failed in ${o.python}${r.timedOut ? ' (timed out)' : ''}: ${lastError(r.output)}. ` +
+        'With install: existing the runner must already have vLLM; or use install: precompiled.',
+    );
+  }
+  const [version, path] = r.stdout.trim().split('\n').slice(-2);
+  await step.log(`vllm ${version} imports from ${path}`);
+  return { vllmVersion: version.trim(), vllmPath: (path ?? '').trim() };
+}
+
+function lastError(output: string): string {
+  const lines = output.split('\n').filter((l) => l.trim() && !l.startsWith('$ ') && !l.startsWith('['));
+  return lines.at(-1)?.trim() ?? 'no output';
+}
+
+/** The install commands vLLM documents for a Python-only change (docs/getting_started/installation/gpu.*.inc.md). */
+export function precompiledCommands(python: string, rocm: boolean, hasUv: boolean): string[][] {
+  if (rocm) return [[python, 'setup.py', 'develop']];
+  const install = hasUv
+    ? ['uv', 'pip', 'install', '--python', python, '--editable', '.', '--torch-backend=auto']
+    : [python, '-m', 'pip', 'install', '--editable', '.'];
+  return [install, [python, '-m', 'vllm.entrypoints.cli.main', 'download-kernels']];
+}
+
+export async function install(step: StepHandle, o: InstallOptions): Promise<Installed | undefined> {
+  if (o.method === 'none') throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
+  if (o.method === 'existing') return verifyImport(step, o);
+  if (!o.vllmDir) throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
+  const uv = await step.run('uv', ['--version'], { env: o.env, timeoutMs: 30_000 });
+  const env = { ...o.env, VLLM_USE_PRECOMPILED: '1' };
+  for (const [file, ...args] of precompiledCommands(o.python, o.rocm, uv.exitCode === 0)) {
+    const r = await step.run(file, args, { cwd: o.vllmDir, env, timeoutMs: o.timeoutMs });
+    if (r.exitCode !== 0) {
+      throw fail(
+        `VLLM_USE_PRECOMPILED=1 ${r.command} ${r.timedOut ? 'timed out' : `failed: ${lastError(r.output)}`}`,
+      );
+    }
+  }
+  return verifyImport(step, o);
+}

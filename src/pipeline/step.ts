@@ -1,0 +1,136 @@
+// One step of the pipeline: a log group, a log file, its status, seconds and log tail recorded in the RunResult.
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Host } from '../host.js';
+import type { RunResult, Step, StepName, StepStatus } from '../results/run-result.js';
+import { type CommandOptions, type CommandResult, runLogged } from './process.js';
+
+/** Thrown inside a step to end it with a status other than passed, and a one-line reason. */
+export class StepStop extends Error {
+  constructor(
+    readonly status: Exclude<StepStatus, 'passed'>,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export const skip = (reason: string) => new StepStop('skipped', reason);
+export const fail = (reason: string) => new StepStop('failed', reason);
+
+/** What a step body gets: its log and a way to run commands into it. */
+export interface StepHandle {
+  name: StepName;
+  logFile: string;
+  outDir: string;
+  log(line: string): Promise<void>;
+  run(file: string, args: readonly string[], opts: Omit<CommandOptions, 'logFile'>): Promise<CommandResult>;
+  /** Ends the step with a status other than passed, without throwing (the body keeps what it recorded). */
+  finish(status: Exclude<StepStatus, 'passed'>, reason: string): void;
+}
+
+const LOG_TAIL_LINES = 30;
+const LOG_TAIL_CHARS = 4_000;
+
+export function tailOf(text: string, lines = LOG_TAIL_LINES, chars = LOG_TAIL_CHARS): string {
+  const kept = text.trimEnd().split('\n').slice(-lines).join('\n');
+  return kept.length > chars ? kept.slice(-chars) : kept;
+}
+
+function elapsed(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
+
+export interface StepRecorderOptions {
+  result: RunResult;
+  outDir: string;
+  host: Host;
+  /** keeps secrets out of log tails written to the RunResult */
+  scrub: (text: string) => string;
+}
+
+/** Runs steps in order and records each one in the RunResult as soon as it ends, whatever happens inside. */
+export class StepRecorder {
+  private readonly started = performance.now();
+  constructor(private readonly opts: StepRecorderOptions) {}
+
+  get logDir(): string {
+    return join(this.opts.outDir, 'logs');
+  }
+
+  /** Marks a step that does not run here, without a log. */
+  record(name: StepName, status: StepStatus, reason?: string): void {
+    this.store({ name, status, seconds: 0, ...(reason ? { reason } : {}) });
+  }
+
+  status(name: StepName): StepStatus | undefined {
+    return this.opts.result.steps.find((s) => s.name === name)?.status;
+  }
+
+  async run<T>(name: StepName, body: (step: StepHandle) => Promise<T>): Promise<T | undefined> {
+    const { host, outDir } = this.opts;
+    await mkdir(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${name}.log`);
+    const artifact = `logs/${name}.log`;
+    let finished: { status: Exclude<StepStatus, 'passed'>; reason: string } | undefined;
+    const handle: StepHandle = {
+      name,
+      logFile,
+      outDir,
+      log: async (line) => {
+        await appendFile(logFile, `${line}\n`);
+        host.info(line);
+      },
+      run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+      finish: (status, reason) => {
+        finished = { status, reason };
+      },
+    };
+    await appendFile(logFile, '');
+    const t0 = performance.now();
+    let value: T | undefined;
+    let status: StepStatus = 'passed';
+    let reason: string | undefined;
+    await host.group(`${name} (at ${elapsed((t0 - this.started) / 1000)})`, async () => {
+      try {
+        value = await body(handle);
+        if (finished) ({ status, reason } = finished);
+      } catch (error) {
+        if (error instanceof StepStop) {
+          status = error.status;
+          reason = error.message;
+        } else {
+          status = 'failed';
+          reason = error instanceof Error ? error.message : String(error);
+        }
+        await appendFile(logFile, `[${status}] ${reason}\n`);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const logTail = this.opts.scrub(tailOf(await readFile(logFile, 'utf8')));
+      this.store({
+        name,
+        status,
+        seconds: Math.round(seconds * 100) / 100,
+        ...(reason ? { reason: this.opts.scrub(oneLine(reason)) } : {}),
+        ...(logTail ? { logTail } : {}),
+        artifact,
+      });
+      host.info(`${name}: ${status}${reason ? ` (${oneLine(reason)})` : ''} in ${elapsed(seconds)}`);
+    });
+    return value;
+  }
+
+  private store(step: Step): void {
+    const steps = this.opts.result.steps;
+    const i = steps.findIndex((s) => s.name === step.name);
+    if (i >= 0) steps[i] = step;
+    else steps.push(step);
+  }
+}
+
+export function oneLine(text: string, max = 400): string {
+  const line = text.replace(/\s*\n\s*/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}

@@ -1,0 +1,110 @@
+// The validate pipeline end to end: a real git repository, the fake GPU tools on PATH, a RunResult and a report.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runValidate } from '../src/modes/validate.js';
+import { parseRunResult, type RunResult } from '../src/results/run-result.js';
+import { deps, fakeEnv, makeBundle, makeVllmRepo, pipelineConfig, recordingHost } from './fakes/world.js';
+
+async function readResult(path: string | undefined): Promise<RunResult> {
+  expect(path).toBeTruthy();
+  return parseRunResult(JSON.parse(await readFile(path as string, 'utf8')), path as string);
+}
+
+const stepOf = (r: RunResult, name: string) => r.steps.find((s) => s.name === name);
+
+describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
+  it('runs every step, records device, tests, microbench and an interleaved A/B, writes the raw files', {
+    timeout: 120_000,
+  }, async () => {
+    const repo = await makeVllmRepo();
+    const bundle = await makeBundle();
+    const env = await fakeEnv({ FAKE_GPU: 'nvidia', FAKE_VLLM_VERSION: '0.33.0', FAKE_GATE_GAIN: '0.05' });
+    const config = await pipelineConfig({
+      'vllm-repository': repo.dir,
+      'vllm-ref': 'v0.33.0',
+      bundle,
+      install: 'existing',
+      shapes: '1024x1024,8192x1024',
+      concurrencies: '4',
+      repeats: '2',
+      model: 'Qwen/Qwen1.5-MoE-A2.7B',
+    });
+    const host = recordingHost({ GITHUB_REPOSITORY: 'example/vllm', GITHUB_RUN_ID: '42' });
+    const outcome = await runValidate(config, host, await deps(env));
+    expect(outcome.exitCode).toBe(0);
+    const r = await readResult(outcome.resultPath);
+
+    expect(r.steps.map((s) => [s.name, s.status])).toEqual([
+      ['checkout', 'passed'],
+      ['apply-bundle', 'passed'],
+      ['install', 'passed'],
+      ['detect-device', 'passed'],
+      ['kernel-tests', 'passed'],
+      ['microbench', 'passed'],
+      ['e2e', 'passed'],
+    ]);
+    expect(r.identity.vllmSha).toBe(repo.sha);
+    expect(r.identity.runUrl).toBe('https://github.com/example/vllm/actions/runs/42');
+    expect(r.identity.bundleHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.device).toMatchObject({
+      vendor: 'nvidia',
+      name: 'NVIDIA H100 80GB HBM3',
+      count: 1,
+      driver: '570.133.20',
+      cuda: '12.8',
+      torch: '2.11.0+cu128',
+      triton: '3.6.0',
+      python: '3.12.3',
+      vllm: '0.33.0',
+      vllmSha: repo.sha,
+    });
+    expect(r.settings.VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD).toBe('256 (vLLM default)');
+
+    // the matrix ran inside the vLLM tree, where the bundle put its test
+    expect(stepOf(r, 'kernel-tests')?.logTail).toContain('tests/kernels/moe/test_fused_shared_expert_gate.py');
+    expect(r.tests).toHaveLength(27);
+    expect(r.tests?.find((t) => t.id.endsWith('[dtype0-2048-7177]'))).toMatchObject({
+      status: 'passed',
+      dtype: 'bfloat16',
+      k: 2048,
+      n: 7177,
+    });
+    expect(r.microbench?.copyGbps).toBe(3002);
+    expect(r.microbench?.cells).toHaveLength(9);
+
+    expect(r.e2e?.backend).toBe('vllm-serve');
+    expect(r.e2e?.cells.map((c) => c.id)).toEqual(['in1024-out1024-c4', 'in8192-out1024-c4']);
+    for (const cell of r.e2e?.cells ?? []) {
+      expect(cell.status).toBe('ok');
+      expect(cell.baseline).toHaveLength(2);
+      expect(cell.patched).toHaveLength(2);
+      // the fake server's patched path is 5% faster: the arms really differ by the gate switch
+      expect(Math.min(...cell.patched)).toBeGreaterThan(Math.max(...cell.baseline));
+    }
+    const e2eLog = await readFile(join(config.outputDir, 'logs/e2e.log'), 'utf8');
+    const starts = [...e2eLog.matchAll(/starting vllm serve \((\w+) arm, repeat (\d)\)/g)].map((m) => `${m[1]}${m[2]}`);
+    expect(starts).toEqual(['baseline1', 'patched1', 'baseline2', 'patched2']);
+    expect(e2eLog).toContain('4/8 done');
+    expect(e2eLog).toMatch(/8\/8 done, elapsed \d+ s, about 0 s left/);
+    expect(e2eLog).not.toContain('GPU memory was not released');
+
+    const out = config.outputDir;
+    const raw = await readdir(join(out, 'e2e'));
+    expect(raw.filter((f) => f.endsWith('.json'))).toHaveLength(8);
+    const bench = JSON.parse(await readFile(join(out, 'e2e', 'in1024-out1024-c4-patched-r1.json'), 'utf8'));
+    expect(bench).toMatchObject({ arm: 'patched', max_concurrency: 4, VLLM_FUSED_SHARED_EXPERT_GATE: '1' });
+    for (const f of ['junit.xml', 'microbench.json', 'report.md', 'logs/checkout.log', 'logs/e2e-server-patched-r2.log']) {
+      expect((await stat(join(out, f))).isFile()).toBe(true);
+    }
+    expect(host.groups.map((g) => g.split(' ')[0])).toEqual([
+      'checkout',
+      'apply-bundle',
+      'install',
+      'detect-device',
+      'kernel-tests',
+      'microbench',
+      'e2e',
+    ]);
+  });
+});
