@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-YIEVQ7OG.js";
+} from "./chunks/chunk-E673V6WG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeBundle, makeVllmRepo } from './fakes/world.js';
 import { parseOutputFile, ROOT, runNode, runnerEnv } from './helpers.js';
 
 describe('dist/index.js on a runner-like environment', () => {
@@ -23,18 +24,60 @@ describe('dist/index.js on a runner-like environment', () => {
 });
 
 describe('dist/index.js writes its outputs and job summary', () => {
-  it('validate: RunResult, report, outputs and summary', { timeout: 300_000 }, async () => {
-    const { env, dir } = await runnerEnv({ mode: 'validate', 'output-dir': 'out', 'e2e-backend': 'none' });
+  const python = process.env.VLLM_KERNEL_CI_PYTHON ?? 'python3';
+
+  it('validate: RunResult, report, outputs and summary', { timeout: 120_000 }, async () => {
+    // a small local vLLM-shaped repository and bundle keep this fast; README command 1 runs the real defaults
+    const repo = await makeVllmRepo();
+    const bundle = await makeBundle();
+    const { env, dir } = await runnerEnv({
+      mode: 'validate',
+      'output-dir': 'out',
+      'e2e-backend': 'none',
+      'vllm-repository': repo.dir,
+      'vllm-ref': 'main',
+      bundle,
+      python,
+    });
+    env.VLLM_KERNEL_CI_CACHE = join(dir, 'cache');
     const r = await runNode([join(ROOT, 'dist/index.js')], env, dir);
     expect(r.stdout).not.toContain('::error::');
     const outputs = parseOutputFile(await readFile(join(dir, 'output'), 'utf8'));
     expect(outputs['result-path']).toBe(join(dir, 'out', 'run-result.json'));
     expect(outputs['report-path']).toBe(join(dir, 'out', 'report.md'));
-    expect(outputs.verdict).toBeTruthy();
+    expect(outputs.verdict).toBe('passed');
     const result = JSON.parse(await readFile(outputs['result-path'], 'utf8'));
     expect(result.schema).toBe(1);
     expect(result.identity.runner).toBe('h100-runner-1');
+    expect(result.identity.vllmSha).toBe(repo.sha);
+    expect(result.steps.find((s: { name: string }) => s.name === 'kernel-tests').status).toBe('passed');
     const summary = await readFile(join(dir, 'summary.md'), 'utf8');
     expect(summary.trim()).toBe((await readFile(outputs['report-path'], 'utf8')).trim());
+  });
+
+  it('validate: an unreachable repository fails fast, naming it, and still writes the RunResult', {
+    timeout: 60_000,
+  }, async () => {
+    const bundle = await makeBundle();
+    const unreachable = 'http://127.0.0.1:9/nobody/vllm.git';
+    const { env, dir } = await runnerEnv({
+      mode: 'validate',
+      'output-dir': 'out',
+      'vllm-repository': unreachable,
+      'vllm-ref': 'main',
+      bundle,
+      python,
+    });
+    env.VLLM_KERNEL_CI_CACHE = join(dir, 'cache');
+    const started = Date.now();
+    const r = await runNode([join(ROOT, 'dist/index.js')], env, dir);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`::error::Cannot reach vLLM repository '${unreachable}'`);
+    const outputs = parseOutputFile(await readFile(join(dir, 'output'), 'utf8'));
+    expect(outputs.verdict).toBe('failed');
+    const result = JSON.parse(await readFile(outputs['result-path'], 'utf8'));
+    expect(result.steps[0]).toMatchObject({ name: 'checkout', status: 'failed' });
+    expect(result.steps.slice(1).every((s: { status: string }) => s.status === 'skipped')).toBe(true);
   });
 });

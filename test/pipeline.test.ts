@@ -62,7 +62,9 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(r.settings.VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD).toBe('256 (vLLM default)');
 
     // the matrix ran inside the vLLM tree, where the bundle put its test
-    expect(stepOf(r, 'kernel-tests')?.logTail).toContain('tests/kernels/moe/test_fused_shared_expert_gate.py');
+    expect(stepOf(r, 'kernel-tests')?.logTail).toContain(
+      'tests/kernels/moe/test_fused_shared_expert_gate.py',
+    );
     expect(r.tests).toHaveLength(27);
     expect(r.tests?.find((t) => t.id.endsWith('[dtype0-2048-7177]'))).toMatchObject({
       status: 'passed',
@@ -83,7 +85,9 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       expect(Math.min(...cell.patched)).toBeGreaterThan(Math.max(...cell.baseline));
     }
     const e2eLog = await readFile(join(config.outputDir, 'logs/e2e.log'), 'utf8');
-    const starts = [...e2eLog.matchAll(/starting vllm serve \((\w+) arm, repeat (\d)\)/g)].map((m) => `${m[1]}${m[2]}`);
+    const starts = [...e2eLog.matchAll(/starting vllm serve \((\w+) arm, repeat (\d)\)/g)].map(
+      (m) => `${m[1]}${m[2]}`,
+    );
     expect(starts).toEqual(['baseline1', 'patched1', 'baseline2', 'patched2']);
     expect(e2eLog).toContain('4/8 done');
     expect(e2eLog).toMatch(/8\/8 done, elapsed \d+ s, about 0 s left/);
@@ -94,7 +98,13 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(raw.filter((f) => f.endsWith('.json'))).toHaveLength(8);
     const bench = JSON.parse(await readFile(join(out, 'e2e', 'in1024-out1024-c4-patched-r1.json'), 'utf8'));
     expect(bench).toMatchObject({ arm: 'patched', max_concurrency: 4, VLLM_FUSED_SHARED_EXPERT_GATE: '1' });
-    for (const f of ['junit.xml', 'microbench.json', 'report.md', 'logs/checkout.log', 'logs/e2e-server-patched-r2.log']) {
+    for (const f of [
+      'junit.xml',
+      'microbench.json',
+      'report.md',
+      'logs/checkout.log',
+      'logs/e2e-server-patched-r2.log',
+    ]) {
       expect((await stat(join(out, f))).isFile()).toBe(true);
     }
     expect(host.groups.map((g) => g.split(' ')[0])).toEqual([

@@ -16,17 +16,25 @@ export function defaultDeps(config: Config, host: Host): PipelineDeps {
   return {
     env: { ...process.env },
     reposDir: join(defaultCacheRoot(), 'repos'),
-    fetchVllmSource: (version) => fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
+    fetchVllmSource: (version) =>
+      fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
     scrub: (text) => scrubSecrets(text, secrets),
   };
 }
 
 /** passed / failed and the exit status: non-zero only for a failed correctness case or a run-stopping error. */
-export function decideValidateVerdict(result: RunResult, stopped?: string): Pick<ModeOutcome, 'verdict' | 'exitCode' | 'failure'> {
+export function decideValidateVerdict(
+  result: RunResult,
+  stopped?: string,
+): Pick<ModeOutcome, 'verdict' | 'exitCode' | 'failure'> {
   if (stopped) return { verdict: 'failed', exitCode: 1, failure: stopped };
   const wrong = (result.tests ?? []).filter((t) => t.status === 'failed' || t.status === 'error');
   if (wrong.length > 0) {
-    return { verdict: 'failed', exitCode: 1, failure: `${wrong.length} kernel test cases failed: ${wrong[0].id}` };
+    return {
+      verdict: 'failed',
+      exitCode: 1,
+      failure: `${wrong.length} kernel test cases failed: ${wrong[0].id}`,
+    };
   }
   const tests = result.steps.find((s) => s.name === 'kernel-tests');
   if (tests && (tests.status === 'failed' || tests.status === 'timed-out')) {

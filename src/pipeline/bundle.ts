@@ -17,13 +17,18 @@ export function actionRoot(from = dirname(fileURLToPath(import.meta.url))): stri
 }
 
 export async function resolveBundle(bundle: string, root = actionRoot()): Promise<string> {
-  const candidates = /[/\\]/.test(bundle) || bundle.startsWith('.') ? [resolve(bundle)] : [join(root, 'kernels', bundle), resolve(bundle)];
+  const candidates =
+    /[/\\]/.test(bundle) || bundle.startsWith('.')
+      ? [resolve(bundle)]
+      : [join(root, 'kernels', bundle), resolve(bundle)];
   for (const dir of candidates) {
     const s = await stat(dir).catch(() => undefined);
     if (s?.isDirectory()) return dir;
   }
   const known = await readdir(join(root, 'kernels'), { withFileTypes: true }).catch(() => []);
-  const names = known.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_')).map((e) => e.name);
+  const names = known
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_'))
+    .map((e) => e.name);
   throw new Error(
     `Invalid bundle '${bundle}'. Expected a bundle name under kernels/ (${names.join(', ') || 'none yet'}) or a path to a bundle directory.`,
   );

@@ -37,7 +37,12 @@ export function classifyRepository(repository: string): { kind: RepositoryKind; 
 }
 
 function cacheKey(url: string): string {
-  const name = url.replace(/\.git$/, '').split(/[/:]/).filter(Boolean).slice(-2).join('-');
+  const name = url
+    .replace(/\.git$/, '')
+    .split(/[/:]/)
+    .filter(Boolean)
+    .slice(-2)
+    .join('-');
   const hash = createHash('sha256').update(url).digest('hex').slice(0, 10);
   return `${name.replace(/[^\w.-]/g, '_')}-${hash}`;
 }
@@ -108,8 +113,13 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
       ['fetch', '--force', '--tags', '--unshallow', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
       dir,
     );
-    if (!fetched.ok) fetched = await git(['fetch', '--force', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'], dir);
-    if (!fetched.ok) throw fail(`Cannot fetch from vLLM repository '${o.repository}': ${lastLine(fetched.r.output)}`);
+    if (!fetched.ok)
+      fetched = await git(
+        ['fetch', '--force', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
+        dir,
+      );
+    if (!fetched.ok)
+      throw fail(`Cannot fetch from vLLM repository '${o.repository}': ${lastLine(fetched.r.output)}`);
     const target = await resolveRef(git, dir, ref);
     if (!target) {
       throw fail(`vllm-ref '${o.ref}' is not a branch, tag, commit or pull ref of '${o.repository}'.`);
@@ -149,7 +159,9 @@ async function pypiRepository(
 ): Promise<string> {
   const version = o.ref;
   if (!/^\d+(\.\d+)*([a-z0-9.+-]*)$/i.test(version)) {
-    throw fail(`vllm-ref '${version}' is not a release version; with vllm-repository 'pypi' use e.g. 0.33.0.`);
+    throw fail(
+      `vllm-ref '${version}' is not a release version; with vllm-repository 'pypi' use e.g. 0.33.0.`,
+    );
   }
   const repo = join(o.reposDir, `pypi-vllm-${version}`);
   if (await exists(join(repo, '.git', 'refs', 'tags', `v${version}`))) return repo;
@@ -160,7 +172,9 @@ async function pypiRepository(
   try {
     source = await fetch(version);
   } catch (error) {
-    throw fail(`Cannot get vLLM ${version} from PyPI: ${error instanceof Error ? error.message : String(error)}`);
+    throw fail(
+      `Cannot get vLLM ${version} from PyPI: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   await rm(repo, { recursive: true, force: true });
   await mkdir(repo, { recursive: true });

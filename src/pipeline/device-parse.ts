@@ -16,7 +16,8 @@ export function parseNvidiaQuery(csv: string): GpuInfo {
     .filter((l) => l && !/^index\b/i.test(l))
     .map((l) => l.split(',').map((c) => c.trim()));
   const good = rows.filter((r) => r.length >= 3 && /^\d+$/.test(r[0]));
-  if (good.length === 0) throw new Error(`nvidia-smi printed no GPU rows: ${JSON.stringify(csv.slice(0, 200))}`);
+  if (good.length === 0)
+    throw new Error(`nvidia-smi printed no GPU rows: ${JSON.stringify(csv.slice(0, 200))}`);
   return {
     names: good.map((r) => r[1]),
     driver: good[0][2],
@@ -58,7 +59,9 @@ function str(v: unknown): string | undefined {
 /** `amd-smi static --asic --driver --json` (a list of GPUs, or {gpu_data: [...]} in newer releases). */
 export function parseAmdSmiStatic(json: string): GpuInfo {
   const data: unknown = JSON.parse(json);
-  const names = findValues(data, 'market_name').map(str).filter((s): s is string => !!s);
+  const names = findValues(data, 'market_name')
+    .map(str)
+    .filter((s): s is string => !!s);
   if (names.length === 0) throw new Error('amd-smi static printed no GPU with a market_name');
   const driver = findValues(data, 'driver')
     .map((d) => (d && typeof d === 'object' ? str((d as Record<string, unknown>).version) : undefined))
@@ -177,13 +180,20 @@ export function gateSettings(vendor: string, env: Record<string, string>): Recor
     env[name] !== undefined ? env[name] : `${fallback} (vLLM default)`;
   if (vendor === 'nvidia') {
     // on CUDA the shared expert overlaps the routed experts on a side stream up to this many tokens
-    settings.VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD = value('VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD', '256');
+    settings.VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD = value(
+      'VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD',
+      '256',
+    );
   }
   if (vendor === 'amd') {
     settings.VLLM_ROCM_USE_AITER = value('VLLM_ROCM_USE_AITER', 'False');
     // when on (with AITER), the shared expert is folded into the routed MoE kernel and the gate is bypassed
-    settings.VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS = value('VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS', 'False');
+    settings.VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS = value(
+      'VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS',
+      'False',
+    );
   }
-  for (const name of ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES']) if (env[name] !== undefined) settings[name] = env[name];
+  for (const name of ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES'])
+    if (env[name] !== undefined) settings[name] = env[name];
   return settings;
 }

@@ -51,7 +51,10 @@ async function tryNvidia(step: StepHandle, o: DetectOptions, tried: Tried[]): Pr
 }
 
 async function tryAmd(step: StepHandle, o: DetectOptions, tried: Tried[]): Promise<GpuInfo | undefined> {
-  const s = await step.run('amd-smi', ['static', '--asic', '--driver', '--json'], { env: o.env, timeoutMs: o.timeoutMs });
+  const s = await step.run('amd-smi', ['static', '--asic', '--driver', '--json'], {
+    env: o.env,
+    timeoutMs: o.timeoutMs,
+  });
   if (!s.spawnError && s.exitCode === 0) {
     const info = parseAmdSmiStatic(s.stdout);
     const v = await step.run('amd-smi', ['version', '--json'], { env: o.env, timeoutMs: o.timeoutMs });
@@ -80,7 +83,11 @@ export async function detectDevice(step: StepHandle, o: DetectOptions): Promise<
   let probe: TorchProbe | undefined;
   const p = await step.run(o.python, ['-c', TORCH_PROBE], { env: o.env, timeoutMs: o.timeoutMs });
   if (p.exitCode === 0) probe = parseTorchProbe(p.stdout);
-  else tried.push({ tool: `${o.python} (torch probe)`, note: p.spawnError ? 'not found' : `exit ${p.exitCode}` });
+  else
+    tried.push({
+      tool: `${o.python} (torch probe)`,
+      note: p.spawnError ? 'not found' : `exit ${p.exitCode}`,
+    });
   for (const e of probe?.errors ?? []) await step.log(`probe: ${e}`);
 
   const device: Device = {
@@ -88,8 +95,9 @@ export async function detectDevice(step: StepHandle, o: DetectOptions): Promise<
     name: gpu?.names[0] ?? probe?.deviceName ?? 'CPU',
     count: gpu?.names.length ?? probe?.deviceCount ?? 0,
     ...(gpu?.driver ? { driver: gpu.driver } : {}),
-    ...(gpu?.cuda || probe?.torchCuda ? { cuda: gpu?.cuda ?? probe?.torchCuda } : {}),
-    ...(gpu?.rocm || probe?.torchHip ? { rocm: gpu?.rocm ?? probe?.torchHip } : {}),
+    // torch's build version says nothing about a machine without a GPU
+    ...(gpu?.cuda || (probe?.gpuAvailable && probe.torchCuda) ? { cuda: gpu?.cuda ?? probe?.torchCuda } : {}),
+    ...(gpu?.rocm || (probe?.gpuAvailable && probe.torchHip) ? { rocm: gpu?.rocm ?? probe?.torchHip } : {}),
     ...(probe?.torch ? { torch: probe.torch } : {}),
     ...(probe?.triton ? { triton: probe.triton } : {}),
     ...(probe?.python ? { python: probe.python } : {}),

@@ -160,7 +160,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   const plan = (round: number, targets: E2eCell[]): Run[] => {
     const runs: Run[] = [];
     // A B A B …: drift in clocks or temperature hits both arms alike
-    for (let repeat = 0; repeat < o.repeats; repeat++) for (const arm of ARMS) runs.push({ repeat, arm, cells: targets, round });
+    for (let repeat = 0; repeat < o.repeats; repeat++)
+      for (const arm of ARMS) runs.push({ repeat, arm, cells: targets, round });
     return runs;
   };
   const started = performance.now();
@@ -176,7 +177,9 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await pickPort();
       try {
-        await step.log(`starting vllm serve (${run.arm} arm, repeat ${run.repeat + 1}) on port ${port}; log ${logFile}`);
+        await step.log(
+          `starting vllm serve (${run.arm} arm, repeat ${run.repeat + 1}) on port ${port}; log ${logFile}`,
+        );
         const server = await VllmServer.start({
           vllm: o.vllm,
           model: o.model,
@@ -203,7 +206,9 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   const stopServer = async (server: VllmServer) => {
     await server.stop();
     if (!(await o.waitForGpuMemory())) {
-      await step.log('warning: GPU memory was not released after the server stopped; the next start may fail');
+      await step.log(
+        'warning: GPU memory was not released after the server stopped; the next start may fail',
+      );
     }
   };
 
@@ -217,7 +222,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
       let server: VllmServer | undefined;
       for (const cell of run.cells) {
         const where = `${run.arm} arm, repeat ${run.repeat + 1}`;
-        if (!server || !server.alive) {
+        if (!server?.alive) {
           if (server) await stopServer(server);
           try {
             server = await startServer(run);
@@ -245,16 +250,27 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
             resultDir: rawDir,
             resultFilename: file,
             label: `${run.arm}-r${run.repeat + 1}`,
-            metadata: { arm: run.arm, repeat: String(run.repeat + 1), cell: cell.id, [GATE_ENV]: run.arm === 'patched' ? '1' : '0' },
+            metadata: {
+              arm: run.arm,
+              repeat: String(run.repeat + 1),
+              cell: cell.id,
+              [GATE_ENV]: run.arm === 'patched' ? '1' : '0',
+            },
           }),
           { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
         );
         if (!server.alive) {
           noteFailure(cell, `${where}: vllm serve died during the cell (${await server.deathNote()})`);
         } else if (r.timedOut) {
-          noteFailure(cell, `${where}: vllm bench serve timed out after ${Math.round(o.benchTimeoutMs / 1000)} s`);
+          noteFailure(
+            cell,
+            `${where}: vllm bench serve timed out after ${Math.round(o.benchTimeoutMs / 1000)} s`,
+          );
         } else if (r.exitCode !== 0) {
-          noteFailure(cell, `${where}: vllm bench serve exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
+          noteFailure(
+            cell,
+            `${where}: vllm bench serve exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`,
+          );
         } else {
           try {
             const bench = parseBenchServe(await readFile(join(rawDir, file), 'utf8'), `e2e/${file}`);
@@ -265,16 +281,21 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
           }
         }
         done += 1;
-        await step.log(`e2e ${cell.id} ${where}: ${progressLine(done, total, (performance.now() - started) / 1000)}`);
+        await step.log(
+          `e2e ${cell.id} ${where}: ${progressLine(done, total, (performance.now() - started) / 1000)}`,
+        );
       }
       if (server) await stopServer(server);
     }
   };
 
   await execute(plan(0, cells));
-  const borderline = o.isBorderline && !stopReason ? cells.filter((c) => c.status === 'ok' && o.isBorderline?.(c)) : [];
+  const borderline =
+    o.isBorderline && !stopReason ? cells.filter((c) => c.status === 'ok' && o.isBorderline?.(c)) : [];
   if (borderline.length > 0) {
-    await step.log(`re-running ${borderline.length} borderline cells once: ${borderline.map((c) => c.id).join(', ')}`);
+    await step.log(
+      `re-running ${borderline.length} borderline cells once: ${borderline.map((c) => c.id).join(', ')}`,
+    );
     total += borderline.length * 2 * o.repeats;
     for (const c of borderline) c.reruns += 1;
     await execute(plan(1, borderline));
@@ -293,7 +314,14 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
 /** The bundle's model-level driver (`e2e_model.py --json PATH --repeats N`): no server, no weights. */
 export async function runModelAb(
   step: StepHandle,
-  o: { python: string; script: string; cwd: string; repeats: number; env: Record<string, string | undefined>; timeoutMs: number },
+  o: {
+    python: string;
+    script: string;
+    cwd: string;
+    repeats: number;
+    env: Record<string, string | undefined>;
+    timeoutMs: number;
+  },
 ): Promise<E2e> {
   const json = join(step.outDir, 'e2e-model.json');
   const r = await step.run(o.python, [o.script, '--json', json, '--repeats', String(o.repeats)], {
@@ -302,11 +330,14 @@ export async function runModelAb(
     timeoutMs: o.timeoutMs,
   });
   if (r.timedOut) throw new Error(`${o.script} timed out after ${Math.round(o.timeoutMs / 1000)} s`);
-  if (r.exitCode !== 0) throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
   return parseE2eModel(await readFile(json, 'utf8').catch(() => ''), 'e2e-model.json');
 }
 
 function lastLine(text: string): string {
-  const lines = text.split('\n').filter((l) => l.trim() && !l.startsWith('$ ') && !/^\[(exit|timed out)/.test(l));
+  const lines = text
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('$ ') && !/^\[(exit|timed out)/.test(l));
   return lines.at(-1)?.trim().slice(0, 300) ?? 'no output';
 }

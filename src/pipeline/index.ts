@@ -5,7 +5,13 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host } from '../host.js';
 import { parseMicrobench } from '../results/parsers/microbench.js';
-import { type E2eCell, type Patch, RUN_RESULT_SCHEMA_VERSION, type RunResult, STEP_NAMES } from '../results/run-result.js';
+import {
+  type E2eCell,
+  type Patch,
+  RUN_RESULT_SCHEMA_VERSION,
+  type RunResult,
+  STEP_NAMES,
+} from '../results/run-result.js';
 import { TOOL_VERSION } from '../version.js';
 import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
 import { type CheckedOut, checkout } from './checkout.js';
@@ -87,7 +93,9 @@ function identityFromEnv(env: Record<string, string | undefined>): Partial<RunRe
 async function identityFromEvent(path: string | undefined): Promise<Partial<RunResult['identity']>> {
   if (!path) return {};
   try {
-    const event = JSON.parse(await readFile(path, 'utf8')) as { pull_request?: { number?: unknown; head?: { sha?: unknown } } };
+    const event = JSON.parse(await readFile(path, 'utf8')) as {
+      pull_request?: { number?: unknown; head?: { sha?: unknown } };
+    };
     const pr = event.pull_request;
     const out: Partial<RunResult['identity']> = {};
     if (typeof pr?.number === 'number' && pr.number > 0) out.pr = pr.number;
@@ -137,7 +145,11 @@ export async function runPipeline(
   const t = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const env = deps.env;
   const steps = new StepRecorder({ result, outDir, host, scrub: deps.scrub ?? ((s) => s) });
-  Object.assign(result.identity, identityFromEnv(host.env), await identityFromEvent(host.env.GITHUB_EVENT_PATH));
+  Object.assign(
+    result.identity,
+    identityFromEnv(host.env),
+    await identityFromEvent(host.env.GITHUB_EVENT_PATH),
+  );
   const root = deps.actionRoot ?? actionRoot();
 
   const bundleDir = await resolveBundle(config.bundle, root);
@@ -165,12 +177,14 @@ export async function runPipeline(
 
   let patch: Patch | undefined;
   const applyBundle = deps.applyBundle;
-  if (!applyBundle) steps.record('apply-bundle', 'not-available', 'the patch step is not available in this build');
+  if (!applyBundle)
+    steps.record('apply-bundle', 'not-available', 'the patch step is not available in this build');
   else {
     patch = await steps.run('apply-bundle', async (step) => {
       const p = await applyBundle({ vllmDir, bundleDir, mode: 'apply', python: config.python });
       result.patch = p;
-      for (const s of p.sites) await step.log(`${s.status.padEnd(15)} ${s.file}:${s.line}  ${s.source.trim()}`);
+      for (const s of p.sites)
+        await step.log(`${s.status.padEnd(15)} ${s.file}:${s.line}  ${s.source.trim()}`);
       for (const c of p.copied) await step.log(`copied ${c.from} → ${c.to}`);
       const drift = p.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
       if (drift.length > 0) {
@@ -181,7 +195,8 @@ export async function runPipeline(
             .map((s) => `${s.file}:${s.line} ${s.status}`)
             .join(', ')})`,
         );
-      } else if (p.sites.length === 0) step.finish('failed', 'patch drift: no gate call site found in the vLLM tree');
+      } else if (p.sites.length === 0)
+        step.finish('failed', 'patch drift: no gate call site found in the vLLM tree');
       return p;
     });
   }
@@ -189,7 +204,14 @@ export async function runPipeline(
 
   const quickRocm = /amd|rocm/i.test(`${env.ROCM_PATH ?? ''}${env.HIP_PLATFORM ?? ''}`);
   const installed: Installed | undefined = await steps.run('install', (step) =>
-    install(step, { method: config.install, python: config.python, vllmDir, rocm: quickRocm, env, timeoutMs: t.installMs }),
+    install(step, {
+      method: config.install,
+      python: config.python,
+      vllmDir,
+      rocm: quickRocm,
+      env,
+      timeoutMs: t.installMs,
+    }),
   );
 
   const detected: DetectedDevice | undefined = await steps.run('detect-device', async (step) => {
@@ -206,7 +228,10 @@ export async function runPipeline(
   await steps.run('kernel-tests', async (step) => {
     const bundleTest = await findFile(bundleDir, /^test_.*\.py$/);
     if (!bundleTest) throw fail(`the bundle ${bundleDir} has no test_*.py`);
-    const inTree = installed && applied ? patch?.copied.find((c) => /(^|\/)tests\/.*test_[^/]*\.py$/.test(c.to)) : undefined;
+    const inTree =
+      installed && applied
+        ? patch?.copied.find((c) => /(^|\/)tests\/.*test_[^/]*\.py$/.test(c.to))
+        : undefined;
     const where = inTree ? { cwd: vllmDir, target: inTree.to } : { cwd: bundleDir, target: bundleTest };
     await step.log(`running ${where.target} in ${where.cwd}`);
     const outcome = await runKernelTests(step, {
@@ -226,11 +251,17 @@ export async function runPipeline(
     const script = await findFile(bundleDir, /^benchmark_.*\.py$/);
     if (!script) throw skip('the bundle has no benchmark_*.py');
     const json = join(outDir, 'microbench.json');
-    const r = await step.run(config.python, [script, '--json', json], { cwd: bundleDir, env, timeoutMs: t.microbenchMs });
+    const r = await step.run(config.python, [script, '--json', json], {
+      cwd: bundleDir,
+      env,
+      timeoutMs: t.microbenchMs,
+    });
     if (r.timedOut) throw new Error(`${script} timed out after ${Math.round(t.microbenchMs / 1000)} s`);
     if (r.exitCode !== 0) throw fail(`${script} exited ${r.exitCode ?? r.signal}`);
     result.microbench = parseMicrobench(await readFile(json, 'utf8').catch(() => ''), 'microbench.json');
-    await step.log(`${result.microbench.cells.length} cells; copy ceiling ${result.microbench.copyGbps.toFixed(0)} GB/s`);
+    await step.log(
+      `${result.microbench.cells.length} cells; copy ceiling ${result.microbench.copyGbps.toFixed(0)} GB/s`,
+    );
   });
 
   await steps.run('e2e', async (step) => {
@@ -243,7 +274,9 @@ export async function runPipeline(
     if (!applied) throw fail('the bundle is not applied, so both arms would run the same code');
     const vllmThere = Boolean(installed ?? detected?.probe?.vllm);
     const backend = choice === 'auto' ? (vllmThere ? 'vllm-serve' : 'model') : choice;
-    await step.log(`backend: ${backend}${choice === 'auto' ? ` (auto: vLLM ${vllmThere ? 'is' : 'is not'} installed)` : ''}`);
+    await step.log(
+      `backend: ${backend}${choice === 'auto' ? ` (auto: vLLM ${vllmThere ? 'is' : 'is not'} installed)` : ''}`,
+    );
     if (backend === 'model') {
       const script = await findFile(bundleDir, /^e2e_.*\.py$/);
       if (!script) throw fail('the bundle has no e2e_*.py driver for the model backend');
@@ -256,7 +289,8 @@ export async function runPipeline(
         timeoutMs: t.e2eModelMs,
       });
     } else {
-      if (!vllmThere) throw fail('e2e-backend vllm-serve needs vLLM installed (install: existing or precompiled)');
+      if (!vllmThere)
+        throw fail('e2e-backend vllm-serve needs vLLM installed (install: existing or precompiled)');
       const vendor = result.device.vendor;
       const floor = detected?.memoryUsedMiB;
       result.e2e = await runServeAb(step, {
@@ -273,12 +307,19 @@ export async function runPipeline(
         isBorderline: deps.isBorderline,
         pickPort: deps.pickPort,
         waitForGpuMemory: () =>
-          waitForGpuMemory(async () => gpuMemoryUsed(step, vendor, { env, timeoutMs: t.detectMs }), floor, t.gpuMemoryReleaseMs),
+          waitForGpuMemory(
+            async () => gpuMemoryUsed(step, vendor, { env, timeoutMs: t.detectMs }),
+            floor,
+            t.gpuMemoryReleaseMs,
+          ),
       });
     }
     const failed = result.e2e.cells.filter((c) => c.status === 'failed');
     if (failed.length > 0) {
-      step.finish('failed', `${failed.length} of ${result.e2e.cells.length} cells failed: ${failed[0].id}: ${failed[0].reason ?? ''}`);
+      step.finish(
+        'failed',
+        `${failed.length} of ${result.e2e.cells.length} cells failed: ${failed[0].id}: ${failed[0].reason ?? ''}`,
+      );
     }
   });
   return { result };

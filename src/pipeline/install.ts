@@ -48,9 +48,11 @@ export function precompiledCommands(python: string, rocm: boolean, hasUv: boolea
 }
 
 export async function install(step: StepHandle, o: InstallOptions): Promise<Installed | undefined> {
-  if (o.method === 'none') throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
+  if (o.method === 'none')
+    throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
   if (o.method === 'existing') return verifyImport(step, o);
-  if (!o.vllmDir) throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
+  if (!o.vllmDir)
+    throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
   const uv = await step.run('uv', ['--version'], { env: o.env, timeoutMs: 30_000 });
   const env = { ...o.env, VLLM_USE_PRECOMPILED: '1' };
   for (const [file, ...args] of precompiledCommands(o.python, o.rocm, uv.exitCode === 0)) {

@@ -41,7 +41,8 @@ function workerEnv(o: KernelTestOptions, gpu?: number): Record<string, string | 
   };
   // the interpreter runs Triton kernels on the CPU where no GPU is there
   if (o.device.vendor === 'cpu') env.TRITON_INTERPRET = '1';
-  if (gpu !== undefined) env[o.device.vendor === 'amd' ? 'HIP_VISIBLE_DEVICES' : 'CUDA_VISIBLE_DEVICES'] = String(gpu);
+  if (gpu !== undefined)
+    env[o.device.vendor === 'amd' ? 'HIP_VISIBLE_DEVICES' : 'CUDA_VISIBLE_DEVICES'] = String(gpu);
   return env;
 }
 
@@ -77,11 +78,15 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
   const workers = o.device.vendor === 'cpu' ? 1 : o.device.count;
   let groups: string[][] = [[o.target]];
   if (workers > 1) {
-    const collected = await step.run(o.python, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', o.target], {
-      cwd: o.cwd,
-      env: workerEnv(o),
-      timeoutMs: Math.min(o.timeoutMs, 300_000),
-    });
+    const collected = await step.run(
+      o.python,
+      ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', o.target],
+      {
+        cwd: o.cwd,
+        env: workerEnv(o),
+        timeoutMs: Math.min(o.timeoutMs, 300_000),
+      },
+    );
     const ids = parseCollected(collected.stdout);
     if (ids.length > 0) groups = shard(ids, workers);
     await step.log(`${ids.length} cases over ${groups.length} workers, one GPU each`);
@@ -115,7 +120,11 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
       });
     }
     if (xml === undefined) {
-      if (!r.timedOut) problems.push({ status: 'failed', reason: `${who} ${describeExit(r)} without writing a JUnit report` });
+      if (!r.timedOut)
+        problems.push({
+          status: 'failed',
+          reason: `${who} ${describeExit(r)} without writing a JUnit report`,
+        });
       continue;
     }
     try {
@@ -123,7 +132,10 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
       junitFiles.push(basename(junit));
     } catch (error) {
       const why = error instanceof JunitParseError ? error.message : String(error);
-      problems.push({ status: 'failed', reason: `${who} ${describeExit(r)}; its JUnit report is unusable: ${why}` });
+      problems.push({
+        status: 'failed',
+        reason: `${who} ${describeExit(r)}; its JUnit report is unusable: ${why}`,
+      });
     }
   }
   const bad = tests.filter((t) => t.status === 'failed' || t.status === 'error');
@@ -134,7 +146,13 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
     const status = problems.some((p) => p.status === 'timed-out') ? 'timed-out' : 'failed';
     step.finish(status, problems.map((p) => p.reason).join('; '));
   } else if (bad.length > 0) {
-    step.finish('failed', `${bad.length} of ${tests.length} cases failed: ${bad.slice(0, 3).map((t) => t.id.split('::').pop()).join(', ')}`);
+    step.finish(
+      'failed',
+      `${bad.length} of ${tests.length} cases failed: ${bad
+        .slice(0, 3)
+        .map((t) => t.id.split('::').pop())
+        .join(', ')}`,
+    );
   } else if (tests.length === 0) {
     step.finish('failed', `pytest ran no test case (${runs.map((x) => describeExit(x.r)).join(', ')})`);
   }

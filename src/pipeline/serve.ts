@@ -99,14 +99,22 @@ export class VllmServer {
     if (!(await portIsFree(o.port))) throw new ServerError(`port ${o.port} is already taken`, 'port-taken');
     const args = serveArgs(o);
     await appendFile(o.logFile, `$ ${commandLine(o.vllm, args)}\n`);
-    const server = new VllmServer(o.port, o.logFile, startLogged(o.vllm, args, { env: o.env, cwd: o.cwd, logFile: o.logFile }));
+    const server = new VllmServer(
+      o.port,
+      o.logFile,
+      startLogged(o.vllm, args, { env: o.env, cwd: o.cwd, logFile: o.logFile }),
+    );
     const deadline = Date.now() + o.readyTimeoutMs;
     while (Date.now() < deadline) {
       if (!server.alive) {
         const note = await server.deathNote();
-        const taken = /address already in use|errno 98/i.test(await readFile(o.logFile, 'utf8').catch(() => ''));
+        const taken = /address already in use|errno 98/i.test(
+          await readFile(o.logFile, 'utf8').catch(() => ''),
+        );
         throw new ServerError(
-          taken ? `port ${o.port} is already taken (${note})` : `vllm serve exited before it was ready (${note})`,
+          taken
+            ? `port ${o.port} is already taken (${note})`
+            : `vllm serve exited before it was ready (${note})`,
           taken ? 'port-taken' : 'exited',
         );
       }

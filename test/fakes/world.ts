@@ -39,7 +39,9 @@ export async function makeVllmRepo(options: { drift?: boolean } = {}): Promise<{
   );
   await writeFile(join(dir, 'tests/kernels/moe/__init__.py'), '');
   const git = (...args: string[]) =>
-    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: dir });
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], {
+      cwd: dir,
+    });
   await git('init', '--quiet');
   await git('add', '-A');
   await git('commit', '--quiet', '-m', 'vLLM-like tree');
@@ -74,7 +76,11 @@ export async function applyBundleInTest(o: ApplyBundleOptions): Promise<Patch> {
   };
   const to = 'tests/kernels/moe/test_fused_shared_expert_gate.py';
   await writeFile(join(o.vllmDir, to), await readFile(join(o.bundleDir, 'test_fused_shared_expert_gate.py')));
-  return { sites: [site], copied: [{ from: 'test_fused_shared_expert_gate.py', to }], coveredModels: ['Qwen3-Next'] };
+  return {
+    sites: [site],
+    copied: [{ from: 'test_fused_shared_expert_gate.py', to }],
+    coveredModels: ['Qwen3-Next'],
+  };
 }
 
 export interface RecordingHost extends Host {
@@ -114,11 +120,19 @@ export async function fakeEnv(extra: Record<string, string> = {}): Promise<Recor
 
 export async function pipelineConfig(inputs: Record<string, string>): Promise<Config> {
   const out = await tempDir('vkci-out-');
-  const values: Record<string, string> = { 'output-dir': out, python: FAKE_PYTHON, 'runner-label': 'test-runner', ...inputs };
+  const values: Record<string, string> = {
+    'output-dir': out,
+    python: FAKE_PYTHON,
+    'runner-label': 'test-runner',
+    ...inputs,
+  };
   return parseConfig((name) => values[name]);
 }
 
-export async function deps(env: Record<string, string>, more: Partial<PipelineDeps> = {}): Promise<PipelineDeps> {
+export async function deps(
+  env: Record<string, string>,
+  more: Partial<PipelineDeps> = {},
+): Promise<PipelineDeps> {
   return {
     env,
     reposDir: join(await tempDir('vkci-repos-'), 'repos'),

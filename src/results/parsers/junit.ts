@@ -15,7 +15,8 @@ function decode(text: string): string {
 
 function attributes(tag: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of tag.matchAll(/([\w:.-]+)\s*=\s*("([^"]*)"|'([^']*)')/g)) out[m[1]] = decode(m[3] ?? m[4] ?? '');
+  for (const m of tag.matchAll(/([\w:.-]+)\s*=\s*("([^"]*)"|'([^']*)')/g))
+    out[m[1]] = decode(m[3] ?? m[4] ?? '');
   return out;
 }
 
@@ -82,7 +83,13 @@ export function parseJunit(xml: string): TestCase[] {
     }
     const outcome = /<(failure|error|skipped)\b([^>]*?)(\/>|>([\s\S]*?)<\/\1>)/.exec(body);
     const status: TestCase['status'] =
-      outcome?.[1] === 'failure' ? 'failed' : outcome?.[1] === 'error' ? 'error' : outcome ? 'skipped' : 'passed';
+      outcome?.[1] === 'failure'
+        ? 'failed'
+        : outcome?.[1] === 'error'
+          ? 'error'
+          : outcome
+            ? 'skipped'
+            : 'passed';
     const message = outcome ? attributes(outcome[2]).message || decode(outcome[4] ?? '').trim() : undefined;
     const seconds = Number(attrs.time ?? 0);
     cases.push({

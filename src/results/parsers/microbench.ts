@@ -28,13 +28,15 @@ export function parseMicrobench(text: string, what = 'microbench JSON'): Microbe
     throw new ResultFileError(`${what} does not declare "schema": "${MICROBENCH_SCHEMA}"`);
   }
   const parsed = Microbench.safeParse(data);
-  if (!parsed.success) throw new ResultFileError(`${what} does not match the microbench shape: ${issues(parsed.error)}`);
+  if (!parsed.success)
+    throw new ResultFileError(`${what} does not match the microbench shape: ${issues(parsed.error)}`);
   return parsed.data;
 }
 
 export function parseE2eModel(text: string, what = 'e2e JSON'): E2e {
   const parsed = E2e.safeParse(parseJson(text, what));
-  if (!parsed.success) throw new ResultFileError(`${what} does not match the E2e shape: ${issues(parsed.error)}`);
+  if (!parsed.success)
+    throw new ResultFileError(`${what} does not match the E2e shape: ${issues(parsed.error)}`);
   return parsed.data;
 }
 
