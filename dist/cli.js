@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-E673V6WG.js";
+} from "./chunks/chunk-E2RNUGIM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

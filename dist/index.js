@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-E673V6WG.js";
+} from "./chunks/chunk-E2RNUGIM.js";
 
 // src/index.ts
 await run();

@@ -9,6 +9,8 @@ import type { RunResult } from '../results/run-result.js';
 import { knownSecrets, scrubSecrets } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
+import { compareCell } from '../stats/e2e.js';
+import { overallVerdict } from '../stats/verdict.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 
 export function defaultDeps(config: Config, host: Host): PipelineDeps {
@@ -19,28 +21,18 @@ export function defaultDeps(config: Config, host: Host): PipelineDeps {
     fetchVllmSource: (version) =>
       fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
     scrub: (text) => scrubSecrets(text, secrets),
+    isBorderline: (cell) => compareCell(cell, { minEffectPct: config.thresholds.minEffectPct }).borderline,
   };
 }
 
-/** passed / failed and the exit status: non-zero only for a failed correctness case or a run-stopping error. */
+/** The verdict and exit status: non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression). */
 export function decideValidateVerdict(
   result: RunResult,
+  config: Config,
   stopped?: string,
 ): Pick<ModeOutcome, 'verdict' | 'exitCode' | 'failure'> {
   if (stopped) return { verdict: 'failed', exitCode: 1, failure: stopped };
-  const wrong = (result.tests ?? []).filter((t) => t.status === 'failed' || t.status === 'error');
-  if (wrong.length > 0) {
-    return {
-      verdict: 'failed',
-      exitCode: 1,
-      failure: `${wrong.length} kernel test cases failed: ${wrong[0].id}`,
-    };
-  }
-  const tests = result.steps.find((s) => s.name === 'kernel-tests');
-  if (tests && (tests.status === 'failed' || tests.status === 'timed-out')) {
-    return { verdict: 'failed', exitCode: 1, failure: `kernel tests ${tests.status}: ${tests.reason ?? ''}` };
-  }
-  return { verdict: 'passed', exitCode: 0 };
+  return overallVerdict(result, config.thresholds);
 }
 
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
@@ -60,9 +52,9 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     result.identity.finishedAt = new Date().toISOString();
     await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
-  const report = renderReport([result]);
+  const report = renderReport([result], { minEffectPct: config.thresholds.minEffectPct });
   await writeFile(reportPath, report);
   await host.summary(report);
   host.info(report);
-  return { ...decideValidateVerdict(result, stopped), resultPath, reportPath };
+  return { ...decideValidateVerdict(result, config, stopped), resultPath, reportPath };
 }
