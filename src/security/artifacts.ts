@@ -1,7 +1,7 @@
 // Reads a RunResult that came from another job (a PR's artifact): untrusted data, checked before anything uses it.
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
-import { parseRunResult, type RunResult } from '../results/run-result.js';
+import { parseRunResult, RUN_RESULT_SCHEMA_VERSION, type RunResult } from '../results/run-result.js';
 
 export interface UntrustedReadOptions {
   /** files larger than this are refused before they are read */
@@ -108,11 +108,18 @@ export async function readUntrustedRunResult(
       'RunResults are JSON written by validate.',
     );
   }
-  const schema = (data as { schema?: unknown } | null)?.schema;
-  if (data !== null && typeof data === 'object' && schema !== 1) {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     refuse(
       path,
-      `it has schema ${JSON.stringify(schema)?.slice(0, 40)}, and this version reads schema 1`,
+      `it is JSON ${data === null ? 'null' : Array.isArray(data) ? 'array' : typeof data}, not an object`,
+      'RunResults are JSON objects written by validate.',
+    );
+  }
+  const schema = (data as { schema?: unknown }).schema;
+  if (schema !== RUN_RESULT_SCHEMA_VERSION) {
+    refuse(
+      path,
+      `it has schema ${JSON.stringify(schema)?.slice(0, 40)}, and this version reads schema ${RUN_RESULT_SCHEMA_VERSION}`,
       'Use the same vllm-kernel-ci version in the validate and report workflows.',
     );
   }
