@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-E2RNUGIM.js";
+} from "./chunks/chunk-57PPIW74.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

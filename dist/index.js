@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-E2RNUGIM.js";
+} from "./chunks/chunk-57PPIW74.js";
 
 // src/index.ts
 await run();

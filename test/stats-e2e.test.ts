@@ -176,6 +176,19 @@ describe('compareCell', () => {
     expect(cellsToRerun({ ...e2e, cells: [{ ...borderline, reruns: 1 }, clear] }, opts)).toEqual([]);
   });
 
+  it('judges a re-run cell, looked at twice, with a 97.5% interval', () => {
+    const once = compareCell(cell(BASE, around(1.05)), opts);
+    const rerun = compareCell(
+      cell([...BASE, ...BASE], [...around(1.05), ...around(1.05)], { reruns: 1 }),
+      opts,
+    );
+    const same16 = compareCell(cell([...BASE, ...BASE], [...around(1.05), ...around(1.05)]), opts);
+    expect([once.levelPct, rerun.levelPct]).toEqual([95, 97.5]);
+    expect(rerun.confidencePct).toBeGreaterThanOrEqual(97.5);
+    expect(rerun.ciHigh - rerun.ciLow).toBeGreaterThan(same16.ciHigh - same16.ciLow);
+    expect(rerun.verdict).toBe('improved');
+  });
+
   it('scales: the same relative change at any throughput level gives the same Δ', () => {
     const a = compareCell(cell(BASE, around(1.05)), opts);
     const b = compareCell(cell(scaled(BASE, 37), scaled(around(1.05), 37)), opts);

@@ -3,7 +3,7 @@
 import { markdownTable } from 'markdown-table';
 import { inputSpec } from '../inputs.js';
 import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
-import { CONFIDENCE, type ComparedCell, compareE2e } from '../stats/e2e.js';
+import { CONFIDENCE, type ComparedCell, compareE2e, RERUN_CONFIDENCE } from '../stats/e2e.js';
 import { headlineRow, type KernelRow, kernelRows } from '../stats/microbench.js';
 import { overallVerdict, type RunVerdict } from '../stats/verdict.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
@@ -294,7 +294,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
     ? `${escapeText(first.metric, 40)} (${escapeText(first.unit, 20)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better)`
     : '';
   const out = [
-    `#### End to end\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval; a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † named for a re-run.\n`,
+    `#### End to end\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% once re-run); a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † borderline: named for a re-run.\n`,
   ];
   if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
   const { column, rowLabel, colLabel } = layout(e2e.cells);
@@ -316,13 +316,13 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
   }
   out.push(cuttable(4, table(grid)));
   const detail = [
-    ['cell', 'baseline', 'patched', 'Δ', `${CONFIDENCE * 100}% interval`, 'pairs', 're-runs', 'verdict'],
+    ['cell', 'baseline', 'patched', 'Δ', 'interval', 'pairs', 're-runs', 'verdict'],
     ...compared.map(({ cell, comparison: c }) => [
       escapeCell(cell.id, 60),
       plain(c.baselineMedian),
       plain(c.patchedMedian),
       pct(c.deltaPct),
-      interval(c.ciLow, c.ciHigh),
+      `${interval(c.ciLow, c.ciHigh)} ${c.levelPct}%`,
       String(c.pairs),
       String(cell.reruns ?? 0),
       `${cellMark(c.verdict)} ${VERDICT_WORDS[c.verdict]}${c.reason ? `: ${escapeCell(c.reason, 100)}` : ''}`,
@@ -364,7 +364,7 @@ function footer(result: RunResult, minEffectPct: number): string {
     versions.length ? versions.join(' · ') : '',
     settings.length ? `settings: ${settings.join(' · ')}` : '',
     result.e2e ? `e2e method: ${escapeText(result.e2e.method, 300)}` : '',
-    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${CONFIDENCE * 100}% interval, min effect ${minEffectPct}% · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
+    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% after a re-run), min effect ${minEffectPct}% · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
   ].filter(Boolean);
   return `<sub>${lines.join('<br>')}</sub>\n`;
 }

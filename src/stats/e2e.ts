@@ -17,6 +17,11 @@ export type CellVerdict =
   | 'insufficient-data';
 
 export const CONFIDENCE = 0.95;
+/**
+ * A re-run cell is looked at twice (its first repeats, then all of them): the second look uses a stricter
+ * level so that the two looks together keep the A/A false-call rate under 5% (measured in the simulation).
+ */
+export const RERUN_CONFIDENCE = 0.975;
 /** Fewer samples than this in an arm is insufficient data whatever the method. */
 export const MIN_SAMPLES = 3;
 /** Pairs the exact 95% signed-rank interval needs (6: with 5, even five of five in one direction has p = 0.0625). */
@@ -37,7 +42,9 @@ export interface CellComparison {
   borderline: boolean;
   /** pairs used (repeat i of each arm, both finite and positive) */
   pairs: number;
-  /** exact coverage of [ciLow, ciHigh], in % */
+  /** the interval's nominal level, in %: 95, or 97.5 for a cell that was re-run */
+  levelPct: number;
+  /** exact coverage of [ciLow, ciHigh], in % (at least levelPct) */
   confidencePct: number;
   baselineMedian: number;
   patchedMedian: number;
@@ -60,6 +67,7 @@ function insufficient(cell: E2eCell, pairs: number, reason: string): CellCompari
     ciHigh: Number.NaN,
     borderline: false,
     pairs,
+    levelPct: Number((((cell.reruns ?? 0) > 0 ? RERUN_CONFIDENCE : CONFIDENCE) * 100).toFixed(1)),
     confidencePct: Number.NaN,
     baselineMedian: cell.baseline.length ? medianOf(cell.baseline) : Number.NaN,
     patchedMedian: cell.patched.length ? medianOf(cell.patched) : Number.NaN,
@@ -93,13 +101,13 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
   if (d.length < MIN_SAMPLES) {
     return { ...base, reason: `only ${d.length} repeats have a positive sample in both arms` };
   }
-  const interval = signedRankInterval(d, CONFIDENCE);
+  const interval = signedRankInterval(d, base.levelPct / 100);
   const deltaPct = toPct(interval.estimate);
   if (!interval.reached) {
     return {
       ...base,
       deltaPct,
-      reason: `${d.length} pairs cannot reach a 95% rank-based interval; run at least ${MIN_PAIRS} repeats`,
+      reason: `${d.length} pairs cannot reach a ${base.levelPct}% rank-based interval; run at least ${MIN_PAIRS} repeats`,
     };
   }
   const ciLow = toPct(interval.low);
@@ -118,8 +126,9 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
   const nearestBound = Math.min(Math.abs(ciLow), Math.abs(ciHigh));
   const borderline =
     verdict === 'too-noisy' ||
-    // one criterion met and not the other
-    excludesZero !== largeEnough ||
+    // the estimate clears the minimum effect but the interval touches zero, or a real change nearly clears it
+    (largeEnough && !excludesZero) ||
+    (excludesZero && !largeEnough && Math.abs(deltaPct) >= 0.75 * m) ||
     // called, but a small shift of the estimate or of the interval would undo it
     (excludesZero && largeEnough && (Math.abs(deltaPct) < 1.25 * m || nearestBound < 0.25 * m));
   return {
@@ -129,6 +138,7 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
     ciHigh,
     borderline,
     pairs: d.length,
+    levelPct: base.levelPct,
     confidencePct: interval.confidencePct,
     baselineMedian: base.baselineMedian,
     patchedMedian: base.patchedMedian,
