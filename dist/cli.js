@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-57PPIW74.js";
+} from "./chunks/chunk-33I2EVEG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-57PPIW74.js";
+} from "./chunks/chunk-33I2EVEG.js";
 
 // src/index.ts
 await run();

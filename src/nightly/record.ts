@@ -139,7 +139,7 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
  */
 export function seriesKey(device: HistoryDevice): string {
   return [
-    `${device.vendor} ${device.name} ×${device.count}`,
+    `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`,
     `driver ${device.driver ?? '?'}`,
     `torch ${device.torch ?? '?'}`,
     `triton ${device.triton ?? '?'}`,
