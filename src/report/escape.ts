@@ -49,8 +49,8 @@ export function escapeText(value: unknown, max: number = CAPS.inline): string {
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    // backslash-escape every ASCII punctuation with a meaning in GFM (tables: |)
-    .replace(/[\\`*_[\]()!|~{}"]/g, '\\$&');
+    // backslash-escape every ASCII punctuation with a meaning in GFM (tables: |) or in GitHub's math ($)
+    .replace(/[\\`*_[\]()!|~{}"$]/g, '\\$&');
   // what only means something at the start of a line: headings, lists, quotes, setext underlines
   text = text.replace(/^([#+=-])/, '\\$1').replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
   return defuse(text);
