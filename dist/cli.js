@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-33I2EVEG.js";
+} from "./chunks/chunk-2XGOVXH2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
