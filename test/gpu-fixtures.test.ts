@@ -1,0 +1,48 @@
+// The real outputs captured on the lent H200 (fixtures/gpu/) go through the same parsers the pipeline uses.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseNvidiaCudaVersion } from '../src/pipeline/device-parse.js';
+import { parseJunit } from '../src/results/parsers/junit.js';
+import { parseE2eModel, parseMicrobench } from '../src/results/parsers/microbench.js';
+import { ROOT } from './helpers.js';
+
+const gpu = (name: string) => readFile(join(ROOT, 'fixtures', 'gpu', name), 'utf8');
+
+describe('fixtures captured on an H200', () => {
+  it('microbench JSON parses; the fused kernel holds >= 90% of the copy ceiling at N >= 4096', async () => {
+    const text = await gpu('microbench-h200.json');
+    expect(JSON.parse(text).device.name).toBe('NVIDIA H200');
+    const bench = parseMicrobench(text, 'microbench-h200.json');
+    expect(bench.copyGbps).toBeGreaterThan(3000);
+    expect(new Set(bench.cells.map((c) => c.impl))).toEqual(new Set(['eager', 'compile', 'fused']));
+    const large = bench.cells.filter((c) => c.impl === 'fused' && c.n >= 4096);
+    expect(new Set(large.map((c) => c.k))).toEqual(new Set([2048, 4096, 7168]));
+    for (const cell of large) expect(cell.pctOfCopy).toBeGreaterThanOrEqual(90);
+  });
+
+  it('e2e A/B and A/A JSON parse into E2e with raw samples per arm', async () => {
+    for (const name of ['e2e-model-ab-h200.json', 'e2e-model-aa-h200.json']) {
+      const e2e = parseE2eModel(await gpu(name), name);
+      expect(e2e.backend).toBe('model');
+      expect(e2e.cells).toHaveLength(10);
+      for (const cell of e2e.cells) {
+        expect(cell.status).toBe('ok');
+        expect(cell.baseline).toHaveLength(10);
+        expect(cell.patched).toHaveLength(10);
+      }
+    }
+  });
+
+  it('pytest JUnit parses: every case passed or skipped, shapes read from the ids', async () => {
+    const cases = parseJunit(await gpu('junit-h200.xml'));
+    expect(cases.length).toBe(79);
+    expect(cases.filter((c) => c.status === 'failed' || c.status === 'error')).toEqual([]);
+    const odd = cases.find((c) => c.id.endsWith('test_matches_reference[bfloat16-K2048-N7177]'));
+    expect(odd).toMatchObject({ dtype: 'bfloat16', k: 2048, n: 7177, status: 'passed' });
+  });
+
+  it("nvidia-smi's banner gives the CUDA version", async () => {
+    expect(parseNvidiaCudaVersion(await gpu('tools/nvidia-smi.txt'))).toBe('13.0');
+  });
+});
