@@ -204,12 +204,16 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   };
 
   const stopServer = async (server: VllmServer) => {
+    const t0 = performance.now();
     await server.stop();
-    if (!(await o.waitForGpuMemory())) {
-      await step.log(
-        'warning: GPU memory was not released after the server stopped; the next start may fail',
-      );
-    }
+    const stopped = performance.now();
+    const released = await o.waitForGpuMemory();
+    await step.log(
+      `stopped vllm serve's process group in ${((stopped - t0) / 1000).toFixed(1)} s; GPU memory ` +
+        (released
+          ? `released after ${((performance.now() - stopped) / 1000).toFixed(1)} s`
+          : 'NOT released in time: the next start may fail'),
+    );
   };
 
   const execute = async (runs: Run[]) => {
