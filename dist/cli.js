@@ -8,7 +8,8 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-2XGOVXH2.js";
+} from "./chunks/chunk-BLIMJEXW.js";
+import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -1,7 +1,8 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-2XGOVXH2.js";
+} from "./chunks/chunk-BLIMJEXW.js";
+import "./chunks/chunk-IVK7DNWI.js";
 
 // src/index.ts
 await run();

@@ -10,6 +10,8 @@ export interface Host {
   setSecret(value: string): void;
   /** The workflow environment (GITHUB_* variables, event payload path); empty in a terminal. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Uploads files under rootDir as one workflow artifact; absent where there is no workflow run (the CLI). */
+  uploadArtifact?(name: string, files: string[], rootDir: string): Promise<void>;
 }
 
 /** What a mode hands back: the action's outputs and the process exit status. */

@@ -16,6 +16,15 @@ export const actionHost: Host = {
   },
   setSecret: (value) => core.setSecret(value),
   env: process.env,
+  uploadArtifact: async (name, files, rootDir) => {
+    // the Actions runtime hands its artifact service token only to real workflow jobs
+    if (!process.env.ACTIONS_RUNTIME_TOKEN) {
+      core.info(`not uploading artifact ${name}: no Actions runtime here (ACTIONS_RUNTIME_TOKEN is unset)`);
+      return;
+    }
+    const { DefaultArtifactClient } = await import('@actions/artifact');
+    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, { retentionDays: 14 });
+  },
 };
 
 export function writeOutputs(host: Host, outcome: ModeOutcome): void {

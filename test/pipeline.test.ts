@@ -107,6 +107,15 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     ]) {
       expect((await stat(join(out, f))).isFile()).toBe(true);
     }
+    // the whole output directory, as one artifact named for the runner
+    expect(host.uploads).toHaveLength(1);
+    expect(host.uploads[0].name).toBe('vllm-kernel-ci-out-test-runner');
+    expect(host.uploads[0].rootDir).toBe(out);
+    const uploaded = host.uploads[0].files.map((f) => f.slice(out.length + 1)).sort();
+    expect(uploaded).toEqual(
+      expect.arrayContaining(['run-result.json', 'report.md', 'junit.xml', 'logs/e2e.log']),
+    );
+    expect(uploaded.filter((f) => f.startsWith('e2e/'))).toHaveLength(8);
     expect(host.groups.map((g) => g.split(' ')[0])).toEqual([
       'checkout',
       'apply-bundle',

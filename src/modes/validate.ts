@@ -1,5 +1,5 @@
 // Mode validate: what runs on one GPU runner. The pipeline fills the RunResult; this writes it and the report, always.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
@@ -35,6 +35,25 @@ export function decideValidateVerdict(
   return overallVerdict(result, config.thresholds);
 }
 
+/** Name of the artifact holding one runner's output directory; unique per runner within a workflow run. */
+export function outputArtifactName(runner: string): string {
+  return `vllm-kernel-ci-out-${runner.replace(/[^A-Za-z0-9._-]+/g, '-')}`.slice(0, 200);
+}
+
+async function uploadOutputs(host: Host, outDir: string, runner: string): Promise<void> {
+  if (!host.uploadArtifact) return;
+  const entries = await readdir(outDir, { withFileTypes: true, recursive: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  try {
+    await host.uploadArtifact(outputArtifactName(runner), files, outDir);
+  } catch (error) {
+    // the RunResult and report are written; a failed upload must not turn a measured run into a failure
+    host.warning(
+      `uploading the output directory failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
   assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env));
   const outDir = resolve(config.outputDir);
@@ -48,6 +67,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   } catch (error) {
     // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
     stopped = error instanceof Error ? error.message : String(error);
+    for (const s of result.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
   } finally {
     result.identity.finishedAt = new Date().toISOString();
     await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
@@ -56,5 +76,6 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   await writeFile(reportPath, report);
   await host.summary(report);
   host.info(report);
+  await uploadOutputs(host, outDir, result.identity.runner);
   return { ...decideValidateVerdict(result, config, stopped), resultPath, reportPath };
 }

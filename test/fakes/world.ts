@@ -86,14 +86,20 @@ export async function applyBundleInTest(o: ApplyBundleOptions): Promise<Patch> {
 export interface RecordingHost extends Host {
   lines: string[];
   groups: string[];
+  uploads: { name: string; files: string[]; rootDir: string }[];
 }
 
 export function recordingHost(env: Record<string, string> = {}): RecordingHost {
   const lines: string[] = [];
   const groups: string[] = [];
+  const uploads: RecordingHost['uploads'] = [];
   return {
     lines,
     groups,
+    uploads,
+    uploadArtifact: async (name, files, rootDir) => {
+      uploads.push({ name, files, rootDir });
+    },
     info: (m) => lines.push(m),
     warning: (m) => lines.push(`warning: ${m}`),
     group: async (name, fn) => {
