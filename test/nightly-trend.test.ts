@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decideIssueAction } from '../src/nightly/issue-action.js';
-import { commitRange, githubSlug, issueBody, issueMarker, trendChart } from '../src/nightly/issue-body.js';
 import {
+  commitRange,
+  githubSlug,
+  ISSUE_BODY_MAX,
+  issueBody,
+  issueMarker,
+  trendChart,
+} from '../src/nightly/issue-body.js';
+import {
+  bundleName,
   formatHistoryLine,
   type HistoryRecord,
   historyRecordFrom,
@@ -70,6 +78,12 @@ describe('history record', () => {
     expect(drifted.correctness).toEqual(['test_gate[float16-2048-7177]']);
     expect(drifted.cells).toEqual([]);
     expect(drifted.failedSteps).toEqual(['apply-bundle', 'kernel-tests']);
+  });
+
+  it('knows a bundle given as a path by its directory name', () => {
+    expect(bundleName('fused_shared_expert_gate')).toBe('fused_shared_expert_gate');
+    expect(bundleName('/home/runner/work/x/kernels/my_gate/')).toBe('my_gate');
+    expect(bundleName('C:\\a\\my_gate')).toBe('my_gate');
   });
 
   it('round-trips through a JSON line and reports a bad line with its place', () => {
@@ -221,6 +235,31 @@ describe('issue text', () => {
     const body = issueBody([runnerTrend(records, OPTIONS)], { ...textOptions, inert: wrap });
     expect(body.split('‹<img src=x>@team›').join('')).not.toMatch(/<img|@team/);
     expect(body).toContain('- ‹vllm/model_executor/models/qwen2_moe.py:118 (unmatched)›');
+  });
+
+  it('stays within the 65,536 characters GitHub allows, dropping charts first', () => {
+    const many = Array.from({ length: 40 }, (_, r) =>
+      runnerTrend(
+        nights([...flat(10), 1.12, 1.12], () => ({ runner: `runner-${r}` })),
+        OPTIONS,
+      ),
+    );
+    const some = issueBody(many.slice(0, 20), textOptions);
+    expect(some.length).toBeLessThanOrEqual(ISSUE_BODY_MAX);
+    const drifting = many.map((t) => ({
+      ...t,
+      latest: {
+        ...t.latest,
+        drift: Array.from({ length: 20 }, (_, i) => `vllm/${'x'.repeat(150)}.py:${i} (unmatched)`),
+      },
+    }));
+    const body = issueBody(drifting, textOptions);
+    expect(body.length).toBeLessThanOrEqual(ISSUE_BODY_MAX);
+    expect(body).not.toContain('```mermaid');
+    expect(body).toMatch(
+      /cut to fit GitHub's 65536 characters; the whole text is in the nightly job summary\.\n$/,
+    );
+    expect(body.startsWith(issueMarker('fused_shared_expert_gate'))).toBe(true);
   });
 
   it('links a commit range only for SHAs of a GitHub repository', () => {

@@ -124,7 +124,7 @@ function listed(items: readonly string[], inert: IssueTextOptions['inert']): str
   return lines;
 }
 
-export function runnerSection(trend: RunnerTrend, options: IssueTextOptions): string {
+export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, charts = true): string {
   const { inert } = options;
   const r = trend.latest;
   const out: string[] = [];
@@ -180,11 +180,11 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions): st
       );
     }
   }
-  for (const cell of chartedCells(trend)) out.push(trendChart(cell), '');
+  if (charts) for (const cell of chartedCells(trend)) out.push(trendChart(cell), '');
   return out.join('\n');
 }
 
-export function issueBody(trends: readonly RunnerTrend[], options: IssueTextOptions): string {
+function renderBody(trends: readonly RunnerTrend[], options: IssueTextOptions, charts: boolean): string {
   const alerting = trends.filter((t) => t.status === 'alert');
   const headline =
     alerting.length > 0
@@ -202,7 +202,7 @@ export function issueBody(trends: readonly RunnerTrend[], options: IssueTextOpti
       (t) => `| ${options.inert(t.runner)} | ${t.status} | ${t.latest.night} | ${options.inert(t.series)} |`,
     ),
     '',
-    ...trends.map((t) => runnerSection(t, options)),
+    ...trends.map((t) => runnerSection(t, options, charts)),
     '<details><summary>How this is decided</summary>',
     '',
     `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than three robust standard deviations of those nights; one such night is suspicious, two in a row a regression. A change of GPU, driver, torch or triton starts a new series. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
@@ -210,6 +210,20 @@ export function issueBody(trends: readonly RunnerTrend[], options: IssueTextOpti
     '</details>',
     '',
   ].join('\n');
+}
+
+/** GitHub refuses an issue body over 65,536 characters. */
+export const ISSUE_BODY_MAX = 65_536;
+
+/** The issue body within GitHub's limit: charts go first, then the tail of the runner sections. */
+export function issueBody(trends: readonly RunnerTrend[], options: IssueTextOptions): string {
+  const full = renderBody(trends, options, true);
+  if (full.length <= ISSUE_BODY_MAX) return full;
+  const plain = renderBody(trends, options, false);
+  if (plain.length <= ISSUE_BODY_MAX) return plain;
+  const note = `\n\n… cut to fit GitHub's ${ISSUE_BODY_MAX} characters; the whole text is in the nightly job summary.\n`;
+  const kept = plain.slice(0, ISSUE_BODY_MAX - note.length);
+  return `${kept.slice(0, kept.lastIndexOf('\n'))}${note}`;
 }
 
 export function recoveryNote(

@@ -64,6 +64,16 @@ function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** A bundle given as a path is known by its directory name, so runners with different workspaces share one history. */
+export function bundleName(bundle: string): string {
+  return (
+    bundle
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .at(-1) || bundle
+  );
+}
+
 /** Tonight's line for one runner, taken from its RunResult. */
 export function historyRecordFrom(result: RunResult): HistoryRecord {
   const { identity, device } = result;
@@ -109,7 +119,7 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
     night: identity.startedAt.slice(0, 10),
     at: identity.startedAt,
     runner: identity.runner,
-    bundle: identity.bundle,
+    bundle: bundleName(identity.bundle),
     bundleHash: identity.bundleHash,
     vllmRepo: identity.vllmRepo,
     vllmRef: identity.vllmRef,
