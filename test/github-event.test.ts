@@ -46,10 +46,11 @@ describe('reportTarget', () => {
       'workflow_run',
       {
         workflow_run: {
+          id: 7,
           head_sha: head,
           head_branch: 'gate',
           pull_requests: [],
-          head_repository: { owner: { login: 'contributor' } },
+          head_repository: { full_name: 'contributor/vllm', owner: { login: 'contributor' } },
         },
         repository: { full_name: 'example/vllm' },
       },
@@ -64,11 +65,9 @@ describe('reportTarget', () => {
     expect(t.headSha).toBe('f'.repeat(40));
   });
 
-  it('a payload of the wrong shape yields no PR rather than a crash', () => {
-    expect(reportTarget('pull_request', { pull_request: { number: '5' } }, env)).toMatchObject({
-      pr: undefined,
-    });
-    expect(reportTarget('workflow_run', null, {})).toMatchObject({ pr: undefined, owner: undefined });
+  it('a pull_request payload of the wrong shape yields no PR; a workflow_run without a head SHA is an error', () => {
+    expect(reportTarget('pull_request', { pull_request: { number: '5' } }, env).pr).toBeUndefined();
+    expect(() => reportTarget('workflow_run', null, {})).toThrow(/not a workflow_run with a head SHA/);
   });
 });
 

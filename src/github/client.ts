@@ -63,11 +63,12 @@ export function createOctokit(token: string, options: ClientOptions = {}): GitHu
     auth: token,
     baseUrl: options.baseUrl ?? 'https://api.github.com',
     userAgent: `vllm-kernel-ci/${TOOL_VERSION}`,
+    // failed requests are logged by Octokit and then handled by the caller: they are not warnings by themselves
     log: {
       debug: () => {},
       info: () => {},
       warn: (m: string) => log.warning(m),
-      error: (m: string) => log.warning(m),
+      error: (m: string) => log.info(m),
     },
     retry: { retryAfterBaseValue: unit },
     throttle: {

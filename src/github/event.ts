@@ -1,4 +1,9 @@
 // Which pull request and commit a report is about, from the workflow's event payload.
+import {
+  checkPullRequestMatchesRun,
+  type WorkflowRunIdentity,
+  workflowRunIdentity,
+} from '../security/workflow-run.js';
 import type { GitHubClient } from './client.js';
 
 export interface ReportTarget {
@@ -12,6 +17,8 @@ export interface ReportTarget {
   eventName?: string;
   /** link to this workflow run, for the check run and the comment */
   runUrl?: string;
+  /** the triggering run, for a workflow_run event */
+  run?: WorkflowRunIdentity;
 }
 
 type Payload = Record<string, unknown>;
@@ -23,9 +30,9 @@ function get(obj: unknown, ...path: string[]): unknown {
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-/** Pure: reads the event payload and GITHUB_* variables; never throws on a payload of another event. */
+/** Pure: reads the event payload and GITHUB_* variables; throws only for a workflow_run payload without a head SHA. */
 export function reportTarget(
   eventName: string | undefined,
   payload: unknown,
@@ -46,20 +53,16 @@ export function reportTarget(
         headSha: str(get(payload, 'pull_request', 'head', 'sha')),
       };
     case 'workflow_run': {
-      const headSha = str(get(payload, 'workflow_run', 'head_sha'));
-      const listed = get(payload, 'workflow_run', 'pull_requests');
-      // GitHub lists only same-repository PRs here, and may list one whose head has moved on
-      const matching = (Array.isArray(listed) ? listed : []).filter(
-        (p) => num(get(p, 'number')) && str(get(p, 'head', 'sha')) === headSha,
-      );
+      // throws, saying what is missing, for a payload without a head SHA: nothing could be published safely
+      const run = workflowRunIdentity(payload);
       const headOwner = str(get(payload, 'workflow_run', 'head_repository', 'owner', 'login'));
-      const headBranch = str(get(payload, 'workflow_run', 'head_branch'));
       return {
         ...base,
-        headSha,
-        pr: matching.length === 1 ? num(get(matching[0], 'number')) : undefined,
+        headSha: run.headSha,
+        pr: run.pr,
+        run,
         headLabel:
-          matching.length === 0 && headOwner && headBranch ? `${headOwner}:${headBranch}` : undefined,
+          run.pr === undefined && headOwner && run.headBranch ? `${headOwner}:${run.headBranch}` : undefined,
       };
     }
     default:
@@ -83,6 +86,18 @@ export async function findPullRequestByHead(
     head: headLabel,
     per_page: 100,
   });
-  const exact = data.filter((p) => p.head.sha === headSha);
+  const exact = data.filter((p) => p.head.sha.toLowerCase() === headSha.toLowerCase());
   return exact.length === 1 ? exact[0].number : undefined;
+}
+
+/** Fetches the pull request and throws unless it is the one the triggering run validated (same head, same repos). */
+export async function confirmPullRequest(
+  client: GitHubClient,
+  owner: string,
+  repo: string,
+  pr: number,
+  run: WorkflowRunIdentity,
+): Promise<void> {
+  const { data } = await client.rest.pulls.get({ owner, repo, pull_number: pr });
+  checkPullRequestMatchesRun(data, run);
 }

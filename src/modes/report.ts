@@ -1,7 +1,271 @@
-// Mode report: read every runner's RunResult, decide, render, publish.
+// Mode report: read every runner's RunResult (untrusted), decide, render, publish (PR comment, check run,
+// job summary, outputs, report.md). Publishing problems are warnings; only the verdict fails the run.
+import { glob, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
+import { fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
+import { type ClientOptions, createOctokit, type GitHubClient } from '../github/client.js';
+import {
+  type CommentFormat,
+  httpStatus,
+  publishStickyComment,
+  type StickyOptions,
+} from '../github/comment.js';
+import {
+  confirmPullRequest,
+  findPullRequestByHead,
+  type ReportTarget,
+  reportTarget,
+} from '../github/event.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { escapeText } from '../report/escape.js';
+import { VERDICT_WORDS } from '../report/format.js';
+import {
+  COMMENT_MARKER,
+  parseCommentSections,
+  type RenderOptions,
+  renderComment,
+  renderReport,
+  renderRunnerSection,
+} from '../report/render.js';
+import type { RunResult } from '../results/run-result.js';
+import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
+import { combineVerdicts, type OverallVerdict, overallVerdict, type RunVerdict } from '../stats/verdict.js';
 
-export async function runReport(_config: Config, _host: Host): Promise<ModeOutcome> {
-  throw new Error('Mode report is not yet available in this version.');
+export const CHECK_RUN_NAME = 'vllm-kernel-ci';
+
+/** What tests tune: GitHub's pacing is seconds, a test's is milliseconds. */
+export interface ReportTuning {
+  client?: Omit<ClientOptions, 'baseUrl' | 'log'>;
+  sticky?: Omit<StickyOptions, 'warn' | 'tooLongBody'>;
+}
+
+interface Refused {
+  file: string;
+  reason: string;
+}
+
+async function readEvent(host: Host): Promise<unknown> {
+  const path = host.env.GITHUB_EVENT_PATH;
+  if (!path || !host.env.GITHUB_EVENT_NAME) return {};
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new Error(
+      `Cannot read the ${host.env.GITHUB_EVENT_NAME} event payload at ${path} (GITHUB_EVENT_PATH): ${(error as Error).message}.`,
+    );
+  }
+}
+
+async function resultFiles(pattern: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const f of glob(pattern)) files.push(resolve(f));
+  return files.sort();
+}
+
+/** Artifacts of another run are untrusted: size cap, schema, and (workflow_run) the PR and head SHA it names. */
+async function readResults(
+  files: string[],
+  target: ReportTarget,
+  host: Host,
+): Promise<{ results: RunResult[]; refused: Refused[] }> {
+  const fromOtherRun = target.eventName === 'workflow_run';
+  const results: RunResult[] = [];
+  const refused: Refused[] = [];
+  for (const file of files) {
+    try {
+      results.push(
+        await readUntrustedRunResult(file, {
+          maxBytes: DEFAULT_MAX_RUN_RESULT_BYTES,
+          expectedSha: fromOtherRun ? target.headSha : undefined,
+          expectedPr: fromOtherRun ? target.pr : undefined,
+        }),
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      refused.push({ file, reason });
+      host.warning(reason);
+    }
+  }
+  return { results, refused };
+}
+
+function refusedSection(refused: Refused[]): string {
+  if (refused.length === 0) return '';
+  // the reasons quote artifact content: escaped like any RunResult string
+  const lines = refused.map((r) => `- ${escapeText(r.reason, 400)}`);
+  return `\n## Refused RunResults\n\n${lines.join('\n')}\n`;
+}
+
+function checkTitle(verdict: RunVerdict, runners: number): string {
+  const words = VERDICT_WORDS[verdict.verdict as OverallVerdict] ?? verdict.verdict;
+  return `${words} on ${runners} runner${runners === 1 ? '' : 's'}`;
+}
+
+/** The PR to comment on; for a fork's workflow_run, found through the API and checked against the run. */
+async function pullRequestToComment(
+  client: GitHubClient,
+  target: ReportTarget,
+  results: RunResult[],
+  host: Host,
+): Promise<number | undefined> {
+  if (target.pr !== undefined || !target.run || !target.owner || !target.repo) return target.pr;
+  const named = [...new Set(results.map((r) => r.identity.pr).filter((n): n is number => n !== undefined))];
+  if (named.length > 1) {
+    host.warning(
+      `The RunResults name different pull requests (${named.join(', ')}); no PR comment is written.`,
+    );
+    return undefined;
+  }
+  try {
+    const pr =
+      named[0] ??
+      (target.headLabel
+        ? await findPullRequestByHead(client, target.owner, target.repo, target.headLabel, target.run.headSha)
+        : undefined);
+    if (pr === undefined) {
+      host.warning(`No open pull request has head ${target.run.headSha}; no PR comment is written.`);
+      return undefined;
+    }
+    await confirmPullRequest(client, target.owner, target.repo, pr, target.run);
+    return pr;
+  } catch (error) {
+    host.warning(error instanceof Error ? error.message : String(error));
+    return undefined;
+  }
+}
+
+function permissionAdvice(what: string, permission: string, error: unknown): string {
+  return (
+    `Could not ${what}: GitHub answered ${httpStatus(error)} (${error instanceof Error ? error.message.split('\n')[0] : String(error)}). ` +
+    `The token is read-only here (a fork's pull_request run, or missing permissions): publish from the trusted ` +
+    `workflow_run workflow (docs/workflows/pr-report.yml) with \`permissions: ${permission}: write\`. ` +
+    'The report is in the job summary.'
+  );
+}
+
+async function publish(
+  config: Config,
+  host: Host,
+  target: ReportTarget,
+  results: RunResult[],
+  verdict: RunVerdict,
+  render: RenderOptions,
+  tuning: ReportTuning,
+): Promise<string | undefined> {
+  const token = config.githubToken;
+  if (!token) {
+    host.info(
+      'No github-token: nothing is published to GitHub; the report is in the job summary and report.md.',
+    );
+    return undefined;
+  }
+  const { owner, repo } = target;
+  if (!owner || !repo) {
+    host.warning('No repository is known (GITHUB_REPOSITORY is unset): nothing is published to GitHub.');
+    return undefined;
+  }
+  const client = createOctokit(token, { ...tuning.client, baseUrl: host.env.GITHUB_API_URL, log: host });
+  const sections = new Map(results.map((r) => [r.identity.runner, renderRunnerSection(r, render)]));
+  const comment = renderComment([...sections.values()], render);
+  let commentUrl: string | undefined;
+
+  const pr = await pullRequestToComment(client, target, results, host);
+  if (pr !== undefined) {
+    const format: CommentFormat = {
+      marker: COMMENT_MARKER,
+      parse: parseCommentSections,
+      compose: (s) => renderComment(s, render),
+    };
+    try {
+      const sticky = await publishStickyComment(client, { owner, repo, issueNumber: pr }, sections, format, {
+        ...tuning.sticky,
+        warn: (m) => host.warning(m),
+        tooLongBody: () =>
+          `${COMMENT_MARKER}\n## vllm-kernel-ci\n\nThe report is too long for a comment. It is in ${render.fullReportHint}.\n`,
+      });
+      commentUrl = sticky.url;
+      host.info(`PR comment: ${sticky.url}`);
+    } catch (error) {
+      host.warning(
+        httpStatus(error) === 403
+          ? permissionAdvice(`comment on pull request #${pr}`, 'pull-requests', error)
+          : `Could not publish the PR comment: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  if (target.headSha) {
+    try {
+      const check = await publishCheckRun(client, {
+        owner,
+        repo,
+        headSha: target.headSha,
+        name: CHECK_RUN_NAME,
+        conclusion: gateConclusion(verdict),
+        title: checkTitle(verdict, results.length),
+        summary: fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
+        detailsUrl: target.runUrl,
+      });
+      host.info(`Check run: ${check.url}`);
+    } catch (error) {
+      host.warning(
+        httpStatus(error) === 403
+          ? permissionAdvice('create the check run', 'checks', error)
+          : `Could not create the check run: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  return commentUrl;
+}
+
+export async function runReport(config: Config, host: Host, tuning: ReportTuning = {}): Promise<ModeOutcome> {
+  const outDir = resolve(config.outputDir);
+  await mkdir(outDir, { recursive: true });
+  const reportPath = join(outDir, 'report.md');
+  const target = reportTarget(host.env.GITHUB_EVENT_NAME, await readEvent(host), host.env);
+
+  const files = await resultFiles(config.results);
+  const { results, refused } = await host.group('Read RunResults', () => readResults(files, target, host));
+  const hint = target.runUrl
+    ? `the [job summary](${target.runUrl}) and the run's \`vllm-kernel-ci\` artifact`
+    : "the job summary and the run's `vllm-kernel-ci` artifact";
+  const render: RenderOptions = { minEffectPct: config.thresholds.minEffectPct, fullReportHint: hint };
+
+  let verdict: RunVerdict = combineVerdicts(results.map((r) => overallVerdict(r, config.thresholds)));
+  if (results.length === 0) {
+    verdict = {
+      verdict: 'not-available',
+      exitCode: 1,
+      failure:
+        files.length === 0
+          ? `No RunResult matched results '${config.results}' in ${process.cwd()}. Download the validate jobs' artifacts there, or set \`results\` to where they are.`
+          : `All ${files.length} RunResults were refused (see the warnings).`,
+    };
+  } else if (refused.length > 0) {
+    const failure = `${refused.length} RunResult${refused.length === 1 ? ' was' : 's were'} refused: ${refused[0].reason}`;
+    verdict = {
+      ...verdict,
+      exitCode: 1,
+      failure: verdict.failure ? `${verdict.failure}; ${failure}` : failure,
+    };
+  }
+
+  const report = `${renderReport(results, render)}${refusedSection(refused)}`;
+  await writeFile(reportPath, report);
+  await host.summary(report);
+
+  const commentUrl =
+    results.length > 0
+      ? await host.group('Publish to GitHub', () =>
+          publish(config, host, target, results, verdict, render, tuning),
+        )
+      : undefined;
+  return {
+    verdict: verdict.verdict,
+    reportPath,
+    commentUrl,
+    exitCode: verdict.exitCode,
+    failure: verdict.failure,
+  };
 }

@@ -389,7 +389,8 @@ function describeErrors(errors: ErrorObject[]): string {
 export function minimalInstance(description: GitHubDescription, schema: Json, depth = 0): unknown {
   const s = resolveSchema(description, schema);
   if (depth > 12) return null;
-  if (s.nullable === true) return null;
+  // the object asked for is built even when the schema allows null; nested nullables stay null
+  if (s.nullable === true && depth > 0) return null;
   for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
     const parts = s[key] as Json[] | undefined;
     if (!parts) continue;
