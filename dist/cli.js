@@ -8,7 +8,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-WCMUDE6T.js";
+} from "./chunks/chunk-FPL3PHHZ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
