@@ -205,6 +205,29 @@ describe('report mode publishes one comment, a check run, the summary and report
   });
 });
 
+describe('two report jobs at once', () => {
+  it('end with one comment holding both runners and one check run each', async () => {
+    await fake.close();
+    // random latency interleaves the jobs' requests differently on each run
+    fake = await startFakeGitHub({ latency: () => Math.random() * 20 });
+    fake.addPullRequest('example/vllm', { number: PR, headSha: HEAD });
+    // each job has its own workspace; they are set up one after the other, then run at once
+    const job = async (runner: string, seed: number) => {
+      dir = await tempDir('vkci-report-');
+      await writeResults([fullRun({ runner, seed })]);
+      const host = testHost(await pullRequestEvent());
+      const cfg = config();
+      return () => runReport(cfg, host, fast);
+    };
+    const jobs = [await job('h100-1', 1), await job('mi355x-1', 2)];
+    const outcomes = await Promise.all(jobs.map((run) => run()));
+    expect(comments()).toHaveLength(1);
+    expect([...parseCommentSections(comments()[0].body).keys()].sort()).toEqual(['h100-1', 'mi355x-1']);
+    expect(outcomes.map((o) => o.commentUrl)).toEqual([outcomes[0].commentUrl, outcomes[0].commentUrl]);
+    expect(fake.checkRuns.size).toBe(2);
+  });
+});
+
 describe('tokens that cannot write', () => {
   it('a read-only token is not an error: summary and report.md are written, with a warning saying what to change', async () => {
     await writeResults([fullRun({ runner: 'h100-1' })]);
