@@ -7,11 +7,15 @@ echo "== lint: biome, ruff"
 biome ci .
 "$venv/bin/ruff" check kernels scripts
 "$venv/bin/ruff" format --check kernels scripts
+"$venv/bin/ruff" check --config kernels/pyproject.toml src/patch
+"$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch
 echo "== lint: example workflows (actionlint)"
 bash scripts/actionlint.sh
 echo "== types: tsc"
 tsc -p tsconfig.json
 echo "== vitest"
 VLLM_KERNEL_CI_PYTHON="$venv/bin/python" vitest run
+echo "== pytest: the patch rewriter"
+(cd src/patch && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_rewrite.py)
 echo "== pytest (Triton interpreter on the CPU)"
 if compgen -G "kernels/*/test_*.py" >/dev/null; then (cd kernels && TRITON_INTERPRET=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider); else echo "no kernel bundle with tests yet"; fi

@@ -69,6 +69,7 @@ export const PatchSite = z.object({
   source: z.string().describe('the source line as found'),
   symbol: z.string().optional().describe('Class.method holding the site'),
   form: z.string().optional().describe('which known gate form matched'),
+  reason: z.string().optional().describe('why a site is unmatched or a file missing, one line'),
 });
 export type PatchSite = z.infer<typeof PatchSite>;
 
@@ -78,6 +79,12 @@ export const Patch = z.object({
   coveredModels: z
     .array(z.string())
     .describe('models that reach a patched site through reuse, e.g. Qwen3-Next'),
+  mode: z
+    .enum(['apply', 'check', 'revert'])
+    .optional()
+    .describe(
+      'what was asked: statuses say where each site stands against that (check writes nothing; revert: applied = reverted)',
+    ),
 });
 export type Patch = z.infer<typeof Patch>;
 

@@ -1,0 +1,225 @@
+"""The rewriter on small trees written here: each form, operand order, drift, and byte-exact revert."""
+
+from __future__ import annotations
+
+import json
+import py_compile
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import rewrite  # noqa: E402
+
+MANIFEST = Path(__file__).parents[2] / "kernels" / "fused_shared_expert_gate" / "manifest.json"
+RULE = json.loads(MANIFEST.read_text())["rewrite"]
+IMPORT = RULE["imports"][0]
+MODEL = "vllm/model_executor/models/toy_moe.py"
+
+HEADER = '''"""A toy MoE model."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+'''
+
+
+def tree(tmp_path: Path, body: str, header: str = HEADER, newline: str = "\n") -> Path:
+    (tmp_path / "vllm/model_executor/models").mkdir(parents=True)
+    path = tmp_path / MODEL
+    path.write_bytes((header + body).replace("\n", newline).encode())
+    return path
+
+
+def run(tmp_path: Path, mode: str, rule: dict | None = None) -> dict:
+    # the toy trees have no qwen2_moe.py: that requirement has a test of its own
+    return rewrite.run({"root": str(tmp_path), "mode": mode, "rule": rule or dict(RULE, required=[])})
+
+
+def mlp(expression: str, gate_arg: str = "x") -> str:
+    return f"""class ToyMLP(nn.Module):
+    def __init__(self, expert_gate=None):
+        super().__init__()
+        self.expert_gate = expert_gate
+
+    def forward(self, {gate_arg}):
+        out = {gate_arg}
+        if self.expert_gate is not None:
+            out = {expression}
+        return out
+"""
+
+
+@pytest.mark.parametrize(
+    ("expression", "form"),
+    [
+        ("F.sigmoid(self.expert_gate(x)[0]) * out", "sigmoid(gate(x)[0]) * out"),
+        ("out * torch.sigmoid(self.expert_gate(x)[0])", "sigmoid(gate(x)[0]) * out (operands swapped)"),
+        ("F.sigmoid(self.expert_gate(x)) * out", "sigmoid(gate(x)) * out"),
+        ("F.sigmoid(\n                self.expert_gate(x)) * out", "sigmoid(gate(x)) * out"),
+    ],
+)
+def test_each_form_applies_once_and_reverts_byte_for_byte(tmp_path: Path, expression: str, form: str):
+    path = tree(tmp_path, mlp(expression))
+    original = path.read_bytes()
+
+    first = run(tmp_path, "apply")
+    assert [(s["status"], s["symbol"], s["form"]) for s in first["sites"]] == [
+        ("applied", "ToyMLP.forward", form)
+    ]
+    patched = path.read_text()
+    assert f"{IMPORT}  # {RULE['marker']}\n" in patched
+    assert "fused_shared_expert_gate(x, self.expert_gate.weight, out)" in patched
+    assert f"else {expression})" in patched
+    py_compile.compile(str(path), doraise=True)
+
+    second = run(tmp_path, "apply")
+    assert [s["status"] for s in second["sites"]] == ["already-applied"]
+    assert second["written"] == []
+    assert path.read_text() == patched
+
+    run(tmp_path, "revert")
+    assert path.read_bytes() == original
+
+
+def test_import_goes_after_the_leading_imports_and_keeps_a_future_import_first(tmp_path: Path):
+    path = tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    run(tmp_path, "apply")
+    lines = path.read_text().splitlines()
+    assert lines.index("from __future__ import annotations") < lines.index(f"{IMPORT}  # {RULE['marker']}")
+    assert lines[lines.index("from torch import nn") + 1] == f"{IMPORT}  # {RULE['marker']}"
+
+
+def test_crlf_file_keeps_its_line_endings_and_reverts(tmp_path: Path):
+    path = tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"), newline="\r\n")
+    original = path.read_bytes()
+    run(tmp_path, "apply")
+    data = path.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n")
+    run(tmp_path, "revert")
+    assert path.read_bytes() == original
+
+
+def test_inside_a_larger_expression_precedence_is_kept(tmp_path: Path):
+    path = tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out + 1"))
+    original = path.read_bytes()
+    sites = run(tmp_path, "apply")["sites"]
+    assert [s["status"] for s in sites] == ["applied"]
+    assert "out = (fused_shared_expert_gate(" in path.read_text()
+    assert "* out) + 1" in path.read_text()
+    run(tmp_path, "revert")
+    assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "out.mul(F.sigmoid(self.expert_gate(x)[0]))",
+        "F.sigmoid(self.expert_gate(x)[0].float()) * out",
+        "F.sigmoid(self.expert_gate(self.norm(x))[0]) * out",
+    ],
+)
+def test_unknown_form_is_unmatched_with_its_line_and_left_alone(tmp_path: Path, expression: str):
+    path = tree(tmp_path, mlp(expression))
+    original = path.read_bytes()
+    result = run(tmp_path, "apply")
+    line = HEADER.count("\n") + 9
+    assert [(s["status"], s["line"], s["source"]) for s in result["sites"]] == [
+        ("unmatched", line, f"out = {expression}")
+    ]
+    assert path.read_bytes() == original
+
+
+def test_a_rewrite_changed_by_hand_is_unmatched_not_wrapped_again(tmp_path: Path):
+    path = tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    run(tmp_path, "apply")
+    edited = path.read_text().replace("use_fused_shared_expert_gate(self.expert_gate, x)", "True")
+    path.write_text(edited)
+    sites = run(tmp_path, "apply")["sites"]
+    assert [(s["status"], s["reason"]) for s in sites] == [
+        ("unmatched", "a rewrite of this site was changed by hand")
+    ]
+    assert path.read_text() == edited
+
+
+def test_other_sigmoid_gates_are_not_sites(tmp_path: Path):
+    body = """class Attention(nn.Module):
+    def forward(self, x, gate):
+        a = x * torch.sigmoid(gate)
+        b = torch.sigmoid(self.residual_gate) * x
+        c = F.sigmoid(self.gate_proj(x)) * x
+        return a + b + c
+"""
+    path = tree(tmp_path, body)
+    original = path.read_bytes()
+    assert run(tmp_path, "apply")["sites"] == []
+    assert path.read_bytes() == original
+
+
+def test_a_gate_built_but_never_applied_in_a_known_form_is_unmatched(tmp_path: Path):
+    body = """class Block(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.shared_expert_gate = torch.nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, x, out):
+        g = self.shared_expert_gate(x)
+        return torch.sigmoid(g) * out
+"""
+    tree(tmp_path, body)
+    sites = run(tmp_path, "check")["sites"]
+    assert [(s["status"], s["line"], s["symbol"]) for s in sites] == [
+        ("unmatched", HEADER.count("\n") + 4, "Block.__init__")
+    ]
+    assert "self.shared_expert_gate" in sites[0]["reason"]
+
+
+def test_a_gate_handed_to_a_reused_mlp_is_not_a_site(tmp_path: Path):
+    body = """class Block(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.shared_expert_gate = ReplicatedLinear(hidden, 1, bias=False)
+        self.shared_expert = Qwen2MoeMLP(expert_gate=self.shared_expert_gate)
+"""
+    tree(tmp_path, body)
+    assert run(tmp_path, "check")["sites"] == []
+
+
+def test_check_writes_nothing(tmp_path: Path):
+    path = tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    original = path.read_bytes()
+    result = run(tmp_path, "check")
+    assert [s["status"] for s in result["sites"]] == ["applied"]
+    assert result["written"] == []
+    assert path.read_bytes() == original
+
+
+def test_a_file_this_python_cannot_parse_is_reported(tmp_path: Path):
+    tree(tmp_path, "def broken(:\n    return torch.sigmoid(self.expert_gate(x)) * out\n")
+    sites = run(tmp_path, "apply")["sites"]
+    assert [s["status"] for s in sites] == ["unmatched"]
+    assert sites[0]["reason"].startswith(f"Python {rewrite.PY_VERSION} cannot parse it")
+
+
+def test_models_reusing_a_patched_class_are_listed(tmp_path: Path):
+    tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    models = tmp_path / "vllm/model_executor/models"
+    (models / "next_moe.py").write_text("from .toy_moe import ToyMLP as NextMLP\n")
+    (models / "other.py").write_text("from vllm.model_executor.models.toy_moe import ToyMLP\n")
+    (models / "unrelated.py").write_text("from .toy_moe import something_else\n")
+    assert run(tmp_path, "apply")["coveredModels"] == [
+        "next_moe (ToyMLP as NextMLP from toy_moe)",
+        "other (ToyMLP from toy_moe)",
+    ]
+
+
+def test_a_missing_required_file_is_reported(tmp_path: Path):
+    tree(tmp_path, "")
+    sites = run(tmp_path, "apply", RULE)["sites"]
+    assert [(s["file"], s["status"]) for s in sites] == [
+        ("vllm/model_executor/models/qwen2_moe.py", "missing-file")
+    ]
