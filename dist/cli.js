@@ -11,7 +11,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-OR3KU3RH.js";
+} from "./chunks/chunk-XDPU3PYD.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -25,7 +25,7 @@ export interface Config {
   };
   thresholds: { minEffectPct: number; failOnRegression: boolean };
   results: string;
-  nightly: { historyBranch: string; historyDays: number };
+  nightly: { historyBranch: string; historyDays: number; regressionThresholdPct: number };
   outputDir: string;
   runnerLabel?: string;
   githubToken?: string;
@@ -144,6 +144,7 @@ export function parseConfig(read: InputReader): Config {
     nightly: {
       historyBranch: parseBranchName('history-branch', get('history-branch')),
       historyDays: parsePositiveInt('history-days', get('history-days')),
+      regressionThresholdPct: parseNonNegativeNumber('regression-threshold', get('regression-threshold')),
     },
     outputDir: get('output-dir'),
     runnerLabel: optional('runner-label'),

@@ -132,6 +132,13 @@ export const INPUTS: readonly InputSpec[] = [
     modes: ['nightly'],
   },
   {
+    name: 'regression-threshold',
+    description:
+      'Nightly: smallest worsening of a cell against its recent nights, in percent, that counts; two nights in a row make a regression.',
+    default: '5',
+    modes: ['nightly'],
+  },
+  {
     name: 'output-dir',
     description: 'Directory for the RunResult, the report and every raw log.',
     default: 'vllm-kernel-ci-out',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { gitHistoryStore, historyFile, isRaceRejection } from '../src/nightly/history-git.js';
 import { formatHistoryLine, type HistoryRecord, historyRecordFrom } from '../src/nightly/record.js';
 import { tempDir } from './helpers.js';
-import { fakeSha, H100, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
+import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 
 const BRANCH = 'vllm-kernel-ci-data';
 
@@ -19,7 +19,7 @@ function record(runner: string, night: number): HistoryRecord {
     simulatedRunResult({
       night: nightDate('2026-10-01', night),
       runner,
-      device: H100,
+      device: H200,
       vllmSha: fakeSha(night + 1),
       noise: 0.01,
       random: seededRandom(night),
@@ -48,29 +48,29 @@ describe('history on a data branch', () => {
     const remote = await bareRemote();
     const history = await store(remote);
     expect(await history.head()).toBeUndefined();
-    const first = await history.append(record('h100-1', 0));
+    const first = await history.append(record('h200-1', 0));
     expect(first).toMatchObject({ attempts: 1, problems: [] });
     expect(first.records).toHaveLength(1);
-    const second = await history.append(record('h100-1', 1));
+    const second = await history.append(record('h200-1', 1));
     expect(second.records.map((r) => r.night)).toEqual(['2026-10-01', '2026-10-02']);
     expect(await history.head()).toBe(second.commit);
 
-    const text = await branchFile(remote, historyFile('fused_shared_expert_gate', 'h100-1'));
+    const text = await branchFile(remote, historyFile('fused_shared_expert_gate', 'h200-1'));
     expect(text.split('\n')).toEqual([
-      formatHistoryLine(record('h100-1', 0)),
-      formatHistoryLine(record('h100-1', 1)),
+      formatHistoryLine(record('h200-1', 0)),
+      formatHistoryLine(record('h200-1', 1)),
     ]);
     expect(await branchFile(remote, 'README.md')).toContain('do not merge it');
     const { stdout: log } = await execa('git', ['--git-dir', remote, 'log', '--format=%s', BRANCH]);
     expect(log.split('\n')).toEqual([
-      'nightly: fused_shared_expert_gate on h100-1, 2026-10-02',
-      'nightly: fused_shared_expert_gate on h100-1, 2026-10-01',
+      'nightly: fused_shared_expert_gate on h200-1, 2026-10-02',
+      'nightly: fused_shared_expert_gate on h200-1, 2026-10-01',
     ]);
   });
 
   it('keeps both lines when two runners push the same night (the second re-fetches and retries)', async () => {
     const remote = await bareRemote();
-    await (await store(remote)).append(record('h100-1', 0));
+    await (await store(remote)).append(record('h200-1', 0));
     // both runners commit on the same tip before either pushes
     let committed = 0;
     let release: () => void = () => {};
@@ -84,12 +84,12 @@ describe('history on a data branch', () => {
     };
     const a = await store(remote, { beforePush: barrier });
     const b = await store(remote, { beforePush: barrier });
-    const [ra, rb] = await Promise.all([a.append(record('h100-1', 1)), b.append(record('mi355x-1', 1))]);
+    const [ra, rb] = await Promise.all([a.append(record('h200-1', 1)), b.append(record('mi355x-1', 1))]);
     expect([ra.attempts, rb.attempts].sort()).toEqual([1, 2]);
     const last = ra.attempts === 2 ? ra : rb;
     expect(last.records.map((r) => `${r.runner} ${r.night}`).sort()).toEqual([
-      'h100-1 2026-10-01',
-      'h100-1 2026-10-02',
+      'h200-1 2026-10-01',
+      'h200-1 2026-10-02',
       'mi355x-1 2026-10-02',
     ]);
     const fresh = await (await store(remote)).read();
@@ -110,36 +110,36 @@ describe('history on a data branch', () => {
     };
     const a = await store(remote, { beforePush: barrier });
     const b = await store(remote, { beforePush: barrier });
-    const first = record('h100-1', 3);
+    const first = record('h200-1', 3);
     const rerun = { ...first, at: `${first.night}T05:00:00.000Z` };
     await Promise.all([a.append(first), b.append(rerun)]);
-    const text = await branchFile(remote, historyFile('fused_shared_expert_gate', 'h100-1'));
+    const text = await branchFile(remote, historyFile('fused_shared_expert_gate', 'h200-1'));
     expect(text.split('\n').sort()).toEqual([formatHistoryLine(first), formatHistoryLine(rerun)].sort());
   });
 
   it('drops nights past the retention window and keeps a line it cannot read', async () => {
     const remote = await bareRemote();
     const history = await store(remote, { retentionDays: 3 });
-    await history.append(record('h100-1', 0));
+    await history.append(record('h200-1', 0));
     await history.append(record('mi355x-1', 0));
     // a hand-edited line must survive pruning
     const clone = await tempDir('vkci-edit-');
     await execa('git', ['clone', '--quiet', '--branch', BRANCH, remote, clone]);
-    const file = join(clone, historyFile('fused_shared_expert_gate', 'h100-1'));
+    const file = join(clone, historyFile('fused_shared_expert_gate', 'h200-1'));
     await execa('sh', ['-c', `echo 'not a record' >> '${file}'`]);
     await execa('git', ['-C', clone, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'edit']);
     await execa('git', ['-C', clone, 'push', '--quiet', 'origin', BRANCH]);
 
-    for (const night of [1, 2, 3, 4]) await history.append(record('h100-1', night));
+    for (const night of [1, 2, 3, 4]) await history.append(record('h200-1', night));
     const { records, problems } = await history.read();
     expect(records.map((r) => `${r.runner} ${r.night}`)).toEqual([
-      'h100-1 2026-10-03',
-      'h100-1 2026-10-04',
-      'h100-1 2026-10-05',
+      'h200-1 2026-10-03',
+      'h200-1 2026-10-04',
+      'h200-1 2026-10-05',
     ]);
-    expect(problems).toEqual(['nightly/fused_shared_expert_gate/h100-1.jsonl:1: not JSON']);
+    expect(problems).toEqual(['nightly/fused_shared_expert_gate/h200-1.jsonl:1: not JSON']);
     await expect(branchFile(remote, historyFile('fused_shared_expert_gate', 'mi355x-1'))).rejects.toThrow();
-    expect(await branchFile(remote, historyFile('fused_shared_expert_gate', 'h100-1'))).toMatch(
+    expect(await branchFile(remote, historyFile('fused_shared_expert_gate', 'h200-1'))).toMatch(
       /^not a record\n/,
     );
   });
@@ -151,7 +151,7 @@ describe('history on a data branch', () => {
     await execa('sh', ['-c', `printf '#!/bin/sh\\necho "permission denied" >&2\\nexit 1\\n' > '${hook}'`]);
     await execa('chmod', ['+x', hook]);
     const history = await store(remote);
-    await expect(history.append(record('h100-1', 0))).rejects.toThrow(
+    await expect(history.append(record('h200-1', 0))).rejects.toThrow(
       /Pushing the nightly history to 'vllm-kernel-ci-data' of .* failed: .*permissions: contents: write/,
     );
   });

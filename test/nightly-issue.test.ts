@@ -14,7 +14,7 @@ import { historyRecordFrom } from '../src/nightly/record.js';
 import { DEFAULT_TREND, runnerTrend } from '../src/nightly/trend.js';
 import { escapeText } from '../src/report/escape.js';
 import { tempDir } from './helpers.js';
-import { fakeSha, H100, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
+import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 import { type FakeGitHub, READ_TOKEN, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
 const REPO = 'example/vllm-kernel-ci';
@@ -32,7 +32,7 @@ function driftTrend(runner: string) {
       simulatedRunResult({
         night: nightDate('2026-11-01', i),
         runner,
-        device: H100,
+        device: H200,
         vllmSha: fakeSha(i + 1),
         noise: 0.01,
         random,
@@ -61,7 +61,7 @@ describe('regression issue on GitHub', () => {
         parseRepoRef(REPO),
       );
     const [a, b] = await Promise.all([
-      publishRegressionIssue(tracker(), [driftTrend('h100-1')], textOptions),
+      publishRegressionIssue(tracker(), [driftTrend('h200-1')], textOptions),
       publishRegressionIssue(tracker(), [driftTrend('mi355x-1')], textOptions),
     ]);
     expect(fake.calls('issues/create')).toHaveLength(2);
@@ -125,8 +125,8 @@ describe('regression issue on GitHub', () => {
     });
     const result = simulatedRunResult({
       night: '2026-11-02',
-      runner: 'h100-1',
-      device: H100,
+      runner: 'h200-1',
+      device: H200,
       vllmSha: fakeSha(2),
       noise: 0.01,
       random: seededRandom(1),

@@ -1,5 +1,8 @@
 // Simulated nightly RunResults: the shape validate writes, with seeded noise, for the nightly tests.
-import type { Device, RunResult } from '../src/results/run-result.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Device, E2e, Microbench, type RunResult } from '../src/results/run-result.js';
+import { ROOT } from './helpers.js';
 
 /** mulberry32: a small seeded PRNG so every simulated night is the same on every run. */
 export function seededRandom(seed: number): () => number {
@@ -19,22 +22,25 @@ export function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
-export const H100: Device = {
+const FIXTURES = join(ROOT, 'fixtures/gpu');
+// real captures from one H200 (fixtures/gpu/README.md): every simulated night starts from these numbers
+const MICROBENCH = Microbench.parse(JSON.parse(readFileSync(join(FIXTURES, 'microbench-h200.json'), 'utf8')));
+const E2E = E2e.parse(JSON.parse(readFileSync(join(FIXTURES, 'e2e-model-ab-h200.json'), 'utf8')));
+
+/** The card and software of the captures (fixtures/gpu/README.md). */
+export const H200: Device = {
   vendor: 'nvidia',
-  name: 'NVIDIA H100 80GB HBM3',
+  name: 'NVIDIA H200',
   count: 1,
-  driver: '570.124.06',
-  cuda: '12.8',
-  torch: '2.11.0',
+  driver: '580.159.04',
+  cuda: '13.0',
+  torch: '2.11.0+cu130',
   triton: '3.6.0',
   python: '3.12.3',
 };
 
-export const KERNEL_CELLS = [
-  { dtype: 'bfloat16', k: 2048, n: 1024, us: 5.1 },
-  { dtype: 'bfloat16', k: 2048, n: 8192, us: 35.2 },
-  { dtype: 'float16', k: 2048, n: 8192, us: 35.6 },
-] as const;
+/** The cell the step regression and the outlier hit. */
+export const STEP_CELL = { dtype: 'bfloat16', k: 2048, n: 8192 } as const;
 
 export interface SimulatedNight {
   night: string;
@@ -43,7 +49,7 @@ export interface SimulatedNight {
   vllmSha: string;
   /** multiplies every kernel time (1.12 = 12% slower) */
   kernelFactor?: number;
-  /** multiplies the time of the bf16 N=8192 cell only */
+  /** multiplies the time of STEP_CELL only */
   stepFactor?: number;
   /** relative noise, standard deviation */
   noise: number;
@@ -63,24 +69,24 @@ export function fakeSha(i: number): string {
 export function simulatedRunResult(s: SimulatedNight): RunResult {
   const startedAt = `${s.night}T02:00:00.000Z`;
   const jitter = () => 1 + s.noise * normal(s.random);
-  const cells = KERNEL_CELLS.map((c) => {
-    const factor = (s.kernelFactor ?? 1) * (c.dtype === 'bfloat16' && c.n === 8192 ? (s.stepFactor ?? 1) : 1);
-    const us = c.us * factor * jitter();
-    const bytes = 3 * c.n * c.k * 2;
-    const gbps = bytes / us / 1e3;
+  const isStep = (c: { dtype: string; k: number; n: number }) =>
+    c.dtype === STEP_CELL.dtype && c.k === STEP_CELL.k && c.n === STEP_CELL.n;
+  const cells = MICROBENCH.cells.map((c) => {
+    if (c.impl !== 'fused') return c;
+    const us = c.graphUs.median * (s.kernelFactor ?? 1) * (isStep(c) ? (s.stepFactor ?? 1) : 1) * jitter();
+    const gbps = c.bytes / us / 1e3;
     return {
-      dtype: c.dtype,
-      k: c.k,
-      n: c.n,
-      impl: 'fused' as const,
-      graphUs: { median: us, p20: us * 0.99, p80: us * 1.01 },
-      eventUs: { median: us + 6, p20: us + 5.9, p80: us + 6.1 },
-      bytes,
+      ...c,
+      graphUs: { median: us, p20: us * 0.995, p80: us * 1.005 },
       gbps,
-      pctOfCopy: (gbps / 3002) * 100,
+      pctOfCopy: (gbps / MICROBENCH.copyGbps) * 100,
     };
   });
-  const throughput = (base: number) => Array.from({ length: 5 }, () => base * jitter());
+  const e2eCells = E2E.cells.map((c) => ({
+    ...c,
+    baseline: c.baseline.map((v) => v * jitter()),
+    patched: c.patched.map((v) => v * jitter()),
+  }));
   return {
     schema: 1,
     tool: { name: 'vllm-kernel-ci', version: '0.1.0' },
@@ -141,26 +147,7 @@ export function simulatedRunResult(s: SimulatedNight): RunResult {
         message: s.failingTest ? 'Mismatched elements: 12 / 14354' : undefined,
       },
     ],
-    microbench: s.drift ? undefined : { copyGbps: 3002, cells },
-    e2e: s.drift
-      ? undefined
-      : {
-          backend: 'vllm-serve',
-          method: 'interleaved A/B, 5 repeats',
-          model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
-          cells: [
-            {
-              id: 'in1024-out1024-c16',
-              params: { input: 1024, output: 1024, concurrency: 16 },
-              metric: 'output_throughput',
-              unit: 'tok/s',
-              higherIsBetter: true,
-              baseline: throughput(2400),
-              patched: throughput(2450),
-              status: 'ok',
-              reruns: 0,
-            },
-          ],
-        },
+    microbench: s.drift ? undefined : { copyGbps: MICROBENCH.copyGbps, cells },
+    e2e: s.drift ? undefined : { ...E2E, cells: e2eCells },
   };
 }

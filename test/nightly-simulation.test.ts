@@ -12,7 +12,7 @@ import { gitHistoryStore, type HistoryStore, historyFile } from '../src/nightly/
 import { ISSUE_LABEL } from '../src/nightly/issue-body.js';
 import type { Device } from '../src/results/run-result.js';
 import { tempDir } from './helpers.js';
-import { fakeSha, H100, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
+import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 import { type FakeGitHub, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
 const REPO = 'example/vllm-kernel-ci';
@@ -75,7 +75,6 @@ describe('60 simulated nights', () => {
           mode: 'nightly',
           'vllm-repository': 'vllm-project/vllm',
           'vllm-ref': 'main',
-          'min-effect': '2',
           'history-days': '30',
           'output-dir': join(remote, '..', 'vkci-nightly-out'),
           'github-token': WRITE_TOKEN,
@@ -108,14 +107,14 @@ describe('60 simulated nights', () => {
       random: seededRandom(seed),
       log: [],
     });
-    const h100 = await runner('h100-1', 11);
+    const h200 = await runner('h200-1', 11);
     const mi355x = await runner('mi355x-1', 23);
     const octokit = createOctokit(WRITE_TOKEN, { baseUrl: fake.url, writeSpacingMs: 0, retryUnitMs: 1 });
     const issues = githubIssueTracker(octokit, { owner: 'example', repo: 'vllm-kernel-ci' });
 
     const night = (r: Runner, i: number) => {
-      const onH100 = r.name === 'h100-1';
-      const device = onH100 ? (i >= DRIVER_CHANGE ? { ...H100, driver: '575.51.03' } : H100) : MI355X;
+      const onH200 = r.name === 'h200-1';
+      const device = onH200 ? (i >= DRIVER_CHANGE ? { ...H200, driver: '590.44.01' } : H200) : MI355X;
       const result = simulatedRunResult({
         night: nightDate(START, i),
         runner: r.name,
@@ -124,10 +123,10 @@ describe('60 simulated nights', () => {
         noise: 0.01,
         random: r.random,
         // the new driver is 10% slower everywhere: a new series, not a regression
-        kernelFactor: onH100 && i >= DRIVER_CHANGE ? 1.1 : 1,
-        stepFactor: !onH100 ? 1 : i === OUTLIER ? 1.3 : i >= STEP_FIRST && i <= STEP_LAST ? 1.12 : 1,
-        drift: onH100 && i === DRIFT,
-        failingTest: !onH100 && i === WRONG_RESULTS,
+        kernelFactor: onH200 && i >= DRIVER_CHANGE ? 1.1 : 1,
+        stepFactor: !onH200 ? 1 : i === OUTLIER ? 1.3 : i >= STEP_FIRST && i <= STEP_LAST ? 1.12 : 1,
+        drift: onH200 && i === DRIFT,
+        failingTest: !onH200 && i === WRONG_RESULTS,
       });
       return runNightlyWith(config, testHost(r.log), {
         validate: async () => ({ result }),
@@ -143,9 +142,9 @@ describe('60 simulated nights', () => {
         bothCommitted = new Promise<void>((r) => {
           release = r;
         });
-        await Promise.all([night(h100, i), night(mi355x, i)]);
+        await Promise.all([night(h200, i), night(mi355x, i)]);
       } else {
-        await night(h100, i);
+        await night(h200, i);
         if (i > SECOND_RUNNER) await night(mi355x, i);
       }
       openAfterNight.push(
@@ -155,8 +154,8 @@ describe('60 simulated nights', () => {
           .map((issue) => issue.number),
       );
     }
-    expect(h100.log.concat(mi355x.log).filter((m) => m.startsWith('warning:'))).toEqual([]);
-    raceLog = [...h100.log, ...mi355x.log];
+    expect(h200.log.concat(mi355x.log).filter((m) => m.startsWith('warning:'))).toEqual([]);
+    raceLog = [...h200.log, ...mi355x.log];
   }, 240_000);
 
   afterAll(async () => {
@@ -170,15 +169,15 @@ describe('60 simulated nights', () => {
     for (const i of [...nights(0, STEP_FIRST - 1), ...nights(STEP_LAST + 1, DRIFT - 1)]) {
       expect(openAfterNight[i], `night ${i}`).toEqual([]);
     }
-    expect(outcomes.get(`h100-1 ${OUTLIER}`)?.verdict).toBe('no-significant-change');
-    expect(outcomes.get(`h100-1 ${DRIVER_CHANGE}`)?.verdict).toBe('insufficient-data');
+    expect(outcomes.get(`h200-1 ${OUTLIER}`)?.verdict).toBe('no-significant-change');
+    expect(outcomes.get(`h200-1 ${DRIVER_CHANGE}`)?.verdict).toBe('insufficient-data');
   });
 
   it('opens the issue on the second night of a step regression and updates it in place while it lasts', () => {
     expect(openAfterNight[STEP_FIRST]).toEqual([]);
-    expect(outcomes.get(`h100-1 ${STEP_FIRST}`)?.verdict).toBe('no-significant-change');
+    expect(outcomes.get(`h200-1 ${STEP_FIRST}`)?.verdict).toBe('no-significant-change');
     for (const i of nights(STEP_FIRST + 1, STEP_LAST)) expect(openAfterNight[i], `night ${i}`).toEqual([1]);
-    const opened = outcomes.get(`h100-1 ${STEP_FIRST + 1}`);
+    const opened = outcomes.get(`h200-1 ${STEP_FIRST + 1}`);
     expect(opened).toMatchObject({ verdict: 'regressed', exitCode: 0 });
     expect(opened?.commentUrl).toBe(`https://github.com/${REPO}/issues/1`);
 
@@ -218,13 +217,13 @@ describe('60 simulated nights', () => {
 
   it('starts a new series on the driver change instead of alarming', () => {
     const body = fake.calls('issues/create').map((c) => (c.body as { body: string }).body)[1] ?? '';
-    expect(body).toContain('driver 575.51.03');
-    expect(body).not.toContain('driver 570.124.06');
+    expect(body).toContain('driver 590.44.01');
+    expect(body).not.toContain('driver 580.159.04');
   });
 
   it('opens an issue at once on patch drift and closes it the next clean night', () => {
     expect(openAfterNight[DRIFT]).toEqual([2]);
-    expect(outcomes.get(`h100-1 ${DRIFT}`)).toMatchObject({ verdict: 'failed', exitCode: 1 });
+    expect(outcomes.get(`h200-1 ${DRIFT}`)).toMatchObject({ verdict: 'failed', exitCode: 1 });
     const created = fake.calls('issues/create')[1]?.body as { body: string };
     expect(created.body).toContain('**Patch drift**');
     expect(created.body).toContain('vllm/model\\_executor/models/qwen2\\_moe.py:118 \\(unmatched\\)');
@@ -267,7 +266,7 @@ describe('60 simulated nights', () => {
       ).stdout
         .split('\n')
         .map((l) => JSON.parse(l).night as string);
-    expect(await read('h100-1')).toEqual(nights(30, 59).map((i) => nightDate(START, i)));
+    expect(await read('h200-1')).toEqual(nights(30, 59).map((i) => nightDate(START, i)));
     expect(await read('mi355x-1')).toEqual(nights(SECOND_RUNNER, 59).map((i) => nightDate(START, i)));
   });
 });

@@ -24,9 +24,9 @@ import {
   runnerTrend,
   type TrendOptions,
 } from '../src/nightly/trend.js';
-import { fakeSha, H100, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
+import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 
-const OPTIONS: TrendOptions = { ...DEFAULT_TREND, thresholdPct: 2 };
+const OPTIONS: TrendOptions = { ...DEFAULT_TREND, thresholdPct: 5 };
 const STEP_KEY = 'kernel:bfloat16-K2048-N8192';
 const inert = (t: string) => t.replace(/[<>@`|*_[\]]/g, (c) => `\\${c}`);
 
@@ -40,8 +40,8 @@ function nights(
     historyRecordFrom(
       simulatedRunResult({
         night: nightDate('2026-09-01', i),
-        runner: 'h100-1',
-        device: H100,
+        runner: 'h200-1',
+        device: H200,
         vllmSha: fakeSha(i + 1),
         stepFactor,
         noise: 0.01,
@@ -59,16 +59,22 @@ describe('history record', () => {
     const [record] = nights([1]);
     expect(record.night).toBe('2026-09-01');
     expect(record.vllmSha).toBe(fakeSha(1));
-    expect(record.cells.map((c) => c.key)).toEqual([
-      'kernel:bfloat16-K2048-N1024',
-      'kernel:bfloat16-K2048-N8192',
-      'kernel:float16-K2048-N8192',
-      'e2e:in1024-out1024-c16:output_throughput',
-    ]);
-    expect(record.cells[1].value).toBeGreaterThan(33);
-    expect(record.cells[1].value).toBeLessThan(37.5);
-    expect(record.cells[3]).toMatchObject({ unit: 'tok/s', higherIsBetter: true });
-    expect(record.device.driver).toBe('570.124.06');
+    const keys = record.cells.map((c) => c.key);
+    // the H200 capture: 20 fused cells (bf16, K 2048/4096/7168) and 10 e2e cells of the model backend
+    expect(keys.filter((k) => k.startsWith('kernel:'))).toHaveLength(20);
+    expect(keys.filter((k) => k.startsWith('e2e:'))).toHaveLength(10);
+    const step = record.cells.find((c) => c.key === STEP_KEY);
+    // 25.56 µs captured, 1% noise
+    expect(step?.value).toBeGreaterThan(24.5);
+    expect(step?.value).toBeLessThan(26.6);
+    expect(step).toMatchObject({ unit: 'µs', higherIsBetter: false, label: 'fused bfloat16 K=2048 N=8192' });
+    expect(
+      record.cells.find((c) => c.key === 'e2e:qwen2-moe-decode-b8-c512:decode_tokens_per_s'),
+    ).toMatchObject({
+      unit: 'tok/s',
+      higherIsBetter: true,
+    });
+    expect(record.device.driver).toBe('580.159.04');
     expect(record).toMatchObject({ complete: true, drift: [], correctness: [] });
   });
 
@@ -89,11 +95,11 @@ describe('history record', () => {
   it('round-trips through a JSON line and reports a bad line with its place', () => {
     const [record] = nights([1]);
     const text = `${formatHistoryLine(record)}\n{"v":1}\nnot json\n`;
-    const { records, problems } = parseHistoryLines(text, 'h100-1.jsonl');
+    const { records, problems } = parseHistoryLines(text, 'h200-1.jsonl');
     expect(records).toEqual([record]);
     expect(problems).toHaveLength(2);
-    expect(problems[0]).toMatch(/^h100-1\.jsonl:2: /);
-    expect(problems[1]).toBe('h100-1.jsonl:3: not JSON');
+    expect(problems[0]).toMatch(/^h200-1\.jsonl:2: /);
+    expect(problems[1]).toBe('h200-1.jsonl:3: not JSON');
   });
 
   it('keeps only the retention window of nights', () => {
@@ -106,12 +112,12 @@ describe('history record', () => {
   });
 
   it('puts GPU, driver, torch and triton in the series key', () => {
-    const base = seriesKey(H100);
-    expect(seriesKey({ ...H100, driver: '575.51.03' })).not.toBe(base);
-    expect(seriesKey({ ...H100, torch: '2.12.0' })).not.toBe(base);
-    expect(seriesKey({ ...H100, triton: '3.7.0' })).not.toBe(base);
-    expect(seriesKey({ ...H100, name: 'NVIDIA H200' })).not.toBe(base);
-    expect(seriesKey({ ...H100, python: '3.13.1' })).toBe(base);
+    const base = seriesKey(H200);
+    expect(seriesKey({ ...H200, driver: '590.44.01' })).not.toBe(base);
+    expect(seriesKey({ ...H200, torch: '2.12.0' })).not.toBe(base);
+    expect(seriesKey({ ...H200, triton: '3.7.0' })).not.toBe(base);
+    expect(seriesKey({ ...H200, name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
+    expect(seriesKey({ ...H200, python: '3.13.1' })).toBe(base);
   });
 });
 
@@ -122,12 +128,12 @@ describe('trend and persistence rule', () => {
   });
 
   it('warms up before judging, then calls steady nights ok', () => {
-    const cell = judgeCell(nights(flat(8)), STEP_KEY, OPTIONS);
+    const cell = judgeCell(nights(flat(10)), STEP_KEY, OPTIONS);
     expect(cell?.points.map((p) => p.status)).toEqual([
-      ...Array(5).fill('warming-up'),
+      ...Array(7).fill('warming-up'),
       ...Array(3).fill('ok'),
     ]);
-    expect(cell?.latest.reference?.nights).toBe(7);
+    expect(cell?.latest.reference?.nights).toBe(9);
   });
 
   it('calls one bad night suspicious and the second a regression, naming the first bad night', () => {
@@ -171,12 +177,12 @@ describe('trend and persistence rule', () => {
 
   it('starts a new series on a driver change instead of alarming', () => {
     const records = nights([...flat(8), 1.2, 1.2], (i) =>
-      i >= 8 ? { device: { ...H100, driver: '575.51.03' } } : {},
+      i >= 8 ? { device: { ...H200, driver: '590.44.01' } } : {},
     );
     const t = runnerTrend(records.slice(0, 9), OPTIONS);
     expect(t.status).toBe('new-series');
-    expect(t.previousSeries).toContain('driver 570.124.06');
-    expect(t.series).toContain('driver 575.51.03');
+    expect(t.previousSeries).toContain('driver 580.159.04');
+    expect(t.series).toContain('driver 590.44.01');
     expect(runnerTrend(records, OPTIONS).status).toBe('warming-up');
   });
 

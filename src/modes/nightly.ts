@@ -70,10 +70,10 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   const textOptions = (night: string): IssueTextOptions => ({
     bundle: record.bundle,
     night,
-    thresholdPct: config.thresholds.minEffectPct,
+    thresholdPct: config.nightly.regressionThresholdPct,
     inert,
   });
-  const trendOptions = { ...DEFAULT_TREND, thresholdPct: config.thresholds.minEffectPct };
+  const trendOptions = { ...DEFAULT_TREND, thresholdPct: config.nightly.regressionThresholdPct };
   const judge = (snapshot: HistorySnapshot) =>
     trendsByRunner(
       snapshot.records.filter((r) => r.bundle === record.bundle),

@@ -205,7 +205,7 @@ function renderBody(trends: readonly RunnerTrend[], options: IssueTextOptions, c
     ...trends.map((t) => runnerSection(t, options, charts)),
     '<details><summary>How this is decided</summary>',
     '',
-    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than three robust standard deviations of those nights; one such night is suspicious, two in a row a regression. A change of GPU, driver, torch or triton starts a new series. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
+    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than four robust standard deviations of up to 30 earlier good nights; one such night is suspicious, two in a row a regression. A change of GPU, driver, torch or triton starts a new series. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
     '',
     '</details>',
     '',

@@ -4,8 +4,10 @@ import { type HistoryRecord, seriesKey } from './record.js';
 export interface TrendOptions {
   /** smallest worsening, in percent of the reference median, that counts as beyond the threshold */
   thresholdPct: number;
-  /** how many earlier good nights make the reference */
+  /** how many earlier good nights make the reference median */
   windowNights: number;
+  /** how many earlier good nights estimate the spread (more than the median's, so a short run of calm nights cannot shrink it) */
+  spreadNights: number;
   /** fewer reference nights than this: the cell is still warming up and never alarms */
   minReferenceNights: number;
   /** the threshold widens to this many robust standard deviations of the reference */
@@ -14,8 +16,9 @@ export interface TrendOptions {
 
 export const DEFAULT_TREND: Omit<TrendOptions, 'thresholdPct'> = {
   windowNights: 14,
-  minReferenceNights: 5,
-  spreadFactor: 3,
+  spreadNights: 30,
+  minReferenceNights: 7,
+  spreadFactor: 4,
 };
 
 export type CellStatus = 'warming-up' | 'ok' | 'improved' | 'suspicious' | 'regressed';
@@ -113,7 +116,7 @@ export function judgeCell(
     const point: CellPoint = { ...nightRef(record), value: cell.value, status: 'warming-up' };
     if (reference.length >= options.minReferenceNights) {
       const m = median(reference);
-      const spreadPct = robustSpreadPct(reference);
+      const spreadPct = robustSpreadPct(good.slice(-options.spreadNights));
       const thresholdPct = Math.max(options.thresholdPct, options.spreadFactor * spreadPct);
       const worsePct = ((cell.higherIsBetter ? m - cell.value : cell.value - m) / m) * 100;
       point.reference = { median: m, spreadPct, nights: reference.length, thresholdPct };
