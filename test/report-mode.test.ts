@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import type { Host } from '../src/host.js';
-import { runReport } from '../src/modes/report.js';
+import { runReport, SUMMARY_MAX_BYTES } from '../src/modes/report.js';
 import { parseCommentSections } from '../src/report/render.js';
 import type { RunResult } from '../src/results/run-result.js';
 import { tempDir } from './helpers.js';
@@ -225,6 +225,28 @@ describe('two report jobs at once', () => {
     expect([...parseCommentSections(comments()[0].body).keys()].sort()).toEqual(['h100-1', 'mi355x-1']);
     expect(outcomes.map((o) => o.commentUrl)).toEqual([outcomes[0].commentUrl, outcomes[0].commentUrl]);
     expect(fake.checkRuns.size).toBe(2);
+  });
+});
+
+describe('the job summary', () => {
+  it("stays under GitHub's 1 MiB when the full report does not, and report.md keeps it all", async () => {
+    const tail = Array.from(
+      { length: 200 },
+      (_, i) => `line ${i}: Traceback, CUDA error: an illegal memory access`,
+    ).join('\n');
+    const runners = Array.from({ length: 40 }, (_, i) => {
+      const r = fullRun({ runner: `runner-${String(i).padStart(2, '0')}`, seed: i + 1, failCases: 5 });
+      r.steps = r.steps.map((s) => ({ ...s, status: 'failed' as const, reason: 'exit 1', logTail: tail }));
+      return r;
+    });
+    await writeResults(runners);
+    const host = testHost(await pullRequestEvent());
+    const outcome = await runReport(config({ 'github-token': '' }), host, fast);
+    const full = await readFile(outcome.reportPath ?? '', 'utf8');
+    expect(Buffer.byteLength(full)).toBeGreaterThan(SUMMARY_MAX_BYTES);
+    expect(Buffer.byteLength(host.summaries[0])).toBeLessThanOrEqual(SUMMARY_MAX_BYTES);
+    expect(host.summaries[0]).toContain('`report.md`');
+    expect(host.summaries[0]).toContain('runner-00');
   });
 });
 

@@ -34,6 +34,9 @@ import { combineVerdicts, type OverallVerdict, overallVerdict, type RunVerdict }
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
 
+/** GitHub refuses a step summary over 1 MiB. */
+export const SUMMARY_MAX_BYTES = 1024 * 1024;
+
 /** What tests tune: GitHub's pacing is seconds, a test's is milliseconds. */
 export interface ReportTuning {
   client?: Omit<ClientOptions, 'baseUrl' | 'log'>;
@@ -219,6 +222,18 @@ async function publish(
   return commentUrl;
 }
 
+/** The whole report when it fits the job summary; else one cut in priority order, pointing to report.md. */
+function fitSummary(report: string, results: RunResult[], render: RenderOptions, refused: Refused[]): string {
+  if (Buffer.byteLength(report) <= SUMMARY_MAX_BYTES) return report;
+  const hint = "`report.md` in this job's `output-dir`";
+  // a character can take up to 3 bytes in UTF-8 (4 for a pair that is 2 characters)
+  for (const maxChars of [SUMMARY_MAX_BYTES / 2, SUMMARY_MAX_BYTES / 3 - 4096]) {
+    const cut = `${renderReport(results, { ...render, maxChars, fullReportHint: hint })}${refusedSection(refused)}`;
+    if (Buffer.byteLength(cut) <= SUMMARY_MAX_BYTES) return cut;
+  }
+  return `# vllm-kernel-ci report\n\nThe report is over GitHub's 1 MiB job-summary limit; it is in ${hint}.\n`;
+}
+
 export async function runReport(config: Config, host: Host, tuning: ReportTuning = {}): Promise<ModeOutcome> {
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
@@ -253,7 +268,7 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
 
   const report = `${renderReport(results, render)}${refusedSection(refused)}`;
   await writeFile(reportPath, report);
-  await host.summary(report);
+  await host.summary(fitSummary(report, results, render, refused));
 
   const commentUrl =
     results.length > 0
