@@ -11,7 +11,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-XDPU3PYD.js";
+} from "./chunks/chunk-SPMWXVRN.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
