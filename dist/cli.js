@@ -11,7 +11,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-SPMWXVRN.js";
+} from "./chunks/chunk-HAOFS4VG.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

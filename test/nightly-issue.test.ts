@@ -156,6 +156,55 @@ describe('regression issue on GitHub', () => {
     expect(fake.issues(REPO)).toEqual([]);
   });
 
+  it('without a token writes the history, leaves the issue alone, and fails a night whose checkout failed', async () => {
+    const remote = await tempDir('vkci-remote-');
+    await execa('git', ['init', '--quiet', '--bare', remote]);
+    const out = await tempDir('vkci-out-');
+    const config = parseConfig((name) => ({ mode: 'nightly', 'output-dir': out })[name]);
+    const warnings: string[] = [];
+    const host: Host = {
+      info: () => {},
+      warning: (m) => warnings.push(m),
+      group: (_n, fn) => fn(),
+      setOutput: () => {},
+      summary: async () => {},
+      setSecret: () => {},
+      env: {},
+    };
+    const history = gitHistoryStore({
+      remote,
+      branch: config.nightly.historyBranch,
+      workDir: join(await tempDir('vkci-clone-'), 'h'),
+      retentionDays: 60,
+    });
+    const result = simulatedRunResult({
+      night: '2026-11-03',
+      runner: 'h200-1',
+      device: H200,
+      vllmSha: fakeSha(3),
+      noise: 0.01,
+      random: seededRandom(1),
+      checkoutFailed: true,
+    });
+    const outcome = await runNightlyWith(config, host, { validate: async () => ({ result }), history });
+    expect(outcome).toMatchObject({ verdict: 'failed', exitCode: 1 });
+    expect(outcome.failure).toBe(
+      "Nightly on h200-1: the run stopped at checkout; see the report for the step's log.",
+    );
+    expect(warnings).toEqual([
+      'No github-token: the nightly history is written but the regression issue is not updated.',
+    ]);
+    const [line] = (await history.read()).records;
+    expect(line).toMatchObject({
+      failedSteps: ['checkout'],
+      checked: { patch: false, tests: false },
+      cells: [],
+    });
+    expect(await readFile(join(out, 'nightly.md'), 'utf8')).toContain(
+      "Last night's run stopped or failed at: checkout",
+    );
+  });
+
   it('validates vLLM main when the repository input was left at pypi, and keeps any other choice', () => {
     const base = parseConfig((name) => ({ mode: 'nightly' })[name]);
     expect(nightlyTarget(base).vllm).toEqual({ repository: 'vllm-project/vllm', ref: 'main' });

@@ -56,6 +56,8 @@ export interface SimulatedNight {
   random: () => number;
   drift?: boolean;
   failingTest?: boolean;
+  /** vLLM main could not be checked out: nothing after it ran */
+  checkoutFailed?: boolean;
 }
 
 export function nightDate(start: string, offset: number): string {
@@ -87,7 +89,7 @@ export function simulatedRunResult(s: SimulatedNight): RunResult {
     baseline: c.baseline.map((v) => v * jitter()),
     patched: c.patched.map((v) => v * jitter()),
   }));
-  return {
+  const result: RunResult = {
     schema: 1,
     tool: { name: 'vllm-kernel-ci', version: '0.1.0' },
     identity: {
@@ -149,5 +151,18 @@ export function simulatedRunResult(s: SimulatedNight): RunResult {
     ],
     microbench: s.drift ? undefined : { copyGbps: MICROBENCH.copyGbps, cells },
     e2e: s.drift ? undefined : { ...E2E, cells: e2eCells },
+  };
+  if (!s.checkoutFailed) return result;
+  return {
+    ...result,
+    steps: result.steps.map((step) =>
+      step.name === 'checkout'
+        ? { ...step, status: 'failed', reason: 'Cannot reach vLLM repository' }
+        : { name: step.name, status: 'skipped', seconds: 0, reason: 'checkout failed' },
+    ),
+    patch: undefined,
+    tests: undefined,
+    microbench: undefined,
+    e2e: undefined,
   };
 }

@@ -196,6 +196,20 @@ describe('trend and persistence rule', () => {
     expect(t.lastClean?.night).toBe('2026-09-05');
   });
 
+  it('keeps a drift alert through a night that stopped before the patch, and clears it on the next clean night', () => {
+    const stages = (stopped: boolean) =>
+      nights(flat(8), (i) => ({ drift: i === 5, checkoutFailed: i === 6 || (stopped && i === 7) }));
+    const throughStop = runnerTrend(stages(true), OPTIONS);
+    expect(throughStop.latest.failedSteps).toEqual(['checkout']);
+    expect(throughStop.status).toBe('alert');
+    expect(throughStop.drift).toEqual(['vllm/model_executor/models/qwen2_moe.py:118 (unmatched)']);
+    expect(throughStop.alertSince?.night).toBe('2026-09-06');
+    expect(throughStop.lastClean?.night).toBe('2026-09-05');
+    const cleared = runnerTrend(stages(false), OPTIONS);
+    expect(cleared.drift).toEqual([]);
+    expect(cleared.status).not.toBe('alert');
+  });
+
   it('alerts at once on a failing kernel test', () => {
     const t = runnerTrend(
       nights(flat(2), (i) => (i === 1 ? { failingTest: true } : {})),
@@ -254,10 +268,7 @@ describe('issue text', () => {
     expect(some.length).toBeLessThanOrEqual(ISSUE_BODY_MAX);
     const drifting = many.map((t) => ({
       ...t,
-      latest: {
-        ...t.latest,
-        drift: Array.from({ length: 20 }, (_, i) => `vllm/${'x'.repeat(150)}.py:${i} (unmatched)`),
-      },
+      drift: Array.from({ length: 20 }, (_, i) => `vllm/${'x'.repeat(150)}.py:${i} (unmatched)`),
     }));
     const body = issueBody(drifting, textOptions);
     expect(body.length).toBeLessThanOrEqual(ISSUE_BODY_MAX);

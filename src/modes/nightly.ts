@@ -49,9 +49,13 @@ function runUrlFromEnv(env: Host['env']): string | undefined {
   return `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`;
 }
 
+/** Steps whose failure stops a validate run (as validate's own verdict counts them). */
+const STOPPING_STEPS = new Set(['checkout', 'apply-bundle', 'install', 'detect-device', 'kernel-tests']);
+
 function verdictFor(own: RunnerTrend | undefined): string {
   if (!own) return 'not-available';
-  if (own.latest.drift.length > 0 || own.latest.correctness.length > 0) return 'failed';
+  if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
+  if (own.latest.failedSteps.some((s) => STOPPING_STEPS.has(s))) return 'failed';
   if (own.regressed.length > 0) return 'regressed';
   if (own.status === 'suspicious') return 'no-significant-change';
   if (own.status === 'warming-up' || own.status === 'new-series') return 'insufficient-data';
@@ -141,13 +145,16 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   const own = trends.find((t) => t.runner === record.runner);
   const verdict = verdictFor(own);
   for (const p of problems) host.warning(p);
+  const stopped = record.failedSteps.filter((s) => STOPPING_STEPS.has(s));
   const failure =
     problems[0] ??
-    (verdict === 'failed'
+    (own && (own.drift.length > 0 || own.correctness.length > 0)
       ? `Nightly on ${record.runner}: patch drift or failing kernel tests on vLLM main (see the regression issue).`
-      : verdict === 'regressed' && config.thresholds.failOnRegression
-        ? `Nightly on ${record.runner}: performance regression on vLLM main (see the regression issue).`
-        : undefined);
+      : stopped.length > 0
+        ? `Nightly on ${record.runner}: the run stopped at ${stopped.join(', ')}; see the report for the step's log.`
+        : verdict === 'regressed' && config.thresholds.failOnRegression
+          ? `Nightly on ${record.runner}: performance regression on vLLM main (see the regression issue).`
+          : undefined);
   return {
     verdict,
     resultPath: run.resultPath,

@@ -139,13 +139,16 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
   if (trend.previousSeries) out.push(`  \nPrevious series: ${inert(trend.previousSeries)}`);
   out.push('');
 
-  if (r.drift.length > 0) {
-    out.push('**Patch drift**: the bundle no longer applies to vLLM main at these sites:', '');
-    out.push(...listed(r.drift, inert), '');
+  if (r.failedSteps.length > 0) {
+    out.push(`Last night's run stopped or failed at: ${r.failedSteps.join(', ')} (see its run).`, '');
   }
-  if (r.correctness.length > 0) {
-    out.push(`**Correctness**: ${r.correctness.length} kernel test case(s) failed:`, '');
-    out.push(...listed(r.correctness, inert), '');
+  if (trend.drift.length > 0) {
+    out.push('**Patch drift**: the bundle no longer applies to vLLM main at these sites:', '');
+    out.push(...listed(trend.drift, inert), '');
+  }
+  if (trend.correctness.length > 0) {
+    out.push(`**Correctness**: ${trend.correctness.length} kernel test case(s) failed:`, '');
+    out.push(...listed(trend.correctness, inert), '');
   }
   if (trend.alertSince) {
     const links = [runLink('last clean run', trend.lastClean), runLink('first failing run', trend.alertSince)]

@@ -44,6 +44,8 @@ export const HistoryRecord = z.object({
   /** true when every step that makes numbers ran; false nights still count for drift and correctness */
   complete: z.boolean(),
   failedSteps: z.array(z.string()),
+  /** whether the patch was tried and the kernel tests ran: a night that stopped earlier says nothing about them */
+  checked: z.object({ patch: z.boolean(), tests: z.boolean() }).optional(),
   drift: z.array(z.string()).describe('patch sites that no longer match, as file:line (status)'),
   correctness: z.array(z.string()).describe('ids of failed kernel test cases'),
   cells: z.array(CellValue),
@@ -138,6 +140,10 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
     },
     complete: failedSteps.length === 0,
     failedSteps: failedSteps.map((s) => s.name),
+    checked: {
+      patch: result.patch !== undefined || applyStep !== undefined,
+      tests: (result.tests?.length ?? 0) > 0 || testStep !== undefined,
+    },
     drift,
     correctness,
     cells,

@@ -60,6 +60,9 @@ export interface RunnerTrend {
   previousSeries?: string;
   seriesSince: string;
   latest: HistoryRecord;
+  /** patch sites that no longer match and failing test ids, from the last night that checked them */
+  drift: string[];
+  correctness: string[];
   /** for drift or correctness failures: the first failing night in a row, and the clean night before it */
   alertSince?: NightRef;
   lastClean?: NightRef;
@@ -162,18 +165,25 @@ export function runnerTrend(records: readonly HistoryRecord[], options: TrendOpt
   const regressed = cells.filter((c) => c.latest.status === 'regressed');
   const suspicious = cells.filter((c) => c.latest.status === 'suspicious');
 
+  // a night that stopped before the patch or the tests neither clears nor raises their alert
+  const checkedPatch = (r: HistoryRecord) => r.checked?.patch ?? true;
+  const checkedTests = (r: HistoryRecord) => r.checked?.tests ?? true;
+  const drift = nights.filter(checkedPatch).at(-1)?.drift ?? [];
+  const correctness = nights.filter(checkedTests).at(-1)?.correctness ?? [];
+  const checkedNights = nights.filter((r) => checkedPatch(r) || checkedTests(r));
+  const failing = (r: HistoryRecord) => r.drift.length > 0 || r.correctness.length > 0;
   let alertSince: NightRef | undefined;
   let lastClean: NightRef | undefined;
-  const failing = (r: HistoryRecord) => r.drift.length > 0 || r.correctness.length > 0;
-  if (failing(latest)) {
-    let first = nights.length - 1;
-    while (first > 0 && failing(nights[first - 1])) first--;
-    alertSince = nightRef(nights[first]);
-    if (first > 0) lastClean = nightRef(nights[first - 1]);
+  if (drift.length > 0 || correctness.length > 0) {
+    let first = checkedNights.length - 1;
+    while (first > 0 && !failing(checkedNights[first])) first--;
+    while (first > 0 && failing(checkedNights[first - 1])) first--;
+    alertSince = nightRef(checkedNights[first]);
+    if (first > 0) lastClean = nightRef(checkedNights[first - 1]);
   }
 
   let status: RunnerStatus;
-  if (latest.drift.length > 0 || latest.correctness.length > 0 || regressed.length > 0) status = 'alert';
+  if (drift.length > 0 || correctness.length > 0 || regressed.length > 0) status = 'alert';
   else if (suspicious.length > 0) status = 'suspicious';
   else if (segment.length === 1 && previousSeries !== undefined) status = 'new-series';
   else if (cells.length === 0 || cells.every((c) => c.latest.status === 'warming-up')) status = 'warming-up';
@@ -185,6 +195,8 @@ export function runnerTrend(records: readonly HistoryRecord[], options: TrendOpt
     previousSeries: segment.length === 1 ? previousSeries : undefined,
     seriesSince: segment[0].night,
     latest,
+    drift,
+    correctness,
     alertSince,
     lastClean,
     nights: segment,
