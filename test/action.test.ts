@@ -51,6 +51,14 @@ describe('dist/index.js writes its outputs and job summary', () => {
     expect(result.identity.runner).toBe('h100-runner-1');
     expect(result.identity.vllmSha).toBe(repo.sha);
     expect(result.steps.find((s: { name: string }) => s.name === 'kernel-tests').status).toBe('passed');
+    // the real patch engine applied the bundle's manifest to the tree
+    expect(result.patch.sites).toEqual([
+      expect.objectContaining({
+        file: 'vllm/model_executor/models/qwen2_moe.py',
+        line: 7,
+        status: 'applied',
+      }),
+    ]);
     const summary = await readFile(join(dir, 'summary.md'), 'utf8');
     expect(summary.trim()).toBe((await readFile(outputs['report-path'], 'utf8')).trim());
   });

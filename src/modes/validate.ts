@@ -3,6 +3,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { applyBundle } from '../patch/engine.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/index.js';
 import { renderReport } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
@@ -20,6 +21,7 @@ export function defaultDeps(config: Config, host: Host): PipelineDeps {
     reposDir: join(defaultCacheRoot(), 'repos'),
     fetchVllmSource: (version) =>
       fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
+    applyBundle,
     scrub: (text) => scrubSecrets(text, secrets),
     isBorderline: (cell) => compareCell(cell, { minEffectPct: config.thresholds.minEffectPct }).borderline,
   };

@@ -1,20 +1,21 @@
 // A small world for pipeline tests: a real git repository shaped like vLLM, a bundle, the fake tools on PATH.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Config, parseConfig } from '../../src/config.js';
 import type { Host } from '../../src/host.js';
 import type { ApplyBundleOptions, PipelineDeps } from '../../src/pipeline/index.js';
 import type { Patch } from '../../src/results/run-result.js';
-import { tempDir } from '../helpers.js';
+import { ROOT, tempDir } from '../helpers.js';
 
 export const FAKE_BIN = resolve(import.meta.dirname, 'bin');
 export const FAKE_PYTHON = join(FAKE_BIN, 'python');
 
 const run = promisify(execFile);
 
-export const GATE_LINE = '        out = F.sigmoid(self.expert_gate(x)[0]) * out';
+// inside `if self.expert_gate is not None:`, so the file is valid Python for the real patch engine
+export const GATE_LINE = '            out = F.sigmoid(self.expert_gate(x)[0]) * out';
 
 /** A git repository with the files of vLLM the gate touches, one commit, tagged and on branch main. */
 export async function makeVllmRepo(options: { drift?: boolean } = {}): Promise<{ dir: string; sha: string }> {
@@ -22,7 +23,7 @@ export async function makeVllmRepo(options: { drift?: boolean } = {}): Promise<{
   const models = join(dir, 'vllm/model_executor/models');
   await mkdir(models, { recursive: true });
   await mkdir(join(dir, 'tests/kernels/moe'), { recursive: true });
-  const gate = options.drift ? '        out = self.gate_act(self.expert_gate(x)[0], out)' : GATE_LINE;
+  const gate = options.drift ? '            out = self.gate_act(self.expert_gate(x)[0], out)' : GATE_LINE;
   await writeFile(
     join(models, 'qwen2_moe.py'),
     [
@@ -56,6 +57,9 @@ export async function makeBundle(): Promise<string> {
   await writeFile(join(dir, 'test_fused_shared_expert_gate.py'), 'def test_placeholder():\n    pass\n');
   await writeFile(join(dir, 'benchmark_shared_expert_gate.py'), '');
   await writeFile(join(dir, 'e2e_model.py'), '');
+  // the real manifest, so the real patch engine (the action's default) can apply this bundle too
+  await copyFile(join(ROOT, 'kernels/fused_shared_expert_gate/manifest.json'), join(dir, 'manifest.json'));
+  await writeFile(join(dir, 'shared_expert_gate.py'), '');
   return dir;
 }
 
