@@ -116,7 +116,12 @@ function headline(
 function stepsPart(result: RunResult): string {
   const rows = [['step', 'status', 'time', 'note']];
   for (const s of result.steps) {
-    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), escapeCell(s.reason ?? '')]);
+    rows.push([
+      s.name,
+      `${STEP_MARK[s.status]} ${s.status}`,
+      seconds(s.seconds),
+      escapeCell(s.reason ?? '', 240),
+    ]);
   }
   const notPassed = result.steps.filter(
     (s) => s.status !== 'passed' && s.status !== 'failed' && s.status !== 'timed-out',
@@ -485,12 +490,12 @@ export function renderComment(sections: readonly string[], options: RenderOption
     sorted,
     maxChars,
     options.fullReportHint ?? DEFAULT_HINT,
-    HOW_VERDICTS,
+    LEGEND,
   );
 }
 
-const HOW_VERDICTS =
-  '\n<sub>Each runner ran baseline and patched arms interleaved on one install. ✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available.</sub>\n';
+const LEGEND =
+  '\n<sub>✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available · ⏭️ skipped · ⏱️ timed out</sub>\n';
 
 function overview(results: readonly RunResult[], analysed: readonly Analysed[]): string {
   const rows = [['runner', 'device', 'verdict', 'correctness', 'kernel', 'end to end']];
@@ -522,7 +527,7 @@ export function renderReport(results: RunResult[], options: RenderOptions = {}):
     sorted.map((r) => renderRunnerSection(r, { ...options, minEffectPct: m })),
     options.maxChars ?? Number.POSITIVE_INFINITY,
     options.fullReportHint ?? DEFAULT_HINT,
-    HOW_VERDICTS,
+    LEGEND,
   );
   return stripCutMarkers(text);
 }
