@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-4WX7YYAP.js";
+} from "./chunks/chunk-3NTZTDQK.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

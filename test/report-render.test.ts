@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMENT_MAX_CHARS } from '../src/report/budget.js';
+import { mermaidLabel } from '../src/report/chart.js';
 import {
   COMMENT_MARKER,
   parseCommentSections,
@@ -106,18 +107,26 @@ describe('renderRunnerSection', () => {
     expect(s).toContain('| microbench | ⏭️ skipped | 0.0 s | no GPU on this runner |');
   });
 
-  it('lays out the model backend as phase × batch', () => {
+  it('lays out the model backend as phase × batch, rows named by the cell id', () => {
     const run2 = fullRun();
     const e2e = run2.e2e as NonNullable<RunResult['e2e']>;
     e2e.backend = 'model';
-    e2e.cells = e2e.cells.slice(0, 4).map((c, i) => ({
-      ...c,
-      id: `${i < 2 ? 'prefill' : 'decode'}-b${i % 2 ? 64 : 8}`,
-      params: { phase: i < 2 ? 'prefill' : 'decode', batch: i % 2 ? 64 : 8 },
-    }));
+    e2e.cells = e2e.cells.slice(0, 5).map((c, i) => {
+      const phase = i < 2 ? 'prefill' : 'decode';
+      const batch = [1, 8, 1, 8, 64][i];
+      // stepsPerSample differs per cell: incidental, it must not split rows
+      const params = {
+        batch,
+        ...(i < 2 ? { seq: 512 } : { context: 512 }),
+        model: 'qwen2-moe',
+        stepsPerSample: 10 + i,
+      };
+      return { ...c, id: `qwen2-moe-${phase}-b${batch}-${i < 2 ? 's' : 'c'}512`, params };
+    });
     const s = renderRunnerSection(run2);
-    expect(s).toContain('| workload | batch 8 | batch 64 |');
-    expect(s).toMatch(/\| phase prefill \| ✅ .* \| ✅ .* \|/);
+    expect(s).toContain('| workload | batch 1 | batch 8 | batch 64 |');
+    expect(s).toMatch(/\| qwen2-moe-prefill-s512 \| ✅ [^|]* \| ✅ [^|]* \| — \|/);
+    expect(s).toMatch(/\| qwen2-moe-decode-c512 \| ✅ [^|]* \| ✅ [^|]* \| ✅ [^|]* \|/);
   });
 
   it('escapes every string from the RunResult and keeps its own markers intact', () => {
@@ -255,5 +264,13 @@ describe('renderReport', () => {
 
   it('says so when there is nothing to report', () => {
     expect(renderReport([])).toContain('No RunResults were given.');
+  });
+});
+
+describe('mermaid labels', () => {
+  it('cannot close a quoted string, start a directive or add a line', () => {
+    const label = mermaidLabel('x"] \n  bar [1]\n%%{init: {"theme":"dark"}}%%');
+    expect(label).not.toMatch(/["[\]\n%{}]/);
+    expect(label.length).toBeLessThanOrEqual(40);
   });
 });

@@ -8,9 +8,9 @@ export interface BarPoint {
 }
 
 /** Mermaid's quoted strings end at a quote and its directives start with %%; keep letters, digits and a few marks. */
-export function mermaidLabel(text: string, max = 24): string {
+export function mermaidLabel(text: string, max = 40): string {
   const safe = text
-    .replace(/[^\p{L}\p{N} ./:×→_+-]/gu, ' ')
+    .replace(/[^\p{L}\p{N} ./:×→_+(),-]/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return Array.from(safe).slice(0, max).join('') || '?';

@@ -276,10 +276,18 @@ function layout(cells: readonly E2eCell[]): {
     const rest = Object.entries(c.params).filter(([k]) => k !== column);
     const inLen = rest.find(([k]) => LENGTH_KEYS.in.test(k));
     const outLen = rest.find(([k]) => LENGTH_KEYS.out.test(k));
-    const others = rest.filter((e) => e !== inLen && e !== outLen).map(([k, v]) => `${k} ${v}`);
-    const shape = inLen && outLen ? [`in ${inLen[1]} → out ${outLen[1]}`] : [];
-    const label = [...shape, ...others].join(', ');
-    return label || c.id;
+    if (inLen && outLen) {
+      const others = rest.filter((e) => e !== inLen && e !== outLen).map(([k, v]) => `${k} ${v}`);
+      return [`in ${inLen[1]} → out ${outLen[1]}`, ...others].join(', ');
+    }
+    // the id names the workload (e.g. "qwen2-moe-decode-b8-c512"); params may carry incidental keys
+    if (column && c.params[column] !== undefined) {
+      const token = new RegExp(`^[A-Za-z_]*${String(c.params[column]).replace(/[^\w.]/g, '')}$`);
+      const parts = c.id.split('-');
+      const at = parts.findIndex((p) => token.test(p));
+      if (at >= 0 && parts.length > 1) return parts.filter((_, i) => i !== at).join('-');
+    }
+    return rest.map(([k, v]) => `${k} ${v}`).join(', ') || c.id;
   };
   const colLabel = (c: E2eCell) =>
     column && c.params[column] !== undefined ? `${column} ${c.params[column]}` : 'Δ';
@@ -294,10 +302,16 @@ const cellText = ({ comparison: c }: ComparedCell) =>
 function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: number): string {
   const e2e = result.e2e;
   if (!e2e) return '';
-  const first = e2e.cells[0];
-  const metric = first
-    ? `${escapeText(first.metric, 40)} (${escapeText(first.unit, 20)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better)`
-    : '';
+  const metric = [
+    ...new Set(
+      e2e.cells.map(
+        (c) =>
+          `${escapeText(c.metric, 40)} (${escapeText(c.unit, 20)}, ${c.higherIsBetter ? 'higher' : 'lower'} is better)`,
+      ),
+    ),
+  ]
+    .slice(0, 4)
+    .join(', ');
   const out = [
     `#### End to end\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% once re-run); a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † borderline: named for a re-run.\n`,
   ];
@@ -334,8 +348,8 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
     ]),
   ];
   const chart = deltaBarChart(
-    `Δ% ${first?.metric ?? ''} patched vs baseline`,
-    'Δ %',
+    'Δ in percent, patched vs baseline (lines: interval bounds)',
+    'Δ in percent',
     compared.map(({ cell, comparison: c }) => ({
       label: cell.id,
       value: c.deltaPct,
