@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-3NTZTDQK.js";
+} from "./chunks/chunk-KMZGZBBJ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -259,7 +259,11 @@ describe('renderReport', () => {
     const many = Array.from({ length: 16 }, (_, i) => worstRun(i));
     const report = renderReport(many, { maxChars: COMMENT_MAX_CHARS });
     expect(report.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
-    expect(report).toContain('Cut to fit');
+    expect(report).toContain("Cut to fit GitHub's 65,536-character comment limit");
+    const summary = renderReport(many, { maxChars: 20_000, fullReportHint: 'report.md' });
+    expect(summary.length).toBeLessThanOrEqual(20_000);
+    expect(summary).toContain('Cut to fit 20,000 characters:');
+    expect(summary).toContain('The full report is in report.md.');
   });
 
   it('says so when there is nothing to report', () => {

@@ -454,9 +454,13 @@ function headlineOnly(section: string): string {
   return `${head}\n\n_Detail cut to fit; see the full report._\n${RUNNER_CLOSE}\n`;
 }
 
-function cutNote(cut: readonly string[], hint: string): string {
+function cutNote(cut: readonly string[], hint: string, maxChars: number): string {
+  const limit =
+    maxChars === COMMENT_MAX_CHARS
+      ? `GitHub's ${COMMENT_MAX_CHARS.toLocaleString('en-US')}-character comment limit`
+      : `${Math.floor(maxChars).toLocaleString('en-US')} characters`;
   return cut.length
-    ? `> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_MAX_CHARS.toLocaleString('en-US')}-character limit: ${cut.join('; ')}. The full report is in ${hint}.\n`
+    ? `> [!NOTE]\n> Cut to fit ${limit}: ${cut.join('; ')}. The full report is in ${hint}.\n`
     : '';
 }
 
@@ -469,7 +473,7 @@ function assemble(
   closing: string,
 ): string {
   const head = (cut: readonly string[]) =>
-    `${title}\n${intro ? `\n${intro}` : ''}${cut.length ? `\n${cutNote(cut, hint)}` : ''}\n`;
+    `${title}\n${intro ? `\n${intro}` : ''}${cut.length ? `\n${cutNote(cut, hint, maxChars)}` : ''}\n`;
   const fitted = fitSections(
     sections,
     (_s, cut) => head(cut).length + closing.length + sections.length,
