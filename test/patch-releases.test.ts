@@ -1,9 +1,9 @@
 // The engine against vLLM's real source as published on PyPI, one release per era of the gate's form.
 import { execFile } from 'node:child_process';
-import { cp, readFile } from 'node:fs/promises';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { applyBundle, resolveBundleDir } from '../src/patch/engine.js';
 import { loadManifest } from '../src/patch/manifest.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
@@ -83,10 +83,18 @@ async function unpatchedGates(dir: string): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
+// each copy of a release is up to ~300 MB with its git objects: removed when the file's tests end
+const made: string[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
+});
+
 /** A git repository made from the release, so that `git diff` shows exactly what the patch changed. */
 async function repoFrom(version: string): Promise<string> {
   const source = await fetchVllmSource(version);
-  const dir = join(await tempDir(`vkci-vllm-${version}-`), 'vllm');
+  const parent = await tempDir(`vkci-vllm-${version}-`);
+  made.push(parent);
+  const dir = join(parent, 'vllm');
   await cp(source, dir, { recursive: true });
   await git(dir, 'init', '-q');
   await git(dir, 'add', '-A');

@@ -1,7 +1,7 @@
 // `vllm-kernel-ci patch` from a terminal (dist/cli.js), and the engine's answers to trees it cannot patch cleanly.
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { applyBundle, resolveBundleDir, toolRoot } from '../src/patch/engine.js';
 import { Patch } from '../src/results/run-result.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
@@ -13,8 +13,15 @@ const MODEL = 'vllm/model_executor/models/qwen2_moe.py';
 // the two-line form of 0.5.5, as its sdist has it
 const SITE = /shared_output = F\.sigmoid\(\n\s+self\.shared_expert_gate\(hidden_states\)\) \* shared_output/;
 
+const made: string[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
+});
+
 async function release055(): Promise<string> {
-  const dir = join(await tempDir('vkci-patch-'), 'vllm');
+  const parent = await tempDir('vkci-patch-');
+  made.push(parent);
+  const dir = join(parent, 'vllm');
   await cp(await fetchVllmSource('0.5.5'), dir, { recursive: true });
   return dir;
 }
