@@ -19,10 +19,10 @@ import { parseCollected, shard } from '../src/pipeline/kernel-tests.js';
 import { type StepHandle, StepRecorder } from '../src/pipeline/step.js';
 import { parseBenchServe } from '../src/results/parsers/bench-serve.js';
 import { caseShape, parseJunit } from '../src/results/parsers/junit.js';
-import { parseMicrobench } from '../src/results/parsers/microbench.js';
+import { parseE2eModel, parseMicrobench } from '../src/results/parsers/microbench.js';
 import { parseRunResult, type RunResult, type Step } from '../src/results/run-result.js';
 import { deps, fakeEnv, makeBundle, makeVllmRepo, pipelineConfig, recordingHost } from './fakes/world.js';
-import { tempDir } from './helpers.js';
+import { ROOT, tempDir } from './helpers.js';
 
 const git = promisify(execFile);
 
@@ -144,6 +144,26 @@ describe('parsers on the formats the tools print', () => {
     expect(caseShape('test_x[dtype0-1-1024]')).toEqual({});
   });
 
+  it('the real JUnit, microbench and e2e files of the lent H200', async () => {
+    const gpu = join(ROOT, 'fixtures/gpu');
+    const cases = parseJunit(await readFile(join(gpu, 'junit-h200.xml'), 'utf8'));
+    expect(cases).toHaveLength(79);
+    expect(cases.filter((c) => c.status === 'passed')).toHaveLength(77);
+    expect(cases.filter((c) => c.status === 'skipped')).toHaveLength(2);
+    expect(cases.find((c) => c.id.endsWith('test_matches_reference[bfloat16-K2048-N7177]'))).toMatchObject({
+      id: 'fused_shared_expert_gate/test_fused_shared_expert_gate.py::test_matches_reference[bfloat16-K2048-N7177]',
+      dtype: 'bfloat16',
+      k: 2048,
+      n: 7177,
+    });
+    const micro = parseMicrobench(await readFile(join(gpu, 'microbench-h200.json'), 'utf8'));
+    expect(micro.copyGbps).toBeGreaterThan(3000);
+    expect(micro.cells.some((c) => c.impl === 'fused' && c.k === 2048 && c.n === 8192)).toBe(true);
+    const e2e = parseE2eModel(await readFile(join(gpu, 'e2e-model-ab-h200.json'), 'utf8'));
+    expect(e2e.backend).toBe('model');
+    expect(e2e.cells.length).toBeGreaterThan(0);
+  });
+
   it('JUnit cut short is an error, not zero tests', () => {
     expect(() =>
       parseJunit('<?xml version="1.0"?><testsuites><testsuite name="pytest"><testcase name="a"'),
@@ -171,22 +191,14 @@ describe('parsers on the formats the tools print', () => {
     expect(() => parseMicrobench(JSON.stringify({ ...ok, copyGbps: -1 }))).toThrow(/copyGbps/);
   });
 
-  it('nvidia-smi, amd-smi and rocm-smi output', () => {
-    expect(
-      parseNvidiaQuery(
-        '0, NVIDIA H100 80GB HBM3, 570.133.20, 81559, 1\n1, NVIDIA H100 80GB HBM3, 570.133.20, 81559, 3\n',
-      ),
-    ).toEqual({
-      names: ['NVIDIA H100 80GB HBM3', 'NVIDIA H100 80GB HBM3'],
-      driver: '570.133.20',
-      memoryUsedMiB: [1, 3],
-    });
-    expect(
-      parseNvidiaCudaVersion(
-        '| NVIDIA-SMI 570.133.20   Driver Version: 570.133.20   CUDA Version: 12.8     |',
-      ),
-    ).toBe('12.8');
+  it('nvidia-smi, amd-smi and rocm-smi output', async () => {
+    const tools = join(ROOT, 'fixtures/gpu/tools');
+    // the real banner of the lent H200
+    expect(parseNvidiaCudaVersion(await readFile(join(tools, 'nvidia-smi.txt'), 'utf8'))).toBe('13.0');
     expect(parseNvidiaCudaVersion('CUDA Version        : 13.0')).toBe('13.0');
+    expect(
+      parseNvidiaQuery('0, NVIDIA H200, 580.159.04, 143771, 0\n1, NVIDIA H200, 580.159.04, 143771, 70001\n'),
+    ).toEqual({ names: ['NVIDIA H200', 'NVIDIA H200'], driver: '580.159.04', memoryUsedMiB: [0, 70001] });
     const amd = parseAmdSmiStatic(
       JSON.stringify({
         gpu_data: [

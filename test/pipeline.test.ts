@@ -49,11 +49,11 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(r.identity.bundleHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.device).toMatchObject({
       vendor: 'nvidia',
-      name: 'NVIDIA H100 80GB HBM3',
+      name: 'NVIDIA H200',
       count: 1,
-      driver: '570.133.20',
-      cuda: '12.8',
-      torch: '2.11.0+cu128',
+      driver: '580.159.04',
+      cuda: '13.0',
+      torch: '2.11.0+cu130',
       triton: '3.6.0',
       python: '3.12.3',
       vllm: '0.33.0',
@@ -66,12 +66,14 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       'tests/kernels/moe/test_fused_shared_expert_gate.py',
     );
     expect(r.tests).toHaveLength(27);
-    expect(r.tests?.find((t) => t.id.endsWith('[dtype0-2048-7177]'))).toMatchObject({
-      status: 'passed',
-      dtype: 'bfloat16',
-      k: 2048,
-      n: 7177,
-    });
+    expect(r.tests?.find((t) => t.id.endsWith('test_matches_reference[bfloat16-K2048-N7177]'))).toMatchObject(
+      {
+        status: 'passed',
+        dtype: 'bfloat16',
+        k: 2048,
+        n: 7177,
+      },
+    );
     expect(r.microbench?.copyGbps).toBe(3002);
     expect(r.microbench?.cells).toHaveLength(9);
 

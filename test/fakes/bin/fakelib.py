@@ -21,7 +21,7 @@ def alive(pid: int) -> bool:
 
 
 def gpu_memory_used_mib() -> int:
-    used = 1
+    used = 0
     if not os.path.isdir(STATE):
         return used
     for name in os.listdir(STATE):
