@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-KMZGZBBJ.js";
+} from "./chunks/chunk-S5DVMZXW.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

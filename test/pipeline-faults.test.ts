@@ -37,7 +37,7 @@ async function validate(
     'vllm-repository': inputs['vllm-repository'] ?? repo.dir,
     'vllm-ref': 'v0.33.0',
     bundle,
-    install: 'existing',
+    install: 'precompiled',
     shapes: '1024x1024,8192x1024',
     concurrencies: '4',
     repeats: '2',

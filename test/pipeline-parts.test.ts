@@ -308,6 +308,41 @@ describe('other runners', () => {
   });
 });
 
+describe('install: existing, with a vLLM that is not the checked-out tree', () => {
+  it('kernel tests from the bundle; auto picks the model backend; vllm-serve by name fails saying why', {
+    timeout: 60_000,
+  }, async () => {
+    const repo = await makeVllmRepo();
+    const bundle = await makeBundle();
+    const run = async (backend: string) => {
+      const env = await fakeEnv({ FAKE_GPU: 'nvidia', FAKE_VLLM_VERSION: '0.32.0' });
+      const config = await pipelineConfig({
+        'vllm-repository': repo.dir,
+        'vllm-ref': 'main',
+        bundle,
+        install: 'existing',
+        'e2e-backend': backend,
+        repeats: '3',
+      });
+      const outcome = await runValidate(config, recordingHost(), await deps(env));
+      const r = parseRunResult(JSON.parse(await readFile(outcome.resultPath as string, 'utf8')), 'r');
+      return { r, log: (s: string) => readFile(join(config.outputDir, 'logs', `${s}.log`), 'utf8') };
+    };
+    const auto = await run('auto');
+    expect(auto.r.device.vllm).toBe('0.32.0');
+    expect(await auto.log('kernel-tests')).toContain(`running test_fused_shared_expert_gate.py in ${bundle}`);
+    expect(auto.r.e2e?.backend).toBe('model');
+    expect(await auto.log('e2e')).toContain(
+      'backend: model (auto: vLLM imports from /opt/venv/lib/python3.12/site-packages/vllm, not from the patched tree)',
+    );
+    const named = await run('vllm-serve');
+    expect(named.r.steps.find((s) => s.name === 'e2e')).toMatchObject({ status: 'failed' });
+    expect(named.r.steps.find((s) => s.name === 'e2e')?.reason).toMatch(
+      /^vLLM imports from \/opt\/venv\/lib\/python3.12\/site-packages\/vllm, not from the patched tree .*use install: precompiled/,
+    );
+  });
+});
+
 describe('a run stopped before any step', () => {
   it('an unknown bundle: exit 1 naming it, the RunResult and the report still written', async () => {
     const env = await fakeEnv();

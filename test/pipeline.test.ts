@@ -24,7 +24,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       'vllm-repository': repo.dir,
       'vllm-ref': 'v0.33.0',
       bundle,
-      install: 'existing',
+      install: 'precompiled',
       shapes: '1024x1024,8192x1024',
       concurrencies: '4',
       repeats: '2',
@@ -61,6 +61,11 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     });
     expect(r.settings.VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD).toBe('256 (vLLM default)');
 
+    // vLLM's documented Python-only install, of the patched tree
+    const install = await readFile(join(config.outputDir, 'logs/install.log'), 'utf8');
+    expect(install).toMatch(/uv pip install --python \S+ --editable \. --torch-backend=auto/);
+    expect(install).toContain('vllm.entrypoints.cli.main download-kernels');
+    expect(install).toContain('(the checked-out tree)');
     // the matrix ran inside the vLLM tree, where the bundle put its test
     expect(stepOf(r, 'kernel-tests')?.logTail).toContain(
       'tests/kernels/moe/test_fused_shared_expert_gate.py',

@@ -229,7 +229,7 @@ export async function runPipeline(
     const bundleTest = await findFile(bundleDir, /^test_.*\.py$/);
     if (!bundleTest) throw fail(`the bundle ${bundleDir} has no test_*.py`);
     const inTree =
-      installed && applied
+      installed?.fromTree && applied
         ? patch?.copied.find((c) => /(^|\/)tests\/.*test_[^/]*\.py$/.test(c.to))
         : undefined;
     const where = inTree ? { cwd: vllmDir, target: inTree.to } : { cwd: bundleDir, target: bundleTest };
@@ -272,11 +272,15 @@ export async function runPipeline(
       throw fail(`e2e-backend ${choice} needs a GPU: ${noGpu}`);
     }
     if (!applied) throw fail('the bundle is not applied, so both arms would run the same code');
-    const vllmThere = Boolean(installed ?? detected?.probe?.vllm);
+    // vllm serve runs the bundle only when the vLLM it imports is the patched tree
+    const vllmThere = Boolean(installed?.fromTree);
     const backend = choice === 'auto' ? (vllmThere ? 'vllm-serve' : 'model') : choice;
-    await step.log(
-      `backend: ${backend}${choice === 'auto' ? ` (auto: vLLM ${vllmThere ? 'is' : 'is not'} installed)` : ''}`,
-    );
+    const why = installed
+      ? installed.fromTree
+        ? 'vLLM is installed from the patched tree'
+        : `vLLM imports from ${installed.vllmPath}, not from the patched tree`
+      : 'vLLM is not installed';
+    await step.log(`backend: ${backend}${choice === 'auto' ? ` (auto: ${why})` : ''}`);
     if (backend === 'model') {
       const script = await findFile(bundleDir, /^e2e_.*\.py$/);
       if (!script) throw fail('the bundle has no e2e_*.py driver for the model backend');
@@ -289,8 +293,14 @@ export async function runPipeline(
         timeoutMs: t.e2eModelMs,
       });
     } else {
-      if (!vllmThere)
+      if (!installed)
         throw fail('e2e-backend vllm-serve needs vLLM installed (install: existing or precompiled)');
+      if (!installed.fromTree) {
+        throw fail(
+          `vLLM imports from ${installed.vllmPath}, not from the patched tree ${vllmDir}, so both arms would run the same code; ` +
+            'use install: precompiled (an editable install of the patched tree)',
+        );
+      }
       const vendor = result.device.vendor;
       const floor = detected?.memoryUsedMiB;
       result.e2e = await runServeAb(step, {

@@ -1,4 +1,6 @@
 // Step install: existing (verify `import vllm`), precompiled (vLLM's Python-only editable install), or none.
+import { realpath } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { InstallMethod } from '../config.js';
 import { fail, type StepHandle, skip } from './step.js';
 
@@ -16,6 +18,8 @@ export interface Installed {
   vllmVersion: string;
   /** where `import vllm` resolved, to tell the checked-out tree from a site-packages copy */
   vllmPath: string;
+  /** whether that is the checked-out (patched) tree: only then does vLLM run the bundle's code */
+  fromTree: boolean;
 }
 
 const IMPORT_VLLM = 'import os, vllm; print(vllm.__version__); print(os.path.dirname(vllm.__file__))';
@@ -29,8 +33,17 @@ async function verifyImport(step: StepHandle, o: InstallOptions): Promise<Instal
     );
   }
   const [version, path] = r.stdout.trim().split('\n').slice(-2);
-  await step.log(`vllm ${version} imports from ${path}`);
-  return { vllmVersion: version.trim(), vllmPath: (path ?? '').trim() };
+  const vllmPath = (path ?? '').trim();
+  const fromTree = o.vllmDir !== undefined && (await sameDir(vllmPath, join(o.vllmDir, 'vllm')));
+  await step.log(
+    `vllm ${version} imports from ${vllmPath}${fromTree ? ' (the checked-out tree)' : `, not from the checked-out tree ${o.vllmDir ?? ''}`}`,
+  );
+  return { vllmVersion: version.trim(), vllmPath, fromTree };
+}
+
+async function sameDir(a: string, b: string): Promise<boolean> {
+  const real = (p: string) => realpath(p).catch(() => p);
+  return (await real(a)) === (await real(b));
 }
 
 function lastError(output: string): string {
