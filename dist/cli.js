@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-S5DVMZXW.js";
+} from "./chunks/chunk-DAYQ4KBZ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -278,9 +278,13 @@ describe('patch drift', () => {
     expect(step(run.result, 'apply-bundle')).toMatchObject({
       status: 'failed',
       reason:
-        'patch drift: 1 of 1 sites not recognised (vllm/model_executor/models/qwen2_moe.py:7 unmatched)',
+        'patch drift: 1 of 3 sites not recognised (vllm/model_executor/models/qwen2_moe.py:121 unmatched: sigmoid of a gate module in no known form)',
     });
-    expect(run.result.patch?.sites[0]).toMatchObject({ status: 'unmatched', line: 7 });
+    expect(run.result.patch?.sites.find((x) => x.status === 'unmatched')).toMatchObject({
+      file: 'vllm/model_executor/models/qwen2_moe.py',
+      line: 121,
+      source: 'out = F.sigmoid(self.expert_gate(x)[0]).mul(out)',
+    });
     expect(step(run.result, 'checkout')?.status).toBe('passed');
     expect(run.result.identity.vllmSha).toBe(drifted.sha);
     expect(await run.log('kernel-tests')).toContain(`running test_fused_shared_expert_gate.py in ${bundle}`);

@@ -1,7 +1,7 @@
 // The validate pipeline on one runner: checkout ► apply bundle ► install ► detect device ► kernel tests ► microbench ► e2e.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host } from '../host.js';
 import { parseMicrobench } from '../results/parsers/microbench.js';
@@ -183,8 +183,11 @@ export async function runPipeline(
     patch = await steps.run('apply-bundle', async (step) => {
       const p = await applyBundle({ vllmDir, bundleDir, mode: 'apply', python: config.python });
       result.patch = p;
-      for (const s of p.sites)
-        await step.log(`${s.status.padEnd(15)} ${s.file}:${s.line}  ${s.source.trim()}`);
+      for (const s of p.sites) {
+        await step.log(
+          `${s.status.padEnd(15)} ${s.file}:${s.line}  ${s.source.trim()}${s.reason ? `  (${s.reason})` : ''}`,
+        );
+      }
       for (const c of p.copied) await step.log(`copied ${c.from} → ${c.to}`);
       const drift = p.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
       if (drift.length > 0) {
@@ -192,7 +195,7 @@ export async function runPipeline(
           'failed',
           `patch drift: ${drift.length} of ${p.sites.length} sites not recognised (${drift
             .slice(0, 3)
-            .map((s) => `${s.file}:${s.line} ${s.status}`)
+            .map((s) => `${s.file}:${s.line} ${s.status}${s.reason ? `: ${s.reason}` : ''}`)
             .join(', ')})`,
         );
       } else if (p.sites.length === 0)
@@ -226,7 +229,10 @@ export async function runPipeline(
 
   // in the vLLM tree when vLLM is installed and the bundle put its test there; else from the bundle
   await steps.run('kernel-tests', async (step) => {
-    const bundleTest = await findFile(bundleDir, /^test_.*\.py$/);
+    // the bundle's correctness matrix is test_<bundle>.py; other test files check the bundle's scripts
+    const bundleTest =
+      (await findFile(bundleDir, new RegExp(`^test_${basename(bundleDir)}\\.py$`))) ??
+      (await findFile(bundleDir, /^test_.*\.py$/));
     if (!bundleTest) throw fail(`the bundle ${bundleDir} has no test_*.py`);
     const inTree =
       installed?.fromTree && applied

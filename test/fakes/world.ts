@@ -1,12 +1,14 @@
-// A small world for pipeline tests: a real git repository shaped like vLLM, a bundle, the fake tools on PATH.
+// A small world for pipeline tests: a real git repository of vLLM's files, the real bundle, the fake tools on PATH.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Config, parseConfig } from '../../src/config.js';
 import type { Host } from '../../src/host.js';
-import type { ApplyBundleOptions, PipelineDeps } from '../../src/pipeline/index.js';
-import type { Patch } from '../../src/results/run-result.js';
+import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
+import { applyBundle } from '../../src/patch/engine.js';
+import type { PipelineDeps } from '../../src/pipeline/index.js';
+import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
 
 export const FAKE_BIN = resolve(import.meta.dirname, 'bin');
@@ -14,77 +16,80 @@ export const FAKE_PYTHON = join(FAKE_BIN, 'python');
 
 const run = promisify(execFile);
 
-// inside `if self.expert_gate is not None:`, so the file is valid Python for the real patch engine
+/** vLLM's files the gate touches, as published on PyPI (the sdist is downloaded once and cached). */
+const VLLM_FILES = [
+  'vllm/model_executor/models/qwen2_moe.py',
+  'vllm/model_executor/models/qwen3_moe.py',
+  'vllm/model_executor/models/qwen3_next.py',
+  'vllm/model_executor/models/transformers/fusers/moe.py',
+];
 export const GATE_LINE = '            out = F.sigmoid(self.expert_gate(x)[0]) * out';
+/** A form no known gate pattern matches: what a refactor upstream would leave. */
+export const DRIFTED_LINE = '            out = F.sigmoid(self.expert_gate(x)[0]).mul(out)';
 
-/** A git repository with the files of vLLM the gate touches, one commit, tagged and on branch main. */
+/**
+ * A git repository holding vLLM 0.33.0's Qwen MoE model files from PyPI, one commit, tagged v0.33.0 and on
+ * branch main; with `drift`, qwen2_moe.py's gate line is rewritten into a form the patch does not know.
+ */
 export async function makeVllmRepo(options: { drift?: boolean } = {}): Promise<{ dir: string; sha: string }> {
+  const source = await fetchVllmSource(DEFAULT_VLLM_VERSION);
   const dir = await tempDir('vkci-vllm-');
-  const models = join(dir, 'vllm/model_executor/models');
-  await mkdir(models, { recursive: true });
+  for (const file of VLLM_FILES) {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await copyFile(join(source, file), join(dir, file));
+  }
   await mkdir(join(dir, 'tests/kernels/moe'), { recursive: true });
-  const gate = options.drift ? '            out = self.gate_act(self.expert_gate(x)[0], out)' : GATE_LINE;
-  await writeFile(
-    join(models, 'qwen2_moe.py'),
-    [
-      'import torch.nn.functional as F',
-      '',
-      'class Qwen2MoeMLP:',
-      '    def forward(self, x):',
-      '        out = self.down_proj(self.act_fn(self.gate_up_proj(x)[0]))[0]',
-      '        if self.expert_gate is not None:',
-      gate,
-      '        return out',
-      '',
-    ].join('\n'),
-  );
   await writeFile(join(dir, 'tests/kernels/moe/__init__.py'), '');
+  if (options.drift) {
+    const file = join(dir, VLLM_FILES[0]);
+    const text = await readFile(file, 'utf8');
+    if (!text.includes(GATE_LINE))
+      throw new Error(`vLLM ${DEFAULT_VLLM_VERSION}'s qwen2_moe.py no longer has the gate line`);
+    await writeFile(file, text.replace(GATE_LINE, DRIFTED_LINE));
+  }
   const git = (...args: string[]) =>
     run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], {
       cwd: dir,
     });
   await git('init', '--quiet');
   await git('add', '-A');
-  await git('commit', '--quiet', '-m', 'vLLM-like tree');
-  await git('tag', 'v0.33.0');
+  await git('commit', '--quiet', '-m', `vLLM ${DEFAULT_VLLM_VERSION}'s Qwen MoE files`);
+  await git('tag', `v${DEFAULT_VLLM_VERSION}`);
   const { stdout } = await git('rev-parse', 'HEAD');
   return { dir, sha: stdout.trim() };
 }
 
-/** A bundle directory with the files the pipeline looks for; the fake python plays its scripts. */
+/**
+ * A copy of the real bundle (manifest, kernel, tests, scripts); the fake python plays its scripts. A copy, so a
+ * test's bundle path is its own.
+ */
 export async function makeBundle(): Promise<string> {
-  const dir = await tempDir('vkci-bundle-');
-  await writeFile(join(dir, 'test_fused_shared_expert_gate.py'), 'def test_placeholder():\n    pass\n');
-  await writeFile(join(dir, 'benchmark_shared_expert_gate.py'), '');
-  await writeFile(join(dir, 'e2e_model.py'), '');
-  // the real manifest, so the real patch engine (the action's default) can apply this bundle too
-  await copyFile(join(ROOT, 'kernels/fused_shared_expert_gate/manifest.json'), join(dir, 'manifest.json'));
-  await writeFile(join(dir, 'shared_expert_gate.py'), '');
+  const dir = join(await tempDir('vkci-bundle-'), 'fused_shared_expert_gate');
+  await cp(join(ROOT, 'kernels/fused_shared_expert_gate'), dir, {
+    recursive: true,
+    filter: (src) => !/__pycache__|\.pytest_cache/.test(src),
+  });
   return dir;
 }
 
 /**
- * Finds the gate line in qwen2_moe.py and copies the bundle's test into tests/kernels/moe, as the patch step
- * does; a tree without the line is drift.
+ * A bundle of the real manifest with one small test in place of the kernel's files: what an action-level test
+ * needs to run every step quickly on the CPU.
  */
-export async function applyBundleInTest(o: ApplyBundleOptions): Promise<Patch> {
-  const file = 'vllm/model_executor/models/qwen2_moe.py';
-  const lines = (await readFile(join(o.vllmDir, file), 'utf8')).split('\n');
-  const i = lines.indexOf(GATE_LINE);
-  const site = {
-    file,
-    line: i >= 0 ? i + 1 : lines.findIndex((l) => l.includes('expert_gate(x)')) + 1,
-    status: i >= 0 ? ('applied' as const) : ('unmatched' as const),
-    source: i >= 0 ? lines[i] : (lines.find((l) => l.includes('expert_gate(x)')) ?? ''),
-    symbol: 'Qwen2MoeMLP.forward',
-  };
-  const to = 'tests/kernels/moe/test_fused_shared_expert_gate.py';
-  await writeFile(join(o.vllmDir, to), await readFile(join(o.bundleDir, 'test_fused_shared_expert_gate.py')));
-  return {
-    sites: [site],
-    copied: [{ from: 'test_fused_shared_expert_gate.py', to }],
-    coveredModels: ['Qwen3-Next'],
-  };
+export async function makeSmallBundle(): Promise<string> {
+  const dir = join(await tempDir('vkci-bundle-'), 'small_gate');
+  await mkdir(dir, { recursive: true });
+  const manifest = JSON.parse(
+    await readFile(join(ROOT, 'kernels/fused_shared_expert_gate/manifest.json'), 'utf8'),
+  );
+  manifest.name = 'small_gate';
+  manifest.files = [{ from: 'test_small_gate.py', to: 'tests/kernels/moe/test_small_gate.py' }];
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  await writeFile(
+    join(dir, 'test_small_gate.py'),
+    'import math\n\n\ndef test_sigmoid_gate_is_one_half_at_zero():\n    assert math.isclose(1 / (1 + math.exp(-0.0)), 0.5)\n',
+  );
+  return dir;
 }
 
 export interface RecordingHost extends Host {
@@ -146,7 +151,7 @@ export async function deps(
   return {
     env,
     reposDir: join(await tempDir('vkci-repos-'), 'repos'),
-    applyBundle: applyBundleInTest,
+    applyBundle,
     timeouts: { serverReadyMs: 20_000, benchMs: 30_000, kernelTestsMs: 60_000, gpuMemoryReleaseMs: 10_000 },
     ...more,
   };
