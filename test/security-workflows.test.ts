@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { INPUTS, type Mode } from '../src/inputs.js';
 import { ROOT, tempDir } from './helpers.js';
 
 interface Step {
@@ -79,6 +80,17 @@ describe('example workflows', () => {
       for (const line of text[f].split('\n').filter((l) => /^\s*(- )?uses:/.test(l))) {
         if (line.includes('vllm-kernel-ci/vllm-kernel-ci@')) continue;
         expect(line, f).toMatch(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+      }
+    }
+  });
+
+  it('give this action only inputs it has, each read by the mode the step runs', () => {
+    for (const f of FILES) {
+      for (const s of steps(wf[f]).filter((s) => s.uses?.startsWith('vllm-kernel-ci/vllm-kernel-ci@'))) {
+        const mode = s.with?.mode as Mode;
+        for (const name of Object.keys(s.with ?? {})) {
+          expect(INPUTS.find((i) => i.name === name)?.modes, `${f}: ${name}`).toContain(mode);
+        }
       }
     }
   });
