@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-DAYQ4KBZ.js";
+} from "./chunks/chunk-TXWAE4SR.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

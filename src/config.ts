@@ -22,6 +22,8 @@ export interface Config {
     shapes: WorkloadShape[];
     concurrencies: number[];
     repeats: number;
+    /** both arms run the baseline: the noise floor */
+    aa: boolean;
   };
   thresholds: { minEffectPct: number; failOnRegression: boolean };
   results: string;
@@ -135,6 +137,7 @@ export function parseConfig(read: InputReader): Config {
       shapes: parseShapes('shapes', get('shapes')),
       concurrencies: parseConcurrencies('concurrencies', get('concurrencies')),
       repeats,
+      aa: parseBoolean('e2e-aa', get('e2e-aa')),
     },
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),

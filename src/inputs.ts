@@ -100,6 +100,13 @@ export const INPUTS: readonly InputSpec[] = [
     modes: RUNS,
   },
   {
+    name: 'e2e-aa',
+    description:
+      'A/A run: both e2e arms run the baseline, so every verdict should be "no significant change"; shows the noise floor of this runner.',
+    default: 'false',
+    modes: RUNS,
+  },
+  {
     name: 'min-effect',
     description: 'Smallest relative change, in percent, that is called improved or regressed.',
     default: '2',

@@ -27,6 +27,7 @@ describe('parseConfig', () => {
     [{ concurrencies: '4,sixteen' }, "Invalid concurrencies '4,sixteen'."],
     [{ install: 'pip' }, "Invalid install 'pip'. Expected one of: existing, precompiled, none."],
     [{ 'fail-on-regression': 'yes' }, "Invalid fail-on-regression 'yes'. Expected `true` or `false`."],
+    [{ 'e2e-aa': 'maybe' }, "Invalid e2e-aa 'maybe'. Expected `true` or `false`."],
     [{ 'min-effect': '-1' }, "Invalid min-effect '-1'."],
     [{ 'vllm-ref': 'main branch' }, "Invalid vllm-ref 'main branch'."],
   ])('rejects %j naming the input and the value', (values, message) => {

@@ -134,3 +134,34 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     ]);
   });
 });
+
+describe('validate with e2e-aa: the noise floor', () => {
+  it('runs the baseline in both arms, so a real gate gain cannot show', { timeout: 120_000 }, async () => {
+    const repo = await makeVllmRepo();
+    const bundle = await makeBundle();
+    const env = await fakeEnv({ FAKE_GPU: 'nvidia', FAKE_VLLM_VERSION: '0.33.0', FAKE_GATE_GAIN: '0.05' });
+    const config = await pipelineConfig({
+      'vllm-repository': repo.dir,
+      'vllm-ref': 'v0.33.0',
+      bundle,
+      install: 'precompiled',
+      shapes: '1024x1024',
+      concurrencies: '4',
+      repeats: '2',
+      'e2e-aa': 'true',
+    });
+    const outcome = await runValidate(config, recordingHost({}), await deps(env));
+    const r = await readResult(outcome.resultPath);
+    expect(r.e2e?.aa).toBe(true);
+    expect(r.e2e?.method).toContain('A/A run');
+    const out = config.outputDir;
+    for (const arm of ['baseline', 'patched']) {
+      const bench = JSON.parse(await readFile(join(out, 'e2e', `in1024-out1024-c4-${arm}-r1.json`), 'utf8'));
+      expect(bench).toMatchObject({ arm, VLLM_FUSED_SHARED_EXPERT_GATE: '0' });
+    }
+    // the fake's patched path is 5% faster; with both arms on the baseline no sample shows it
+    const cell = r.e2e?.cells[0];
+    expect(Math.max(...(cell?.patched ?? []))).toBeLessThan(Math.min(...(cell?.baseline ?? [])) * 1.04);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('A/A: both arms ran the baseline');
+  });
+});

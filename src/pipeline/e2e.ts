@@ -21,6 +21,8 @@ export interface ServeAbOptions {
   shapes: WorkloadShape[];
   concurrencies: number[];
   repeats: number;
+  /** A/A: both arms run the baseline */
+  aa?: boolean;
   env: Record<string, string | undefined>;
   cwd?: string;
   vendor: Device['vendor'];
@@ -164,6 +166,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
       for (const arm of ARMS) runs.push({ repeat, arm, cells: targets, round });
     return runs;
   };
+  // A/A: both arms run the baseline
+  const gateSwitch = (arm: string) => (arm === 'patched' && !o.aa ? '1' : '0');
   const started = performance.now();
   let done = 0;
   let total = cells.length * 2 * o.repeats;
@@ -185,7 +189,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
           model: o.model,
           tensorParallelSize: o.tensorParallelSize,
           port,
-          env: { ...o.env, [GATE_ENV]: run.arm === 'patched' ? '1' : '0' },
+          env: { ...o.env, [GATE_ENV]: gateSwitch(run.arm) },
           cwd: o.cwd,
           logFile,
           readyTimeoutMs: o.readyTimeoutMs,
@@ -258,7 +262,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
               arm: run.arm,
               repeat: String(run.repeat + 1),
               cell: cell.id,
-              [GATE_ENV]: run.arm === 'patched' ? '1' : '0',
+              [GATE_ENV]: gateSwitch(run.arm),
             },
           }),
           { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
@@ -309,7 +313,9 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     method:
       `vllm serve + vllm bench serve (random dataset, ignore-eos, max-concurrency = the cell's concurrency); ` +
       `baseline and patched arms from one install, differing only in ${GATE_ENV}=0/1, interleaved A B A B ` +
-      `over ${o.repeats} repeats, a fresh server per arm and repeat; output throughput per run.`,
+      `over ${o.repeats} repeats, a fresh server per arm and repeat; output throughput per run.` +
+      (o.aa ? ` A/A run: both arms ran with ${GATE_ENV}=0, so any change is noise.` : ''),
+    aa: o.aa ? true : undefined,
     model: o.model,
     cells,
   };
@@ -323,20 +329,26 @@ export async function runModelAb(
     script: string;
     cwd: string;
     repeats: number;
+    aa?: boolean;
     env: Record<string, string | undefined>;
     timeoutMs: number;
   },
 ): Promise<E2e> {
   const json = join(step.outDir, 'e2e-model.json');
-  const r = await step.run(o.python, [o.script, '--json', json, '--repeats', String(o.repeats)], {
-    cwd: o.cwd,
-    env: o.env,
-    timeoutMs: o.timeoutMs,
-  });
+  const r = await step.run(
+    o.python,
+    [o.script, '--json', json, '--repeats', String(o.repeats), ...(o.aa ? ['--aa'] : [])],
+    {
+      cwd: o.cwd,
+      env: o.env,
+      timeoutMs: o.timeoutMs,
+    },
+  );
   if (r.timedOut) throw new Error(`${o.script} timed out after ${Math.round(o.timeoutMs / 1000)} s`);
   if (r.exitCode !== 0)
     throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
-  return parseE2eModel(await readFile(json, 'utf8').catch(() => ''), 'e2e-model.json');
+  const e2e = parseE2eModel(await readFile(json, 'utf8').catch(() => ''), 'e2e-model.json');
+  return o.aa ? { ...e2e, aa: true } : e2e;
 }
 
 function lastLine(text: string): string {

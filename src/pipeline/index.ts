@@ -295,6 +295,7 @@ export async function runPipeline(
         script,
         cwd: bundleDir,
         repeats: config.e2e.repeats,
+        aa: config.e2e.aa,
         env,
         timeoutMs: t.e2eModelMs,
       });
@@ -316,6 +317,7 @@ export async function runPipeline(
         shapes: config.e2e.shapes,
         concurrencies: config.e2e.concurrencies,
         repeats: config.e2e.repeats,
+        aa: config.e2e.aa,
         env,
         vendor,
         readyTimeoutMs: t.serverReadyMs,

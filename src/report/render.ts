@@ -313,7 +313,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
     .slice(0, 4)
     .join(', ');
   const out = [
-    `#### End to end\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% once re-run); a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † borderline: named for a re-run.\n`,
+    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% once re-run); a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † borderline: named for a re-run.\n`,
   ];
   if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
   const { column, rowLabel, colLabel } = layout(e2e.cells);

@@ -144,6 +144,7 @@ export const E2e = z.object({
   backend: z.enum(['vllm-serve', 'model']),
   method: z.string().describe('how it measured, one sentence for the report footer'),
   model: z.string(),
+  aa: z.boolean().optional().describe('A/A run: both arms ran the baseline, so every change is noise'),
   cells: z.array(E2eCell),
 });
 export type E2e = z.infer<typeof E2e>;
