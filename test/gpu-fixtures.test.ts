@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { parseNvidiaCudaVersion } from '../src/pipeline/device-parse.js';
 import { parseJunit } from '../src/results/parsers/junit.js';
 import { parseE2eModel, parseMicrobench } from '../src/results/parsers/microbench.js';
+import { parseRunResult } from '../src/results/run-result.js';
+import { compareCell } from '../src/stats/e2e.js';
+import { overallVerdict } from '../src/stats/verdict.js';
 import { ROOT } from './helpers.js';
 
 const gpu = (name: string) => readFile(join(ROOT, 'fixtures', 'gpu', name), 'utf8');
@@ -44,5 +47,38 @@ describe('fixtures captured on an H200', () => {
 
   it("nvidia-smi's banner gives the CUDA version", async () => {
     expect(parseNvidiaCudaVersion(await gpu('tools/nvidia-smi.txt'))).toBe('13.0');
+  });
+});
+
+describe('validate end to end on the H200: an A/B run and an A/A run from one machine start', () => {
+  const load = async (arm: 'ab' | 'aa') => {
+    const name = `validate-h200-ab-aa/run-result-${arm}.json`;
+    return parseRunResult(JSON.parse(await gpu(name)), name);
+  };
+
+  it('every step ran; the A/A run is marked and judges every cell "no significant change"', async () => {
+    for (const arm of ['ab', 'aa'] as const) {
+      const r = await load(arm);
+      expect(r.device.name).toBe('NVIDIA H200');
+      expect(r.steps.filter((s) => s.status !== 'passed').map((s) => s.name)).toEqual(['install']);
+      expect(r.tests?.every((t) => t.status === 'passed')).toBe(true);
+    }
+    const aa = await load('aa');
+    expect(aa.e2e?.aa).toBe(true);
+    const verdicts = aa.e2e?.cells.map((c) => compareCell(c, { minEffectPct: 2 }).verdict);
+    expect(verdicts).toEqual(Array(5).fill('no-significant-change'));
+    expect(overallVerdict(aa, { minEffectPct: 2, failOnRegression: true }).verdict).toBe(
+      'no-significant-change',
+    );
+  });
+
+  it('the A/B run shows each cell with its interval; decode at batch 1 improved', async () => {
+    const ab = await load('ab');
+    expect(ab.e2e?.aa).toBeUndefined();
+    const byId = Object.fromEntries(
+      (ab.e2e?.cells ?? []).map((c) => [c.id, compareCell(c, { minEffectPct: 2 })] as const),
+    );
+    expect(byId['decode-b1-c512'].verdict).toBe('improved');
+    for (const c of Object.values(byId)) expect(c.ciLow).toBeLessThanOrEqual(c.ciHigh);
   });
 });
