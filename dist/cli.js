@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-TXWAE4SR.js";
+} from "./chunks/chunk-2TBUWBO3.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -1,20 +1,11 @@
 // One history line: what a nightly run on one runner measured, with the device and software that measured it.
 import { z } from 'zod';
-import type { RunResult } from '../results/run-result.js';
+import { Device, type RunResult } from '../results/run-result.js';
 
 export const HISTORY_RECORD_VERSION = 1;
 
-export const HistoryDevice = z.object({
-  vendor: z.string(),
-  name: z.string(),
-  count: z.number().int().nonnegative(),
-  driver: z.string().optional(),
-  cuda: z.string().optional(),
-  rocm: z.string().optional(),
-  torch: z.string().optional(),
-  triton: z.string().optional(),
-  python: z.string().optional(),
-});
+// the RunResult's Device without the vLLM fields (they change every night); any vendor a hand-edited line holds
+export const HistoryDevice = Device.omit({ vllm: true, vllmSha: true }).extend({ vendor: z.string() });
 export type HistoryDevice = z.infer<typeof HistoryDevice>;
 
 export const CellValue = z.object({

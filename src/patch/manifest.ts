@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { describeIssues } from '../results/run-result.js';
 
 const RelativePath = z
   .string()
@@ -75,11 +76,7 @@ export async function loadManifest(bundleDir: string): Promise<Manifest> {
   }
   const parsed = Manifest.safeParse(data);
   if (!parsed.success) {
-    const issues = parsed.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new ManifestError(`${path} is not a valid bundle manifest: ${issues}`);
+    throw new ManifestError(`${path} is not a valid bundle manifest: ${describeIssues(parsed.error)}`);
   }
   return parsed.data;
 }

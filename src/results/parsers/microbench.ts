@@ -1,5 +1,6 @@
 // The bundle's microbenchmark JSON (`vllm-kernel-ci/microbench@1`) and e2e driver JSON → RunResult parts. Pure.
-import { E2e, Microbench } from '../run-result.js';
+import type { z } from 'zod';
+import { describeIssues, E2e, Microbench } from '../run-result.js';
 
 export const MICROBENCH_SCHEMA = 'vllm-kernel-ci/microbench@1';
 
@@ -15,12 +16,7 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-function issues(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
-  return error.issues
-    .slice(0, 4)
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
-}
+const issues = (error: z.ZodError) => describeIssues(error, 4);
 
 export function parseMicrobench(text: string, what = 'microbench JSON'): Microbench {
   const data = parseJson(text, what) as Record<string, unknown>;
