@@ -1,33 +1,9 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RUN_RESULT_SCHEMA_VERSION, type RunResult } from '../src/results/run-result.js';
 import { readUntrustedRunResult, STRING_CAPS } from '../src/security/artifacts.js';
+import { HEAD_SHA, honestRunResult } from './fixtures/hostile/corpus.js';
 import { tempDir } from './helpers.js';
-
-const SHA = '3f2a9c1d7e5b4a6f8c0d2e4f6a8b0c2d4e6f8a0b';
-
-function sampleRunResult(): RunResult {
-  return {
-    schema: RUN_RESULT_SCHEMA_VERSION,
-    tool: { name: 'vllm-kernel-ci', version: '0.1.0' },
-    identity: {
-      repository: 'acme/vllm',
-      pr: 42,
-      headSha: SHA,
-      runner: 'h100',
-      vllmRepo: 'pypi',
-      vllmRef: '0.33.0',
-      bundle: 'fused_shared_expert_gate',
-      bundleHash: 'b'.repeat(64),
-      startedAt: '2026-11-27T20:00:00.000Z',
-      finishedAt: '2026-11-27T20:30:00.000Z',
-    },
-    device: { vendor: 'nvidia', name: 'NVIDIA H100 80GB HBM3', count: 1 },
-    steps: [{ name: 'checkout', status: 'passed', seconds: 3.2 }],
-    settings: {},
-  };
-}
 
 async function write(content: string | Buffer, name = 'run-result.json'): Promise<string> {
   const dir = await tempDir('vkci-artifact-');
@@ -36,24 +12,24 @@ async function write(content: string | Buffer, name = 'run-result.json'): Promis
   return path;
 }
 
-const opts = { maxBytes: 1024 * 1024, expectedPr: 42, expectedSha: SHA };
+const opts = { maxBytes: 1024 * 1024, expectedPr: 42, expectedSha: HEAD_SHA };
 
 describe('readUntrustedRunResult', () => {
-  it('returns a valid RunResult for the expected PR and SHA', async () => {
-    const path = await write(JSON.stringify(sampleRunResult()));
-    expect(await readUntrustedRunResult(path, opts)).toEqual(sampleRunResult());
+  it('returns a valid RunResult for the expected PR and HEAD_SHA', async () => {
+    const path = await write(JSON.stringify(honestRunResult()));
+    expect(await readUntrustedRunResult(path, opts)).toEqual(honestRunResult());
   });
 
-  it('accepts the SHA in upper case and needs no PR or SHA for nightly results', async () => {
-    const path = await write(JSON.stringify(sampleRunResult()));
+  it('accepts the HEAD_SHA in upper case and needs no PR or HEAD_SHA for nightly results', async () => {
+    const path = await write(JSON.stringify(honestRunResult()));
     await expect(
-      readUntrustedRunResult(path, { ...opts, expectedSha: SHA.toUpperCase() }),
+      readUntrustedRunResult(path, { ...opts, expectedSha: HEAD_SHA.toUpperCase() }),
     ).resolves.toBeTruthy();
     await expect(readUntrustedRunResult(path, { maxBytes: 1e6 })).resolves.toBeTruthy();
   });
 
   it('refuses a file over the cap before reading it, naming the file', async () => {
-    const path = await write(JSON.stringify(sampleRunResult()));
+    const path = await write(JSON.stringify(honestRunResult()));
     await expect(readUntrustedRunResult(path, { ...opts, maxBytes: 100 })).rejects.toThrow(
       new RegExp(`Refusing RunResult ${path}: it is \\d+ bytes, over the 100-byte cap`),
     );
@@ -62,7 +38,7 @@ describe('readUntrustedRunResult', () => {
   it('refuses a link, which could point at the runner’s own files', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'a'));
-    const target = await write(JSON.stringify(sampleRunResult()));
+    const target = await write(JSON.stringify(honestRunResult()));
     await symlink(target, join(dir, 'a', 'run-result.json'));
     await expect(readUntrustedRunResult(join(dir, 'a', 'run-result.json'), opts)).rejects.toThrow(
       /it is not a regular file/,
@@ -78,18 +54,18 @@ describe('readUntrustedRunResult', () => {
     );
   });
 
-  it('refuses a wrong PR number or head SHA', async () => {
-    const path = await write(JSON.stringify(sampleRunResult()));
+  it('refuses a wrong PR number or head HEAD_SHA', async () => {
+    const path = await write(JSON.stringify(honestRunResult()));
     await expect(readUntrustedRunResult(path, { ...opts, expectedPr: 43 })).rejects.toThrow(
       /it is for pull request #42, but the workflow_run event is for #43/,
     );
     await expect(readUntrustedRunResult(path, { ...opts, expectedSha: 'c'.repeat(40) })).rejects.toThrow(
-      new RegExp(`it is for commit ${SHA}, but the workflow_run event is for c{40}`),
+      new RegExp(`it is for commit ${HEAD_SHA}, but the workflow_run event is for c{40}`),
     );
   });
 
   it('cuts an over-long log tail and says so', async () => {
-    const r = sampleRunResult();
+    const r = honestRunResult();
     r.steps[0].logTail = 'x'.repeat(STRING_CAPS.logTail + 10);
     const got = await readUntrustedRunResult(await write(JSON.stringify(r)), opts);
     expect(got.steps[0].logTail).toBe(`${'x'.repeat(STRING_CAPS.logTail)}… [10 characters cut]`);
