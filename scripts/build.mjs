@@ -1,4 +1,4 @@
-// Bundles the action (dist/index.js) and the CLI (dist/cli.js), and writes docs/run-result.schema.json.
+// Bundles the action (dist/index.js) and the CLI (dist/cli.js, a Node version check before dist/cli-main.js), and writes docs/run-result.schema.json.
 // `node scripts/build.mjs --out DIR` writes to DIR instead (the staleness test compares that with the tree).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,10 +26,25 @@ const common = {
 await rm(join(out, 'dist'), { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: { index: join(root, 'src/index.ts'), cli: join(root, 'src/cli.ts') },
+  entryPoints: { index: join(root, 'src/index.ts'), 'cli-main': join(root, 'src/cli/main.ts') },
   outdir: join(out, 'dist'),
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
+});
+// the bin stands alone (no static import of any chunk) so it can name the Node it needs before loading the rest
+await build({
+  ...common,
+  banner: undefined,
+  entryPoints: [join(root, 'src/cli/bin.ts')],
+  outfile: join(out, 'dist/cli.js'),
+  plugins: [
+    {
+      name: 'cli-main-external',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './cli-main.js', external: true }));
+      },
+    },
+  ],
 });
 
 const tmp = await mkdtemp(join(tmpdir(), 'vkci-schema-'));

@@ -25,3 +25,11 @@ export interface ModeOutcome {
   /** one line for setFailed / stderr when exitCode is not 0 */
   failure?: string;
 }
+
+/** The action's outputs from a mode's outcome: set by the action and echoed by the CLI. */
+export function writeOutputs(host: Host, outcome: ModeOutcome): void {
+  host.setOutput('verdict', outcome.verdict);
+  host.setOutput('result-path', outcome.resultPath ?? '');
+  host.setOutput('report-path', outcome.reportPath ?? '');
+  host.setOutput('comment-url', outcome.commentUrl ?? '');
+}

@@ -1,7 +1,7 @@
 // Action entry: inputs → Config → one mode → outputs. The only place that calls setFailed.
 import * as core from '@actions/core';
 import { parseConfig } from './config.js';
-import type { Host, ModeOutcome } from './host.js';
+import { type Host, writeOutputs } from './host.js';
 import { runMode } from './modes/index.js';
 import { knownSecrets } from './security/scrub.js';
 
@@ -26,13 +26,6 @@ export const actionHost: Host = {
     await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, { retentionDays: 14 });
   },
 };
-
-export function writeOutputs(host: Host, outcome: ModeOutcome): void {
-  host.setOutput('verdict', outcome.verdict);
-  host.setOutput('result-path', outcome.resultPath ?? '');
-  host.setOutput('report-path', outcome.reportPath ?? '');
-  host.setOutput('comment-url', outcome.commentUrl ?? '');
-}
 
 export async function run(): Promise<void> {
   try {

@@ -1,6 +1,10 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MIN_NODE_MAJOR, nodeVersionProblem } from '../src/cli/node-version.js';
 import { INPUTS, MODES } from '../src/inputs.js';
-import { runNode } from './helpers.js';
+import { ROOT, runNode } from './helpers.js';
 
 const env = { PATH: process.env.PATH ?? '' };
 
@@ -41,3 +45,53 @@ describe('dist/cli.js', () => {
     expect(r.stderr).toContain("use '--repeats=-XYZ'");
   });
 });
+
+describe('the Node version check', () => {
+  it('names the Node it needs and how to get it, and passes Node 24 and later', () => {
+    expect(nodeVersionProblem('20.20.2', '/usr/bin/node')).toMatch(
+      /needs Node 24 or newer; this is Node 20\.20\.2 \(\/usr\/bin\/node\)\. Install Node 24/,
+    );
+    expect(nodeVersionProblem('23.11.0')).toContain('Node 24');
+    expect(nodeVersionProblem('24.0.0')).toBeUndefined();
+    expect(nodeVersionProblem('25.1.0')).toBeUndefined();
+  });
+
+  it('asks for the Node that package.json and action.yml declare', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.engines.node).toBe(`>=${MIN_NODE_MAJOR}`);
+    expect(await readFile(join(ROOT, 'action.yml'), 'utf8')).toContain(`using: node${MIN_NODE_MAJOR}`);
+  });
+
+  it('dist/cli.js loads nothing before the check', async () => {
+    const bin = await readFile(join(ROOT, 'dist/cli.js'), 'utf8');
+    expect(bin).not.toMatch(/^\s*import\s/m);
+    expect(bin).toContain('import("./cli-main.js")');
+  });
+
+  const old = olderNode();
+  it.skipIf(!old)(`dist/cli.js on an older Node (${old}) exits 1 and says to install Node 24`, async () => {
+    const r = await run(old as string, ['dist/cli.js', '--help']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`needs Node ${MIN_NODE_MAJOR} or newer`);
+    expect(r.stderr).not.toContain('SyntaxError');
+  });
+});
+
+/** A node on this machine older than the CLI needs (the system one, where there is one). */
+function olderNode(): string | undefined {
+  const found = spawnSync('which', ['-a', 'node'], { encoding: 'utf8' }).stdout.split('\n');
+  for (const path of new Set([...found, '/usr/bin/node', '/usr/local/bin/node'].filter(Boolean))) {
+    const v = spawnSync(path, ['--version'], { encoding: 'utf8' });
+    if (v.status === 0 && Number.parseInt(v.stdout.replace(/^v/, ''), 10) < MIN_NODE_MAJOR) return path;
+  }
+  return undefined;
+}
+
+function run(node: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(node, args, { cwd: ROOT, env }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}

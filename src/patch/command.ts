@@ -1,6 +1,6 @@
 // `vllm-kernel-ci patch`: put a kernel bundle into a vLLM tree, check it, or take it out again.
 import { parseArgs } from 'node:util';
-import type { CliIo, ExtraCommand } from '../cli.js';
+import type { CliCommand, CliIo } from '../cli/io.js';
 import { INPUTS } from '../inputs.js';
 import type { Patch } from '../results/run-result.js';
 import { applyBundle, countSites, type PatchMode, resolveBundleDir } from './engine.js';
@@ -118,7 +118,7 @@ export async function runPatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
-export const patchCommand: ExtraCommand = {
+export const patchCommand: CliCommand = {
   name: 'patch',
   summary:
     'Put a kernel bundle into a vLLM tree (copy its files, rewrite its call sites), check it or revert it.',
