@@ -10,7 +10,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-M6A35U6W.js";
+} from "./chunks/chunk-UVJBYXGZ.js";
 import "./chunks/chunk-4XCIAZIM.js";
 
 // src/patch/command.ts

@@ -4,7 +4,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-M6A35U6W.js";
+} from "./chunks/chunk-UVJBYXGZ.js";
 import {
   getInput,
   group,

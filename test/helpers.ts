@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { NO_AUTO_GC } from '../src/pipeline/git-settings.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
@@ -71,3 +72,12 @@ export function parseOutputFile(text: string): Record<string, string> {
   }
   return out;
 }
+
+/** `git init` (flags such as --bare) with the settings the tool gives its own repositories: no background gc. */
+export async function gitInit(dir: string, ...flags: string[]): Promise<void> {
+  await promisify(execFile)('git', ['init', '--quiet', ...flags, dir]);
+  for (const args of NO_AUTO_GC) await promisify(execFile)('git', ['-C', dir, ...args]);
+}
+
+/** The same settings as `git clone` flags. */
+export const NO_AUTO_GC_FLAGS: string[] = NO_AUTO_GC.flatMap(([, key, value]) => ['-c', `${key}=${value}`]);

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyFile } from '../src/nightly/history-git.js';
 import { makeBundle, makeVllmRepo } from './fakes/world.js';
-import { parseOutputFile, ROOT, runNode, runnerEnv } from './helpers.js';
+import { gitInit, parseOutputFile, ROOT, runNode, runnerEnv } from './helpers.js';
 import { type FakeGitHub, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
 const REPO = 'example/vllm-kernel-ci';
@@ -41,7 +41,7 @@ describe('dist/index.js in nightly mode', () => {
     const server = join(dir, 'server');
     const remote = join(server, `${REPO}.git`);
     await mkdir(remote, { recursive: true });
-    await execa('git', ['init', '--quiet', '--bare', remote]);
+    await gitInit(remote, '--bare');
     Object.assign(env, {
       GITHUB_EVENT_NAME: 'schedule',
       GITHUB_SERVER_URL: `file://${server}`,

@@ -3,14 +3,14 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { gitHistoryStore, historyFile, isRaceRejection } from '../src/nightly/history-git.js';
 import { formatHistoryLine, type HistoryRecord, historyRecordFrom } from '../src/nightly/record.js';
-import { tempDir } from './helpers.js';
+import { gitInit, NO_AUTO_GC_FLAGS, tempDir } from './helpers.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 
 const BRANCH = 'vllm-kernel-ci-data';
 
 async function bareRemote(): Promise<string> {
   const dir = await tempDir('vkci-remote-');
-  await execa('git', ['init', '--quiet', '--bare', dir]);
+  await gitInit(dir, '--bare');
   return dir;
 }
 
@@ -33,11 +33,14 @@ async function branchFile(remote: string, path: string): Promise<string> {
   return stdout;
 }
 
+let lastWorkDir = '';
+
 async function store(remote: string, extra: Partial<Parameters<typeof gitHistoryStore>[0]> = {}) {
+  lastWorkDir = join(await tempDir('vkci-clone-'), 'history');
   return gitHistoryStore({
     remote,
     branch: BRANCH,
-    workDir: join(await tempDir('vkci-clone-'), 'history'),
+    workDir: lastWorkDir,
     retentionDays: 60,
     ...extra,
   });
@@ -54,6 +57,8 @@ describe('history on a data branch', () => {
     const second = await history.append(record('h200-1', 1));
     expect(second.records.map((r) => r.night)).toEqual(['2026-10-01', '2026-10-02']);
     expect(await history.head()).toBe(second.commit);
+    const gc = await execa('git', ['-C', lastWorkDir, 'config', '--get', 'gc.auto']);
+    expect(gc.stdout).toBe('0');
 
     const text = await branchFile(remote, historyFile('fused_shared_expert_gate', 'h200-1'));
     expect(text.split('\n')).toEqual([
@@ -124,7 +129,7 @@ describe('history on a data branch', () => {
     await history.append(record('mi355x-1', 0));
     // a hand-edited line must survive pruning
     const clone = await tempDir('vkci-edit-');
-    await execa('git', ['clone', '--quiet', '--branch', BRANCH, remote, clone]);
+    await execa('git', ['clone', '--quiet', ...NO_AUTO_GC_FLAGS, '--branch', BRANCH, remote, clone]);
     const file = join(clone, historyFile('fused_shared_expert_gate', 'h200-1'));
     await execa('sh', ['-c', `echo 'not a record' >> '${file}'`]);
     await execa('git', ['-C', clone, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'edit']);

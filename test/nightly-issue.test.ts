@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { createOctokit } from '../src/github/client.js';
@@ -13,7 +12,7 @@ import { publishRegressionIssue } from '../src/nightly/publish.js';
 import { historyRecordFrom } from '../src/nightly/record.js';
 import { DEFAULT_TREND, runnerTrend } from '../src/nightly/trend.js';
 import { escapeText } from '../src/report/escape.js';
-import { tempDir } from './helpers.js';
+import { gitInit, tempDir } from './helpers.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 import { type FakeGitHub, READ_TOKEN, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
@@ -102,7 +101,7 @@ describe('regression issue on GitHub', () => {
     fake = await startFakeGitHub();
     fake.addRepo(REPO);
     const remote = await tempDir('vkci-remote-');
-    await execa('git', ['init', '--quiet', '--bare', remote]);
+    await gitInit(remote, '--bare');
     const out = await tempDir('vkci-out-');
     const config = parseConfig(
       (name) => ({ mode: 'nightly', 'output-dir': out, 'github-token': READ_TOKEN })[name],
@@ -158,7 +157,7 @@ describe('regression issue on GitHub', () => {
 
   it('without a token writes the history, leaves the issue alone, and fails a night whose checkout failed', async () => {
     const remote = await tempDir('vkci-remote-');
-    await execa('git', ['init', '--quiet', '--bare', remote]);
+    await gitInit(remote, '--bare');
     const out = await tempDir('vkci-out-');
     const config = parseConfig((name) => ({ mode: 'nightly', 'output-dir': out })[name]);
     const warnings: string[] = [];

@@ -11,7 +11,7 @@ import { runNightlyWith } from '../src/modes/nightly.js';
 import { gitHistoryStore, type HistoryStore, historyFile } from '../src/nightly/history-git.js';
 import { ISSUE_LABEL } from '../src/nightly/issue-body.js';
 import type { Device } from '../src/results/run-result.js';
-import { tempDir } from './helpers.js';
+import { gitInit, tempDir } from './helpers.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 import { type FakeGitHub, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
@@ -68,7 +68,7 @@ describe('60 simulated nights', () => {
     fake = await startFakeGitHub();
     fake.addRepo(REPO);
     remote = await tempDir('vkci-remote-');
-    await execa('git', ['init', '--quiet', '--bare', remote]);
+    await gitInit(remote, '--bare');
     config = parseConfig(
       (name) =>
         ({

@@ -86,6 +86,11 @@ describe('checkout from a real git repository', () => {
     const second = await get('main');
     expect(second.value?.dir).toBe(first.dir);
     expect(second.step.logTail).toContain('reusing the cached clone');
+    // no background gc that could still be packing when the next step reads or removes the clone
+    const gc = await git('git', ['config', '--get-regexp', '^(gc\\.auto|maintenance\\.auto)$'], {
+      cwd: first.dir,
+    });
+    expect(gc.stdout.trim().split('\n').sort()).toEqual(['gc.auto 0', 'maintenance.auto false']);
     expect(await readFile(join(first.dir, 'vllm/model_executor/models/qwen2_moe.py'), 'utf8')).toContain(
       'F.sigmoid',
     );

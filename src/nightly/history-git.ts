@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { NO_AUTO_GC } from '../pipeline/git-settings.js';
 import { formatHistoryLine, type HistoryRecord, parseHistoryLines, withinRetention } from './record.js';
 
 export interface HistorySnapshot {
@@ -82,6 +83,7 @@ export function gitHistoryStore(options: GitHistoryOptions): HistoryStore {
     await mkdir(workDir, { recursive: true });
     // its own repository, never one it happens to sit inside
     if (!existsSync(join(workDir, '.git'))) await git(['init', '--quiet']);
+    for (const args of NO_AUTO_GC) await git([...args]);
     await git(['remote', 'remove', 'origin'], false);
     await git(['remote', 'add', 'origin', remote]);
   }

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { NO_AUTO_GC } from './git-settings.js';
 import { fail, type StepHandle } from './step.js';
 
 export interface CheckoutOptions {
@@ -105,6 +106,7 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
     await step.log(`reusing the cached clone ${dir}`);
     await git(['remote', 'set-url', 'origin', url], dir);
   }
+  for (const args of NO_AUTO_GC) await git([...args], dir);
   // one shallow fetch serves a branch, a tag, refs/pull/N/head and (on GitHub) a full SHA
   let fetched = await git(['fetch', '--depth', '1', '--force', '--no-tags', 'origin', ref], dir);
   if (!fetched.ok) {
@@ -182,6 +184,7 @@ async function pypiRepository(
   const ident = ['-c', 'user.name=vllm-kernel-ci', '-c', 'user.email=vllm-kernel-ci@localhost'];
   for (const args of [
     ['init', '--quiet'],
+    ...NO_AUTO_GC.map((a) => [...a]),
     ['add', '--all', '--force'],
     [...ident, 'commit', '--quiet', '--no-verify', '-m', `vLLM ${version} as published on PyPI`],
     [...ident, 'tag', `v${version}`],

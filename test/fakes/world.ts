@@ -7,6 +7,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import type { Host } from '../../src/host.js';
 import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
 import { applyBundle } from '../../src/patch/engine.js';
+import { NO_AUTO_GC } from '../../src/pipeline/git-settings.js';
 import type { PipelineDeps } from '../../src/pipeline/index.js';
 import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
@@ -52,6 +53,7 @@ export async function makeVllmRepo(options: { drift?: boolean } = {}): Promise<{
       cwd: dir,
     });
   await git('init', '--quiet');
+  for (const args of NO_AUTO_GC) await git(...args);
   await git('add', '-A');
   await git('commit', '--quiet', '-m', `vLLM ${DEFAULT_VLLM_VERSION}'s Qwen MoE files`);
   await git('tag', `v${DEFAULT_VLLM_VERSION}`);
