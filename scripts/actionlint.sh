@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lints workflows (default: the examples in docs/workflows) with actionlint, built once from source through the
-# Go module proxy and cached outside the clone by version, so fresh clones and CI reuse it.
+# Lints workflows (default: the examples in docs/workflows and the project's own in .github/workflows) with
+# actionlint, built once from source through the Go module proxy and cached outside the clone by version, so fresh
+# clones and CI reuse it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=v1.7.12
@@ -20,5 +21,5 @@ if [ ! -x "$bin" ]; then
   cp "$tmp/actionlint" "$bin.$$"
   mv -f "$bin.$$" "$bin"
 fi
-if [ $# -eq 0 ]; then set -- "$root"/docs/workflows/*.yml; fi
+if [ $# -eq 0 ]; then set -- "$root"/docs/workflows/*.yml "$root"/.github/workflows/*.yml; fi
 exec "$bin" -no-color -config-file "$root/docs/workflows/actionlint.yaml" "$@"
