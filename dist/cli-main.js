@@ -10,7 +10,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-UVJBYXGZ.js";
+} from "./chunks/chunk-4AWMHEI6.js";
 import "./chunks/chunk-4XCIAZIM.js";
 
 // src/patch/command.ts

@@ -4,7 +4,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-UVJBYXGZ.js";
+} from "./chunks/chunk-4AWMHEI6.js";
 import {
   getInput,
   group,

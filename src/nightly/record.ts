@@ -1,6 +1,7 @@
 // One history line: what a nightly run on one runner measured, with the device and software that measured it.
 import { z } from 'zod';
 import { Device, type RunResult } from '../results/run-result.js';
+import { medianOf } from '../stats/signed-rank.js';
 
 export const HISTORY_RECORD_VERSION = 1;
 
@@ -51,12 +52,6 @@ export function e2eCellKey(id: string, metric: string): string {
   return `e2e:${id}:${metric}`;
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 /** A bundle given as a path is known by its directory name, so runners with different workspaces share one history. */
 export function bundleName(bundle: string): string {
   return (
@@ -83,7 +78,7 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
   }
   for (const cell of result.e2e?.cells ?? []) {
     if (cell.status !== 'ok' || cell.patched.length === 0) continue;
-    const value = median(cell.patched);
+    const value = medianOf(cell.patched);
     if (!(value > 0)) continue;
     cells.push({
       key: e2eCellKey(cell.id, cell.metric),

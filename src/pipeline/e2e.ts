@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkloadShape } from '../config.js';
 import { parseBenchServe } from '../results/parsers/bench-serve.js';
-import { parseE2eModel } from '../results/parsers/microbench.js';
+import { parseE2eModel } from '../results/parsers/e2e-model.js';
 import type { Device, E2e, E2eCell } from '../results/run-result.js';
 import { sleep } from './process.js';
 import { freePort, ServerError, VllmServer } from './serve.js';

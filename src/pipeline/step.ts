@@ -2,6 +2,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Host } from '../host.js';
+import { seconds as formatSeconds } from '../report/format.js';
 import type { RunResult, Step, StepName, StepStatus } from '../results/run-result.js';
 import { type CommandOptions, type CommandResult, runLogged } from './process.js';
 
@@ -35,12 +36,6 @@ const LOG_TAIL_CHARS = 4_000;
 export function tailOf(text: string, lines = LOG_TAIL_LINES, chars = LOG_TAIL_CHARS): string {
   const kept = text.trimEnd().split('\n').slice(-lines).join('\n');
   return kept.length > chars ? kept.slice(-chars) : kept;
-}
-
-function elapsed(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const m = Math.floor(seconds / 60);
-  return `${m} min ${Math.round(seconds - m * 60)} s`;
 }
 
 export interface StepRecorderOptions {
@@ -93,7 +88,7 @@ export class StepRecorder {
     let value: T | undefined;
     let status: StepStatus = 'passed';
     let reason: string | undefined;
-    await host.group(`${name} (at ${elapsed((t0 - this.started) / 1000)})`, async () => {
+    await host.group(`${name} (at ${formatSeconds((t0 - this.started) / 1000)})`, async () => {
       try {
         value = await body(handle);
         if (finished) ({ status, reason } = finished);
@@ -117,7 +112,7 @@ export class StepRecorder {
         ...(logTail ? { logTail } : {}),
         artifact,
       });
-      host.info(`${name}: ${status}${reason ? ` (${oneLine(reason)})` : ''} in ${elapsed(seconds)}`);
+      host.info(`${name}: ${status}${reason ? ` (${oneLine(reason)})` : ''} in ${formatSeconds(seconds)}`);
     });
     return value;
   }

@@ -1,5 +1,6 @@
 // The RunResult: the contract between a GPU job (validate) and the report job. Versioned; validated on both sides.
 import { z } from 'zod';
+import { checkShape } from './read-json.js';
 
 export const RUN_RESULT_SCHEMA_VERSION = 1;
 
@@ -165,20 +166,12 @@ export const RunResult = z.object({
 });
 export type RunResult = z.infer<typeof RunResult>;
 
-/** The first schema violations, each with where it is: `cells.0.k: expected number`. */
-export function describeIssues(error: z.ZodError, max = 5): string {
-  return error.issues
-    .slice(0, max)
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
-}
+export { describeIssues } from './read-json.js';
 
 /** Parses untrusted JSON into a RunResult, or throws an error that says what is wrong and where. */
 export function parseRunResult(data: unknown, source: string): RunResult {
-  const parsed = RunResult.safeParse(data);
-  if (!parsed.success) {
-    const issues = describeIssues(parsed.error);
-    throw new Error(`${source} is not a valid RunResult (schema ${RUN_RESULT_SCHEMA_VERSION}): ${issues}`);
-  }
-  return parsed.data;
+  return checkShape(RunResult, data, {
+    what: source,
+    mismatch: `is not a valid RunResult (schema ${RUN_RESULT_SCHEMA_VERSION})`,
+  });
 }

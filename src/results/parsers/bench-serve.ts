@@ -1,5 +1,5 @@
 // `vllm bench serve --save-result` JSON → the numbers one e2e sample needs. Keys as vllm/benchmarks/serve.py writes them. Pure.
-import { parseJson, ResultFileError } from './microbench.js';
+import { parseJson, ResultFileError } from '../read-json.js';
 
 export interface BenchServeResult {
   completed: number;
