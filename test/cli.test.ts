@@ -1,10 +1,10 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIN_NODE_MAJOR, nodeVersionProblem } from '../src/cli/node-version.js';
 import { INPUTS, MODES } from '../src/inputs.js';
-import { ROOT, runNode } from './helpers.js';
+import { ROOT, runFile, runNode } from './helpers.js';
 
 const env = { PATH: process.env.PATH ?? '' };
 
@@ -70,7 +70,7 @@ describe('the Node version check', () => {
 
   const old = olderNode();
   it.skipIf(!old)(`dist/cli.js on an older Node (${old}) exits 1 and says to install Node 24`, async () => {
-    const r = await run(old as string, ['dist/cli.js', '--help']);
+    const r = await runFile(old as string, ['dist/cli.js', '--help'], env);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`needs Node ${MIN_NODE_MAJOR} or newer`);
@@ -86,12 +86,4 @@ function olderNode(): string | undefined {
     if (v.status === 0 && Number.parseInt(v.stdout.replace(/^v/, ''), 10) < MIN_NODE_MAJOR) return path;
   }
   return undefined;
-}
-
-function run(node: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(node, args, { cwd: ROOT, env }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
 }

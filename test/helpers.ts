@@ -18,9 +18,19 @@ export interface Spawned {
 }
 
 /** Runs node (this process's, Node 24) on a script with a given environment; never throws on exit status. */
-export async function runNode(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Spawned> {
+export function runNode(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Spawned> {
+  return runFile(process.execPath, args, env, cwd);
+}
+
+/** Runs a program with a given environment; never throws on exit status. */
+export async function runFile(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd = ROOT,
+): Promise<Spawned> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, {
+    const { stdout, stderr } = await promisify(execFile)(file, args, {
       cwd,
       env,
       maxBuffer: 64 * 1024 * 1024,

@@ -1,34 +1,16 @@
 // The npm package, the second way to get the CLI: packed from this tree, installed globally into a temporary
 // prefix with an empty cache and no network, and run from there.
-import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, runFile, tempDir } from './helpers.js';
 
 const PYTHON = process.env.VLLM_KERNEL_CI_PYTHON ?? 'python3';
 const made: string[] = [];
 afterAll(async () => {
   await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, env, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('npm pack, then npm install -g from the tarball', () => {
   it('declares no runtime dependency: dist/ bundles them all, so the install fetches nothing', async () => {
@@ -47,7 +29,7 @@ describe('npm pack, then npm install -g from the tarball', () => {
       npm_config_cache: join(tmp, 'npm-cache'),
       npm_config_update_notifier: 'false',
     };
-    const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], env);
+    const packed = await runFile('npm', ['pack', '--json', '--pack-destination', tmp], env);
     expect(packed.code, packed.stderr).toBe(0);
     const [{ filename, files }] = JSON.parse(packed.stdout) as [
       { filename: string; files: { path: string }[] },
@@ -67,7 +49,7 @@ describe('npm pack, then npm install -g from the tarball', () => {
     expect(paths.filter((p) => p.includes('__pycache__') || p.startsWith('test/'))).toEqual([]);
 
     const prefix = join(tmp, 'prefix');
-    const install = await run(
+    const install = await runFile(
       'npm',
       [
         'install',
@@ -85,17 +67,17 @@ describe('npm pack, then npm install -g from the tarball', () => {
     expect(install.code, install.stderr).toBe(0);
     const bin = join(prefix, 'bin', 'vllm-kernel-ci');
 
-    const help = await run(bin, ['--help'], env, tmp);
+    const help = await runFile(bin, ['--help'], env, tmp);
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toContain('Usage: vllm-kernel-ci <command> [options]');
-    const validate = await run(bin, ['validate', '--help'], env, tmp);
+    const validate = await runFile(bin, ['validate', '--help'], env, tmp);
     expect(validate.code, validate.stderr).toBe(0);
     expect(validate.stdout).toContain('Usage: vllm-kernel-ci validate [options]');
     expect(validate.stdout).toContain('--vllm-ref <value>');
 
     const vllm = join(tmp, 'vllm');
-    await run('cp', ['-r', await fetchVllmSource('0.5.5'), vllm], env);
-    const check = await run(
+    await runFile('cp', ['-r', await fetchVllmSource('0.5.5'), vllm], env);
+    const check = await runFile(
       bin,
       ['patch', '--vllm-dir', vllm, '--check', '--json', '--python', PYTHON],
       env,
