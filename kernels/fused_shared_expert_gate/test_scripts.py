@@ -179,22 +179,43 @@ def test_e2e_tiny_model_writes_its_json(tmp_path, aa):
     assert ("A/A" in doc["method"]) == aa
 
 
-def test_e2e_patched_arm_runs_the_fused_gate(monkeypatch):
-    calls = []
-    real = e2e_model.sg.fused_shared_expert_gate
-
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(e2e_model.sg, "fused_shared_expert_gate", counting)
+def test_e2e_arms_run_the_gate_they_name(tmp_path):
+    path = tmp_path / "counting.py"
+    path.write_text(
+        "import torch\n\nCALLS = []\n\n\ndef gate(x, weight, out):\n"
+        "    CALLS.append(tuple(x.shape))\n    return torch.sigmoid(x @ weight.T) * out\n"
+    )
+    patched = e2e_model.arm_gate(f"{path}::gate")
+    calls = sys.modules[e2e_model.load_impl(f"{path}::gate").__module__].CALLS
     model, sites = e2e_model.build_model("tiny", DEVICE, torch.bfloat16)
     step = e2e_model.Step(model, e2e_model.parse_cell("prefill-b2-s16"), DEVICE)
-    step.forward(False)
-    assert calls == [], "the baseline arm must not call the fused gate"
-    step.forward(True)
-    assert len(calls) == sites == 2
-    assert e2e_model.check_arms_agree(step) is None
+    step.forward(e2e_model.arm_gate("reference"))
+    assert calls == [], "the reference arm runs the unfused expression"
+    step.forward(patched)
+    assert calls == [(32, 64)] * sites and sites == 2
+    assert e2e_model.check_arms_agree(step, e2e_model.unfused, patched) is None
+    wrong = e2e_model.arm_gate(_impl_file(tmp_path, "negated", "-100 * out"))
+    assert "patched logits differ" in e2e_model.check_arms_agree(step, e2e_model.unfused, wrong)
+
+
+def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch):
+    model, sites = e2e_model.build_model("tiny", DEVICE, torch.bfloat16)
+    # two distinct gates with the same result: the order is under test, not the kernel
+    arms = {"baseline": e2e_model.unfused, "patched": lambda gate, x, out: e2e_model.unfused(gate, x, out)}
+    names = {id(gate): name for name, gate in (("A", arms["baseline"]), ("B", arms["patched"]))}
+    captured = []
+    real = e2e_model.Step.runner
+
+    def recording(self, gate):
+        captured.append(names[id(gate)])
+        return real(self, gate)
+
+    monkeypatch.setattr(e2e_model.Step, "runner", recording)
+    args = e2e_model.argparse.Namespace(device=DEVICE, warmup=1, repeats=4, sample_ms=1.0)
+    cell = e2e_model.measure_cell(model, "prefill-b2-s16", args, sites, "tiny", arms)
+    assert cell["status"] == "ok", cell.get("reason")
+    # the probe, one warm-up pair, then A B, B A, B A, A B
+    assert "".join(captured) == "A" + "AB" + "ABBABAAB"
 
 
 def test_e2e_rejects_a_malformed_cell():
