@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,38 @@ def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch):
 def test_e2e_rejects_a_malformed_cell():
     with pytest.raises(ValueError, match="prefill-b<batch>-s<seq>"):
         e2e_model.parse_cell("prefill-8-512")
+
+
+def test_validate_pr_trees_runs_the_suite_per_implementation(tmp_path):
+    """scripts/gpu/validate-pr-trees.sh on the CPU: a JUnit per implementation, a wrong one's cases named."""
+    root = HERE.parent.parent
+    out = tmp_path / "out"
+    wrong = _impl_file(tmp_path, "half", "out * 0.5")
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "SUITE_FILTER": "test_zero_tokens or test_weight_as_row_or_vector",
+    }
+    impls = [
+        "bundle=kernels/fused_shared_expert_gate/shared_expert_gate.py::fused_shared_expert_gate",
+        f"half={wrong}",
+    ]
+    script = root / "scripts" / "gpu" / "validate-pr-trees.sh"
+    done = subprocess.run(["bash", script, *impls], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (out / "summary.txt").read_text().splitlines()
+    assert summary[0] == "bundle: pytest exited 0; 4 passed"
+    assert summary[1] == "half: pytest exited 1; 2 failure, 2 passed", (
+        "zero tokens pass even for a wrong gate"
+    )
+    assert summary[2:] == [f"  failure: test_weight_as_row_or_vector[{w}]" for w in ("1xK", "K")]
+    for name in ("bundle", "half"):
+        cases = list(ET.parse(out / f"junit-conformance-{name}.xml").getroot().iter("testcase"))
+        assert len(cases) == 4 and {c.find("properties") is not None for c in cases} == {True}
+
+    missing = subprocess.run(
+        ["bash", script, "pr=test/fixtures/pr-shapes/missing.py::op"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1
+    assert "pr: no such implementation file" in (out / "summary.txt").read_text()
