@@ -6,7 +6,7 @@
   references (its ``@triton.jit`` kernels, helpers, constants, imports), each at its original line so that
   tracebacks point into PATH. ``from vllm.triton_utils import tl, triton`` becomes plain Triton; imports
   inside ``try: ... except ImportError`` stay as written (guarded); any other vLLM import the closure needs
-  is an ``ImplError`` naming it.
+  stays as written when some vLLM is installed, else is an ``ImplError`` naming it.
 """
 
 from __future__ import annotations
@@ -206,13 +206,17 @@ def _standalone_source(path: Path, symbol: str) -> str:
                     todo.extend(_used_names(statements[i], lazy))
         return chosen, names
 
+    vllm_installed = importlib.util.find_spec("vllm") is not None
+
     def render(chosen: set[int], needed: set[str]) -> dict[int, list[str]]:
         out = {}
         for i in chosen:
             node = statements[i]
             start, end = _statement_lines(node)
             source = original[start - 1 : end]
-            if _vllm_module(node) and not _is_guarded(node):
+            module = _vllm_module(node)
+            # An installed vLLM (another tree's) serves the imports; Triton's re-export is plain Triton.
+            if module and not _is_guarded(node) and (module == "vllm.triton_utils" or not vllm_installed):
                 source = [_rewrite_import(node, needed, path)] + [""] * (end - start)
             out[start] = source
         return out
