@@ -58,7 +58,10 @@ def load_impl(spec: str) -> Callable:
     path, symbol = parse_spec(spec)
     name = _importable_name(path)
     if name is not None:
-        module = importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:
+            raise ImplError(f"{path}: importing {name} failed: {type(error).__name__}: {error}") from error
     else:
         module = _import_file(_standalone_source(path, symbol), path)
     fn = getattr(module, symbol, None)
@@ -269,9 +272,11 @@ def _import_file(source: str, origin: Path):
         raise ImplError(
             f"{origin}: the op's definitions need a module that is not installed: {error}"
         ) from error
-    except Exception:
+    except Exception as error:
         del sys.modules[name]
-        raise
+        raise ImplError(
+            f"{origin}: running the op's definitions failed: {type(error).__name__}: {error}"
+        ) from error
     return module
 
 

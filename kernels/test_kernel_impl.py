@@ -217,3 +217,9 @@ def test_a_missing_symbol_is_named(tmp_path):
     path = _write(tmp_path, "other.py", FILE_MODULE)
     with pytest.raises(ImplError, match="no top-level definition of fused_gate"):
         load_impl(f"{path}::fused_gate")
+
+
+def test_definitions_that_fail_to_run_are_named(tmp_path):
+    text = "import torch\n\n_SCALE = 1 / 0\n\n\ndef gate(x, weight, out):\n    return out * _SCALE\n"
+    with pytest.raises(ImplError, match="running the op's definitions failed: ZeroDivisionError"):
+        load_impl(f"{_write(tmp_path, 'broken.py', text)}::gate")
