@@ -258,3 +258,18 @@ def test_validate_pr_trees_runs_the_suite_per_implementation(tmp_path):
     )
     assert missing.returncode == 1
     assert "pr: no such implementation file" in (out / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize("name", ["gpu_check.sh", "gpu_validate.sh", "validate-pr-trees.sh", "carried.sh"])
+def test_gpu_scripts_parse(name):
+    script = HERE.parent.parent / "scripts" / "gpu" / name
+    done = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_gpu_check_finds_the_bundle_from_its_own_folder(tmp_path):
+    script = HERE.parent.parent / "scripts" / "gpu" / "gpu_check.sh"
+    env = {**os.environ, "OUT": str(tmp_path), "STEPS": ""}
+    done = subprocess.run(["bash", "-x", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "== done" in done.stdout
+    assert f"bundle={HERE}" in done.stderr, "bundle is the kernel's folder, wherever the script is run from"
