@@ -96,8 +96,12 @@ class Launch:
     constexprs: dict
     attrs: dict
     options: dict
-    dtype: str
+    dtypes: list
     ks: list
+
+
+# Pointer types by element size: launches that differ only in these compile to the same memory code.
+_ELEMENT_SIZES = {"*bf16": "*16b", "*fp16": "*16b", "*fp32": "*32b"}
 
 
 def _target_driver(triton, target, index: int):
@@ -142,16 +146,16 @@ def capture(triton, op, targets: list[str], ks, dtypes) -> list[Launch]:
 
     def hook(*, key, repr, fn, compile, is_manual_warmup, already_compiled):
         spec = json.loads(compile["specialization_data"])
-        ident = (
-            current["target"],
-            str(compile["signature"]),
-            str(compile["constants"]),
-            str(compile["configs"]),
-        )
+        # one configuration per launch setting: dtypes of one element size (bf16, fp16) share it
+        sizes = {name: _ELEMENT_SIZES.get(ty, ty) for name, ty in compile["signature"].items()}
+        ident = (current["target"], str(sizes), str(compile["constants"]), str(compile["configs"]))
         ident += (json.dumps(spec["options"], sort_keys=True),)
         if ident in launches:
-            if current["k"] not in launches[ident].ks:
-                launches[ident].ks.append(current["k"])
+            launch = launches[ident]
+            if current["k"] not in launch.ks:
+                launch.ks.append(current["k"])
+            if current["dtype"] not in launch.dtypes:
+                launch.dtypes.append(current["dtype"])
         else:
             launches[ident] = Launch(
                 target=current["target"],
@@ -161,7 +165,7 @@ def capture(triton, op, targets: list[str], ks, dtypes) -> list[Launch]:
                 constexprs=compile["constants"],
                 attrs=compile["configs"][0],
                 options=spec["options"],
-                dtype=current["dtype"],
+                dtypes=[current["dtype"]],
                 ks=[current["k"]],
             )
         return True  # stop here: nothing is compiled for, or launched on, this machine
@@ -284,13 +288,13 @@ def compile_launch(triton, launch: Launch) -> dict:
     backend, arch, warp = TARGETS[launch.target]
     constexprs = _constexpr_names(launch)
     shown = {k: v for k, v in constexprs.items() if launch.signature.get(k) == "constexpr"}
-    ident = (
-        f"{launch.dtype} {' '.join(f'{k}={v}' for k, v in shown.items())} warps={launch.options['num_warps']}"
-    )
+    settings = " ".join(f"{k}={v}" for k, v in shown.items())
+    ident = f"{'/'.join(launch.dtypes)} {settings} warps={launch.options['num_warps']}"
     record = {
         "id": ident,
         "kernel": launch.kernel.fn.__name__,
-        "dtype": launch.dtype,
+        "dtype": launch.dtypes[0],
+        "dtypes": launch.dtypes,
         "k": sorted(launch.ks),
         "numWarps": launch.options["num_warps"],
         "numStages": launch.options.get("num_stages"),
@@ -303,14 +307,17 @@ def compile_launch(triton, launch: Launch) -> dict:
     )
     log = io.StringIO()
     start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(log):
-            compiled = triton.compile(source, target=GPUTarget(backend, arch, warp), options=options)
-    except Exception as error:  # noqa: BLE001
-        message = str(error).strip() or type(error).__name__
-        record.update(status="error", compileSeconds=round(time.perf_counter() - start, 3))
-        record["error"] = _error_summary(message)
-        return record
+    with tempfile.TemporaryFile(mode="w+") as diagnostics:
+        try:
+            with contextlib.redirect_stdout(log), _stderr_to(diagnostics):
+                compiled = triton.compile(source, target=GPUTarget(backend, arch, warp), options=options)
+        except Exception as error:  # noqa: BLE001
+            diagnostics.seek(0)
+            # LLVM's assembler and linker print diagnostics on the process's stderr, not in the exception
+            message = f"{str(error).strip() or type(error).__name__}\n{diagnostics.read()}"
+            record.update(status="error", compileSeconds=round(time.perf_counter() - start, 3))
+            record["error"] = _error_summary(message)
+            return record
     record["compileSeconds"] = round(time.perf_counter() - start, 3)
     record["sharedBytes"] = compiled.metadata.shared
     if backend == "hip":
@@ -334,6 +341,20 @@ def compile_launch(triton, launch: Launch) -> dict:
     record["vector16"] = bool(widths) and all(w == 16 for w in widths)
     record["status"] = "spill" if (record.get("spills") or 0) > 0 else "ok"
     return record
+
+
+@contextlib.contextmanager
+def _stderr_to(file):
+    """Sends file descriptor 2 (what native code writes to) into ``file`` for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _tuples(value):
@@ -407,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if not ks or any(k <= 0 for k in ks):
         parser.error(f"--k {args.k!r}: use a comma list of positive integers")
     doc = run(args.impl, targets, ks, dtypes)
-    Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+    Path(args.json).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     for t in doc["targets"]:
         worst = [c for c in t["configs"] if c["status"] != "ok"]
         print(
