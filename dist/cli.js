@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-RUZ7DB4F.js";
+} from "./chunks/chunk-HZCWKDFB.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

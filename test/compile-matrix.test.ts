@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
 import { compileStep } from '../src/pipeline/compile.js';
 import { StepRecorder } from '../src/pipeline/step.js';
 import { compilePart } from '../src/report/compile.js';
@@ -208,5 +209,47 @@ describe('report: compile table and per-card roofline', () => {
 
   it('an old RunResult without a compile section still parses and renders without the part', () => {
     expect(compilePart(baseResult())).toBe('');
+  });
+});
+
+describe('compile-targets input', () => {
+  const config = (value?: string) => parseConfig((name) => (name === 'compile-targets' ? value : undefined));
+
+  it('defaults to every target, takes a subset, and none skips the step', () => {
+    expect(config().compileTargets).toEqual([
+      'gfx950',
+      'gfx942',
+      'sm_80',
+      'sm_89',
+      'sm_90',
+      'sm_100',
+      'sm_120',
+    ]);
+    expect(config('gfx950, sm_90').compileTargets).toEqual(['gfx950', 'sm_90']);
+    expect(config('none').compileTargets).toEqual([]);
+  });
+
+  it('names an unknown target and lists the known ones', () => {
+    expect(() => config('gfx950,sm_75')).toThrow(
+      "Invalid compile-targets 'gfx950,sm_75'. Expected a comma-separated list of gfx950, gfx942, sm_80, sm_89, sm_90, sm_100, sm_120, or none.",
+    );
+  });
+
+  it('skips the step with none', async () => {
+    const result = baseResult();
+    const recorder = new StepRecorder({
+      result,
+      outDir: await tempDir('vkci-compile-'),
+      host: recordingHost(),
+      scrub: (s) => s,
+    });
+    await recorder.run('compile', (step) =>
+      compileStep(step, { result, python, bundleDir: KERNELS, root: ROOT, env: process.env, targets: [] }),
+    );
+    expect(result.steps[0]).toMatchObject({
+      name: 'compile',
+      status: 'skipped',
+      reason: 'compile-targets: none',
+    });
   });
 });

@@ -22,7 +22,7 @@ export interface CompileOptions {
   env: Record<string, string | undefined>;
   /** PATH::SYMBOL of the kernel under test; default: the bundle's op file */
   impl?: string;
-  /** gfx950, sm_90, …; default: every target the matrix knows */
+  /** gfx950, sm_90, …; empty: skip the step; default: every target the matrix knows */
   targets?: readonly string[];
   /** the grid's hidden sizes and dtypes; default: the conformance grid's */
   k?: readonly number[];
@@ -62,6 +62,7 @@ function targetLine(t: CompileTarget): string {
 
 /** Runs the compile matrix, records it in the RunResult, and ends the step failed naming what failed. */
 export async function compileStep(step: StepHandle, o: CompileOptions): Promise<CompileMatrix> {
+  if (o.targets?.length === 0) throw skip('compile-targets: none');
   const impl = o.impl ?? (await bundleImplSpec(o.bundleDir));
   if (!impl) throw skip('the bundle names no kernel file (manifest "op", or a file copied under vllm/)');
   const script = join(o.root, 'kernels', 'compile_matrix.py');

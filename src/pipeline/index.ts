@@ -229,7 +229,14 @@ export async function runPipeline(
   const noGpu = detected ? detected.noGpuReason : 'device detection failed';
 
   await steps.run('compile', (step) =>
-    compileStep(step, { result, python: config.python, bundleDir, root, env }),
+    compileStep(step, {
+      result,
+      python: config.python,
+      bundleDir,
+      root,
+      env,
+      targets: config.compileTargets,
+    }),
   );
 
   // in the vLLM tree when vLLM is installed and the bundle put its test there; else from the bundle

@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 export const COMPILE_MATRIX_SCHEMA = 'vllm-kernel-ci/compile-matrix@1';
 
+/** The targets kernels/compile_matrix.py compiles for (its TARGETS). */
+export const COMPILE_TARGETS = ['gfx950', 'gfx942', 'sm_80', 'sm_89', 'sm_90', 'sm_100', 'sm_120'] as const;
+
 /** Bytes per access → how many global loads (or stores) of that width the assembly holds. */
 const AccessWidths = z.record(z.string().regex(/^\d+$/), z.number().int().nonnegative());
 
