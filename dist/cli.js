@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-HZCWKDFB.js";
+} from "./chunks/chunk-3PVD2XXY.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

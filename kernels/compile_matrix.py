@@ -50,6 +50,7 @@ GRID_DTYPES = ("bf16", "fp16", "fp32")
 PROBE_ROWS = 4
 
 SCHEMA = "vllm-kernel-ci/compile-matrix@1"
+NO_LAUNCH = "the op launched no Triton kernel for CPU tensors (TRITON_INTERPRET=1), so none was compiled"
 
 
 def _prepare_triton():
@@ -395,7 +396,7 @@ def run(spec: str, targets: list[str], ks, dtypes) -> dict:
         if missing:
             entry.update(status="unavailable", reason=missing)
         elif not mine:
-            entry.update(status="unavailable", reason="the op launched no kernel for this target")
+            entry.update(status="unavailable", reason=NO_LAUNCH)
         else:
             entry["configs"] = [compile_launch(triton, launch) for launch in mine]
             bad = [c for c in entry["configs"] if c["status"] != "ok"]

@@ -125,6 +125,21 @@ describe('compile step on real Triton (no GPU)', () => {
         ?.configs.find((c) => c.k.includes(2048) && c.dtype === 'bf16')?.numWarps;
     expect([warps('gfx950'), warps('sm_90')]).toEqual([4, 8]);
   });
+  it('is not available, not failed, when the op launches no kernel for the probe', {
+    timeout: 120_000,
+  }, async () => {
+    const none =
+      'the op launched no Triton kernel for CPU tensors (TRITON_INTERPRET=1), so none was compiled';
+    const { step } = await runCompile(`${KERNELS}/cuda_only_gate.py::fused_shared_expert_gate`, {
+      targets: ['gfx950', 'sm_90'],
+      k: [2048],
+      dtypes: ['bf16'],
+    });
+    expect(step).toMatchObject({
+      status: 'not-available',
+      reason: `nothing compiled: gfx950: ${none}; sm_90: ${none}`,
+    });
+  });
 });
 
 describe('compile matrix JSON', () => {
