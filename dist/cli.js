@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-3PVD2XXY.js";
+} from "./chunks/chunk-G5HVJ6VO.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -50,7 +50,10 @@ GRID_DTYPES = ("bf16", "fp16", "fp32")
 PROBE_ROWS = 4
 
 SCHEMA = "vllm-kernel-ci/compile-matrix@1"
-NO_LAUNCH = "the op launched no Triton kernel for CPU tensors (TRITON_INTERPRET=1), so none was compiled"
+NO_LAUNCH = {
+    "cpu": "the op launched no Triton kernel for CPU tensors (TRITON_INTERPRET=1), so none was compiled",
+    "cuda": "the op launched no Triton kernel for GPU tensors, so none was compiled",
+}
 
 
 def _prepare_triton():
@@ -136,13 +139,22 @@ def _target_driver(triton, target, index: int):
     return TargetDriver()
 
 
-def capture(triton, op, targets: list[str], ks, dtypes) -> list[Launch]:
-    """Calls the op over the grid once per target and returns each distinct launch it would compile."""
+def probe_device() -> str:
+    """GPU tensors where torch has a GPU (an op registered for the GPU only takes those), else CPU tensors."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def capture(triton, op, targets: list[str], ks, dtypes, device: str) -> tuple[list[Launch], dict[str, str]]:
+    """Calls the op over the grid once per target: each distinct launch it would compile, and per target the
+    first error the op raised."""
     import torch
     from triton.backends.compiler import GPUTarget
 
     torch_dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     launches: dict[tuple, Launch] = {}
+    errors: dict[str, str] = {}
     current: dict = {}
 
     def hook(*, key, repr, fn, compile, is_manual_warmup, already_compiled):
@@ -179,13 +191,18 @@ def capture(triton, op, targets: list[str], ks, dtypes) -> list[Launch]:
             for dtype in dtypes:
                 for k in ks:
                     current.update(target=name, dtype=dtype, k=k)
-                    x = torch.randn(PROBE_ROWS, k, dtype=torch_dtypes[dtype])
-                    w = torch.randn(1, k, dtype=torch_dtypes[dtype])
-                    out = torch.randn(PROBE_ROWS, k, dtype=torch_dtypes[dtype])
-                    op(x, w, out)
+                    x = torch.randn(PROBE_ROWS, k, dtype=torch_dtypes[dtype], device=device)
+                    w = torch.randn(1, k, dtype=torch_dtypes[dtype], device=device)
+                    out = torch.randn(PROBE_ROWS, k, dtype=torch_dtypes[dtype], device=device)
+                    try:
+                        op(x, w, out)
+                    except Exception as error:  # noqa: BLE001
+                        line = (str(error).strip().splitlines() or [""])[0]
+                        said = f"the op raised {type(error).__name__}: {line} at {dtype} K={k}"
+                        errors.setdefault(name, said[:400])
     finally:
         triton.knobs.runtime.jit_cache_hook = None
-    return list(launches.values())
+    return list(launches.values()), errors
 
 
 # AMD memory instructions: width in bytes by suffix (gfx9 names, then gfx11/12 names).
@@ -380,7 +397,8 @@ def run(spec: str, targets: list[str], ks, dtypes) -> dict:
     triton.knobs.cache.dir = cache  # a fresh cache: every compile is timed from source
     triton.knobs.nvidia.dump_ptxas_log = True  # ptxas -v prints registers and spills; compile_launch reads it
     op = _load_impl(spec)
-    launches = capture(triton, op, targets, ks, dtypes)
+    device = probe_device()
+    launches, errors = capture(triton, op, targets, ks, dtypes, device)
     doc = {
         "schema": SCHEMA,
         "triton": triton.__version__,
@@ -395,12 +413,14 @@ def run(spec: str, targets: list[str], ks, dtypes) -> dict:
         mine = [launch for launch in launches if launch.target == name]
         if missing:
             entry.update(status="unavailable", reason=missing)
-        elif not mine:
-            entry.update(status="unavailable", reason=NO_LAUNCH)
+        elif not mine and name not in errors:
+            entry.update(status="unavailable", reason=NO_LAUNCH[device])
         else:
             entry["configs"] = [compile_launch(triton, launch) for launch in mine]
             bad = [c for c in entry["configs"] if c["status"] != "ok"]
-            entry["status"] = "failed" if bad else "ok"
+            entry["status"] = "failed" if bad or name in errors else "ok"
+            if name in errors:
+                entry["reason"] = errors[name]
         doc["targets"].append(entry)
     return doc
 

@@ -140,6 +140,24 @@ describe('compile step on real Triton (no GPU)', () => {
       reason: `nothing compiled: gfx950: ${none}; sm_90: ${none}`,
     });
   });
+  it('fails naming the target whose launcher raises, from the target it was shown', {
+    timeout: 120_000,
+  }, async () => {
+    const { result, step } = await runCompile(
+      `${KERNELS}/nvidia_launcher_gate.py::fused_shared_expert_gate`,
+      {
+        targets: ['gfx950', 'sm_90'],
+        k: [2048],
+        dtypes: ['bf16'],
+      },
+    );
+    expect(step).toMatchObject({
+      status: 'failed',
+      reason:
+        '1 of 1 configurations fail: gfx950: the op raised NotImplementedError: no launch settings for gfx950 at bf16 K=2048',
+    });
+    expect(result.compile?.targets[1]).toMatchObject({ target: 'sm_90', status: 'ok' });
+  });
 });
 
 describe('compile matrix JSON', () => {

@@ -22,6 +22,7 @@ export function compileFailures(matrix: CompileMatrix): string[] {
   const errors: string[] = [];
   const spills: string[] = [];
   for (const t of matrix.targets) {
+    if (t.status === 'failed' && t.reason) errors.push(`${t.target}: ${t.reason}`);
     for (const c of t.configs) {
       if (c.status === 'error') {
         const first = (c.error ?? 'no error text').split('\n').find((l) => /error/i.test(l));
