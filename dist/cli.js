@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-G5HVJ6VO.js";
+} from "./chunks/chunk-JHALH6IP.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

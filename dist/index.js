@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-G5HVJ6VO.js";
+} from "./chunks/chunk-JHALH6IP.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/index.ts

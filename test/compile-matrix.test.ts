@@ -240,6 +240,14 @@ describe('report: compile table and per-card roofline', () => {
     expect(compilePart(onH200)).toMatch(/\| MI355X \| gfx950 \| 8000 \(published\) \|/);
   });
 
+  it('a card not in the table gets its own measured row; the H100 PCIe is not taken for the SXM', async () => {
+    const pcie = await withMatrix({ vendor: 'nvidia', name: 'NVIDIA H100 PCIe', count: 1 });
+    pcie.microbench = { copyGbps: 1700, cells: [] };
+    const cards = rooflines(pcie).cards;
+    expect(cards.find((c) => c.card === 'H100 SXM')).toMatchObject({ gbps: 3350, source: 'published' });
+    expect(cards.at(-1)).toMatchObject({ card: 'NVIDIA H100 PCIe', gbps: 1700, source: 'measured' });
+  });
+
   it('an old RunResult without a compile section still parses and renders without the part', () => {
     expect(compilePart(baseResult())).toBe('');
   });

@@ -23,7 +23,7 @@ export const CARDS: readonly Card[] = [
   { name: 'MI355X', target: 'gfx950', publishedGbps: 8000, match: /MI355X/i },
   { name: 'MI300X', target: 'gfx942', publishedGbps: 5300, match: /MI300X/i },
   { name: 'H200', target: 'sm_90', publishedGbps: 4800, match: /H200/i },
-  { name: 'H100 SXM', target: 'sm_90', publishedGbps: 3350, match: /H100(?!.*PCIe)/i },
+  { name: 'H100 SXM', target: 'sm_90', publishedGbps: 3350, match: /H100(?!.*(PCIe|NVL))/i },
   { name: 'B200', target: 'sm_100', publishedGbps: 8000, match: /B200/i },
 ];
 
