@@ -1,5 +1,6 @@
 // Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
 import { inputSpec, MODES, type Mode } from './inputs.js';
+import { COMPILE_TARGETS } from './results/compile-matrix.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
@@ -33,6 +34,8 @@ export interface Config {
   githubToken?: string;
   /** the user accepts GPU steps on fork code in a job holding a write token (security/trust.ts) */
   allowWriteTokenWithForkCode: boolean;
+  /** targets of the compile matrix; empty: the compile step is skipped */
+  compileTargets: string[];
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -110,6 +113,16 @@ export function parseBranchName(name: string, value: string): string {
   return value;
 }
 
+/** Compile matrix targets: a comma list of known targets, or `none`. */
+export function parseCompileTargets(name: string, value: string): string[] {
+  if (value === 'none') return [];
+  const targets = value.split(',').map((t) => t.trim());
+  if (targets.some((t) => !(COMPILE_TARGETS as readonly string[]).includes(t))) {
+    throw bad(name, value, `a comma-separated list of ${COMPILE_TARGETS.join(', ')}, or none`);
+  }
+  return targets;
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
 export function parseConfig(read: InputReader): Config {
   const get = (name: string): string => {
@@ -156,5 +169,6 @@ export function parseConfig(read: InputReader): Config {
       'allow-write-token-with-fork-code',
       get('allow-write-token-with-fork-code'),
     ),
+    compileTargets: parseCompileTargets('compile-targets', get('compile-targets')),
   };
 }

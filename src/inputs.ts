@@ -170,6 +170,13 @@ export const INPUTS: readonly InputSpec[] = [
     default: 'false',
     modes: RUNS,
   },
+  {
+    name: 'compile-targets',
+    description:
+      'Targets the compile step compiles the kernel for, comma-separated, from gfx950, gfx942, sm_80, sm_89, sm_90, sm_100, sm_120 (no GPU needed); `none` skips the step.',
+    default: 'gfx950,gfx942,sm_80,sm_89,sm_90,sm_100,sm_120',
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

@@ -43,7 +43,9 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       ['kernel-tests', 'passed'],
       ['microbench', 'passed'],
       ['e2e', 'passed'],
+      ['compile', 'passed'],
     ]);
+    expect(r.compile?.targets.map((t) => t.target)).toContain('gfx950');
     expect(r.identity.vllmSha).toBe(repo.sha);
     expect(r.identity.runUrl).toBe('https://github.com/example/vllm/actions/runs/42');
     expect(r.identity.bundleHash).toMatch(/^[0-9a-f]{64}$/);
@@ -128,6 +130,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       'apply-bundle',
       'install',
       'detect-device',
+      'compile',
       'kernel-tests',
       'microbench',
       'e2e',

@@ -87,12 +87,32 @@ def _shared_expert_gate_kernel(
             tl.store(y_row + offs, (o * gate).to(y_ptr.dtype.element_ty), mask=mask)
 
 
-def _launch_settings(k: int, elt: int) -> tuple[int, int, int]:
-    """(BLOCK_K, NUM_SLICES, num_warps): one row per program, 16 bytes per thread per load where it fits."""
+_WARP_SIZES: dict = {}
+
+
+def _target_warp_size() -> int:
+    """Threads per warp of the device Triton launches on: 64 on AMD CDNA wavefronts, 32 on NVIDIA."""
+    try:
+        driver = triton.runtime.driver.active
+    except RuntimeError:  # no GPU driver: Triton's interpreter on the CPU
+        return 32
+    device = driver.get_current_device()
+    if device not in _WARP_SIZES:
+        _WARP_SIZES[device] = driver.get_current_target().warp_size
+    return _WARP_SIZES[device]
+
+
+def _launch_settings(k: int, elt: int, warp_size: int | None = None) -> tuple[int, int, int]:
+    """(BLOCK_K, NUM_SLICES, num_warps): one row per program, 16 bytes per thread per load where it fits.
+
+    Warps are counted in the target's warp size: a 64-thread wavefront takes half the warps of 32-thread
+    NVIDIA warps for the same 16 bytes per thread. At most 16 warps: 512 threads on NVIDIA, 1024 on AMD.
+    """
+    warp = warp_size or _target_warp_size()
     block_k = min(triton.next_power_of_2(k), _MAX_BLOCK_K)
     num_slices = triton.cdiv(k, block_k)
-    threads = max(32, block_k * elt // 16)
-    num_warps = min(16, max(1, threads // 32))
+    threads = max(warp, block_k * elt // 16)
+    num_warps = min(16, max(1, threads // warp))
     return block_k, num_slices, num_warps
 
 

@@ -15,6 +15,7 @@ import {
 import { TOOL_VERSION } from '../version.js';
 import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
 import { type CheckedOut, checkout } from './checkout.js';
+import { compileStep } from './compile.js';
 import { type DetectedDevice, detectDevice, gpuMemoryUsed } from './device.js';
 import { runModelAb, runServeAb } from './e2e.js';
 import { type Installed, install } from './install.js';
@@ -226,6 +227,17 @@ export async function runPipeline(
     return d;
   });
   const noGpu = detected ? detected.noGpuReason : 'device detection failed';
+
+  await steps.run('compile', (step) =>
+    compileStep(step, {
+      result,
+      python: config.python,
+      bundleDir,
+      root,
+      env,
+      targets: config.compileTargets,
+    }),
+  );
 
   // in the vLLM tree when vLLM is installed and the bundle put its test there; else from the bundle
   await steps.run('kernel-tests', async (step) => {

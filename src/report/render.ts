@@ -8,6 +8,7 @@ import { headlineRow, type KernelRow, kernelRows } from '../stats/microbench.js'
 import { overallVerdict, type RunVerdict } from '../stats/verdict.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
+import { compilePart } from './compile.js';
 import { codeBlock, decodeMarkerId, encodeMarkerId, escapeCell, escapeText } from './escape.js';
 import {
   cellMark,
@@ -417,6 +418,7 @@ export function renderRunnerSection(result: RunResult, options: RenderOptions = 
     stepsPart(result),
     patchPart(result),
     correctnessPart(result),
+    compilePart(result),
     kernelPart(result, a.rows),
     e2ePart(result, a.compared, m),
     footer(result, m),

@@ -1,5 +1,6 @@
 // The RunResult: the contract between a GPU job (validate) and the report job. Versioned; validated on both sides.
 import { z } from 'zod';
+import { CompileMatrix } from './compile-matrix.js';
 import { checkShape } from './read-json.js';
 
 export const RUN_RESULT_SCHEMA_VERSION = 1;
@@ -12,6 +13,7 @@ export const STEP_NAMES = [
   'kernel-tests',
   'microbench',
   'e2e',
+  'compile',
 ] as const;
 export const StepName = z.enum(STEP_NAMES);
 export type StepName = z.infer<typeof StepName>;
@@ -163,6 +165,7 @@ export const RunResult = z.object({
   tests: z.array(TestCase).optional(),
   microbench: Microbench.optional(),
   e2e: E2e.optional(),
+  compile: CompileMatrix.optional().describe('the op compiled for AMD and NVIDIA targets on this runner'),
 });
 export type RunResult = z.infer<typeof RunResult>;
 

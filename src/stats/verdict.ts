@@ -34,6 +34,7 @@ const RUN_STOPPING: readonly StepName[] = [
   'install',
   'detect-device',
   'kernel-tests',
+  'compile',
 ];
 
 const broke = (s: Step) => s.status === 'failed' || s.status === 'timed-out';
