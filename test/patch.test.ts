@@ -2,7 +2,8 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBundle, resolveBundleDir, toolRoot } from '../src/patch/engine.js';
+import { applyBundle, toolRoot } from '../src/patch/engine.js';
+import { resolveBundle } from '../src/pipeline/bundle.js';
 import { Patch } from '../src/results/run-result.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { ROOT, runNode, tempDir } from './helpers.js';
@@ -127,7 +128,7 @@ describe('vllm-kernel-ci patch', () => {
     await expect(
       applyBundle({
         vllmDir: dir,
-        bundleDir: resolveBundleDir('fused_shared_expert_gate'),
+        bundleDir: await resolveBundle('fused_shared_expert_gate'),
         mode: 'check',
         python: PYTHON,
       }),
@@ -148,7 +149,12 @@ describe('vllm-kernel-ci patch', () => {
     );
     expect(bundle.code).toBe(2);
     expect(bundle.stderr).toContain(
-      `${join(ROOT, 'kernels/no_such_bundle')} is not a kernel bundle: it has no manifest.json`,
+      `Invalid bundle 'no_such_bundle'. Expected a bundle name under kernels/ (fused_shared_expert_gate) or a path to a bundle directory (one holding manifest.json); there is no directory at ${join(ROOT, 'kernels/no_such_bundle')} or ${join(ROOT, 'no_such_bundle')}.`,
+    );
+    const notBundle = await runNode(['dist/cli.js', 'patch', '--vllm-dir', dir, '--bundle', './test'], env);
+    expect(notBundle.code).toBe(2);
+    expect(notBundle.stderr).toContain(
+      `${join(ROOT, 'test')} is not a kernel bundle: it has no manifest.json`,
     );
     const python = await runNode(
       ['dist/cli.js', 'patch', '--vllm-dir', dir, '--python', 'no-such-python3'],
@@ -158,10 +164,17 @@ describe('vllm-kernel-ci patch', () => {
     expect(python.stderr).toContain("Cannot run Python 'no-such-python3': not found");
   });
 
-  it('finds its own files from the sources and from the bundle alike', () => {
+  it('finds its own files from the sources and from the bundle alike; one resolver names a bundle', async () => {
     expect(toolRoot()).toBe(ROOT);
     expect(toolRoot(join(ROOT, 'dist/chunks/any.js'))).toBe(ROOT);
-    expect(resolveBundleDir('fused_shared_expert_gate')).toBe(join(ROOT, 'kernels/fused_shared_expert_gate'));
-    expect(resolveBundleDir('./my-bundle')).toBe(join(process.cwd(), 'my-bundle'));
+    expect(await resolveBundle('fused_shared_expert_gate')).toBe(
+      join(ROOT, 'kernels/fused_shared_expert_gate'),
+    );
+    expect(await resolveBundle('./kernels/fused_shared_expert_gate')).toBe(
+      join(process.cwd(), 'kernels/fused_shared_expert_gate'),
+    );
+    await expect(resolveBundle('./my-bundle')).rejects.toThrow(
+      `there is no directory at ${join(process.cwd(), 'my-bundle')}.`,
+    );
   });
 });

@@ -32,7 +32,7 @@ let trees: PrTrees;
 beforeAll(async () => {
   trees = await buildPrTrees();
 }, 300_000);
-afterAll(() => removePrTrees());
+afterAll(() => removePrTrees(), 600_000);
 
 async function git(...args: string[]): Promise<string> {
   const { stdout } = await exec('git', ['-C', trees.dir, ...args], { maxBuffer: 64 * 1024 * 1024 });

@@ -246,10 +246,14 @@ async function cachedBare(opts: BuildPrTreesOptions): Promise<string> {
 const made: string[] = [];
 let building: Promise<PrTrees> | undefined;
 let cleanupHooked = false;
-/** Removes this process's clone and worktrees: call it from afterAll (also tried at exit). */
-export function removePrTrees(): void {
+function removeNow(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes this process's clone and worktrees: call it from afterAll (also done at a normal exit). */
+export async function removePrTrees(): Promise<void> {
   building = undefined;
+  await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 async function cloneFor(bare: string): Promise<PrTrees> {
@@ -257,7 +261,7 @@ async function cloneFor(bare: string): Promise<PrTrees> {
   made.push(parent);
   if (!cleanupHooked) {
     cleanupHooked = true;
-    process.once('exit', removePrTrees);
+    process.once('exit', removeNow);
   }
   const dir = join(parent, 'vllm');
   // --shared borrows the cached objects: the clone costs only its checkout
