@@ -2,7 +2,8 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBundle, toolRoot } from '../src/patch/engine.js';
+import { applyBundle, PatchError, scanTreeKernel, toolRoot } from '../src/patch/engine.js';
+import { loadManifest } from '../src/patch/manifest.js';
 import { resolveBundle } from '../src/pipeline/bundle.js';
 import { Patch } from '../src/results/run-result.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
@@ -35,7 +36,16 @@ describe('vllm-kernel-ci patch', () => {
   it('--help describes every option', async () => {
     const r = await runNode(['dist/cli.js', 'patch', '--help'], env);
     expect(r.code).toBe(0);
-    for (const flag of ['--vllm-dir', '--bundle', '--check', '--revert', '--strict', '--json', '--python']) {
+    for (const flag of [
+      '--vllm-dir',
+      '--bundle',
+      '--check',
+      '--revert',
+      '--force',
+      '--strict',
+      '--json',
+      '--python',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     const main = await runNode(['dist/cli.js', '--help'], env);
@@ -176,5 +186,58 @@ describe('vllm-kernel-ci patch', () => {
     await expect(resolveBundle('./my-bundle')).rejects.toThrow(
       `there is no directory at ${join(process.cwd(), 'my-bundle')}.`,
     );
+  });
+});
+
+describe('the op a bundle names', () => {
+  const BUNDLE = join(ROOT, 'kernels/fused_shared_expert_gate');
+
+  async function bundleWith(change: (manifest: Record<string, unknown>) => void): Promise<string> {
+    const dir = await tempDir('vkci-bundle-');
+    made.push(dir);
+    await cp(BUNDLE, dir, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    change(manifest);
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    return dir;
+  }
+
+  async function toyTree(files: Record<string, string>): Promise<string> {
+    const dir = await tempDir('vkci-toy-vllm-');
+    made.push(dir);
+    await mkdir(join(dir, 'vllm/model_executor/models'), { recursive: true });
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), text);
+    }
+    return dir;
+  }
+
+  it('must be defined by one of the bundle files', async () => {
+    const dir = await bundleWith((m) => {
+      m.op = { name: 'fused_shared_expert_gate', file: 'elsewhere.py' };
+    });
+    await expect(loadManifest(dir)).rejects.toThrow(
+      "op.file 'elsewhere.py' is not one of the bundle's files (shared_expert_gate.py, test_fused_shared_expert_gate.py, benchmark_shared_expert_gate.py); name the file that defines fused_shared_expert_gate.",
+    );
+  });
+
+  it('is needed to look for the tree kernel; a tree calling an op it defines nowhere is an error', async () => {
+    const tree = await toyTree({
+      'vllm/model_executor/models/toy.py':
+        'def forward(x, w, out):\n    return fused_shared_expert_gate(x, w, out)\n',
+    });
+    const noOp = await bundleWith((m) => {
+      delete m.op;
+    });
+    await expect(scanTreeKernel(tree, noOp, PYTHON)).rejects.toThrow('names no op in its manifest.json');
+    const scan = scanTreeKernel(tree, BUNDLE, PYTHON);
+    await expect(scan).rejects.toThrow(PatchError);
+    await expect(scan).rejects.toThrow(
+      'The tree calls fused_shared_expert_gate (vllm/model_executor/models/toy.py:2) but defines it nowhere under vllm/',
+    );
+    // a bundle without an op still patches: it just cannot report the tree's own calls
+    const patch = await applyBundle({ vllmDir: tree, bundleDir: noOp, mode: 'check', python: PYTHON });
+    expect(patch.sites.filter((s) => s.status === 'tree-native')).toEqual([]);
   });
 });
