@@ -550,6 +550,11 @@ class OpScan(ast.NodeVisitor):
         self.conditional: list[ast.AST] = []
         self.definitions: list[dict] = []
         self.sites: list[dict] = []
+        self.aliases: set[str] = set()
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        # `from ... import op as other`: calls of `other` are calls of the op
+        self.aliases.update(a.asname for a in node.names if a.name == self.op and a.asname)
 
     def _scoped(self, node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.op:
@@ -574,7 +579,7 @@ class OpScan(ast.NodeVisitor):
         name = (
             func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
         )
-        if name == self.op:
+        if name == self.op or (isinstance(func, ast.Name) and func.id in self.aliases):
             line = self.source.line(node.lineno).strip()
             self.sites.append(
                 {

@@ -336,3 +336,12 @@ def test_scan_reports_a_file_naming_the_op_that_this_python_cannot_parse(tmp_pat
     sites = scan(tmp_path)["sites"]
     assert [(s["status"], s["line"]) for s in sites] == [("unmatched", 9)]
     assert sites[0]["reason"].startswith(f"mentions {OP} but Python {rewrite.PY_VERSION} cannot parse it")
+
+
+def test_scan_follows_an_import_of_the_op_under_another_name(tmp_path: Path):
+    body = f"from vllm.model_executor.layers.fused_moe.shared_expert_gate import {OP} as fused_gate\n\n"
+    tree(tmp_path, body + mlp("fused_gate(x, self.expert_gate.weight, out)"))
+    sites = scan(tmp_path)["sites"]
+    assert [(s["line"], s["symbol"], s["source"]) for s in sites] == [
+        (19, "ToyMLP.forward", "out = fused_gate(x, self.expert_gate.weight, out)")
+    ]
