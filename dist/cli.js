@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-63ZJAXCQ.js";
+} from "./chunks/chunk-ZW4VKU7X.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
