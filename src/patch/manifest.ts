@@ -51,6 +51,17 @@ export const Manifest = z.object({
     .optional()
     .describe('environment variable that sends a patched tree down the original path (the baseline arm)'),
   rewrite: RewriteRule,
+  op: z
+    .object({
+      name: z
+        .string()
+        .regex(/^[A-Za-z_]\w*$/)
+        .describe("the op's public function: a tree defining or calling it carries its own kernel"),
+      file: RelativePath.describe(
+        'the bundle file defining the op; its `to` is where a tree keeps it (a bundle without that file looks for the op by name only)',
+      ),
+    })
+    .optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 

@@ -64,7 +64,13 @@ export const Device = z.object({
 });
 export type Device = z.infer<typeof Device>;
 
-export const PatchSiteStatus = z.enum(['applied', 'already-applied', 'unmatched', 'missing-file']);
+export const PatchSiteStatus = z.enum([
+  'applied',
+  'already-applied',
+  'unmatched',
+  'missing-file',
+  'tree-native',
+]);
 export const PatchSite = z.object({
   file: z.string().describe('path relative to the vLLM tree'),
   line: z.number().int().nonnegative(),
