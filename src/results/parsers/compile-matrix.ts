@@ -1,20 +1,18 @@
 // kernels/compile_matrix.py's JSON → the RunResult's compile section, and what in it fails the step. Pure.
 import { COMPILE_MATRIX_SCHEMA, CompileMatrix } from '../compile-matrix.js';
-import { describeIssues } from '../run-result.js';
-import { parseJson, ResultFileError } from './microbench.js';
+import { checkShape, parseJson, ResultFileError } from '../read-json.js';
 
 export function parseCompileMatrix(text: string, what = 'compile matrix JSON'): CompileMatrix {
   const data = parseJson(text, what) as Record<string, unknown>;
   if (typeof data !== 'object' || data === null || data.schema !== COMPILE_MATRIX_SCHEMA) {
     throw new ResultFileError(`${what} does not declare "schema": "${COMPILE_MATRIX_SCHEMA}"`);
   }
-  const parsed = CompileMatrix.safeParse(data);
-  if (!parsed.success) {
-    throw new ResultFileError(
-      `${what} does not match the compile matrix shape: ${describeIssues(parsed.error, 4)}`,
-    );
-  }
-  return parsed.data;
+  return checkShape(CompileMatrix, data, {
+    what,
+    mismatch: 'does not match the compile matrix shape',
+    error: ResultFileError,
+    maxIssues: 4,
+  });
 }
 
 /** Each configuration that did not compile or spills, as "target config: why", worst first. */
