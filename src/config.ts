@@ -3,6 +3,7 @@ import { inputSpec, MODES, type Mode } from './inputs.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
+export type KernelSourceChoice = 'auto' | 'tree' | 'bundle';
 
 export interface WorkloadShape {
   inputLen: number;
@@ -13,6 +14,12 @@ export interface Config {
   mode: Mode;
   vllm: { repository: string; ref: string };
   bundle: string;
+  /** which kernel is tested: the tree's own, the bundle's, or tree when the tree carries the op */
+  kernelSource: KernelSourceChoice;
+  /** base of a tree kernel's A/B; else the event's pull_request.base.sha */
+  baseRef?: string;
+  /** bundle mode may overwrite a tree file that differs from the bundle's */
+  force: boolean;
   install: InstallMethod;
   python: string;
   e2e: {
@@ -110,6 +117,14 @@ export function parseBranchName(name: string, value: string): string {
   return value;
 }
 
+/** A commit, branch or tag: no spaces, no leading dash (it reaches git as an argument). */
+function parseBaseRef(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/\s/.test(value) || value.startsWith('-') || value.includes('..'))
+    throw bad('base-ref', value, 'a commit SHA, branch or tag of the vLLM repository');
+  return value;
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
 export function parseConfig(read: InputReader): Config {
   const get = (name: string): string => {
@@ -128,6 +143,9 @@ export function parseConfig(read: InputReader): Config {
     mode,
     vllm: { repository, ref },
     bundle: get('bundle'),
+    kernelSource: oneOf('kernel-source', get('kernel-source'), ['auto', 'tree', 'bundle'] as const),
+    baseRef: parseBaseRef(optional('base-ref')),
+    force: parseBoolean('force', get('force')),
     install: oneOf('install', get('install'), ['existing', 'precompiled', 'none'] as const),
     python: get('python'),
     e2e: {

@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config.js';
 import type { ModeOutcome } from '../src/host.js';
 import { runValidate } from '../src/modes/validate.js';
-import type { PipelineDeps } from '../src/pipeline/index.js';
 import { freePort } from '../src/pipeline/serve.js';
+import type { PipelineDeps } from '../src/pipeline/validate-pipeline.js';
 import { parseRunResult, type RunResult, type StepName } from '../src/results/run-result.js';
 import { deps, fakeEnv, makeBundle, makeVllmRepo, pipelineConfig, recordingHost } from './fakes/world.js';
 
@@ -231,7 +231,7 @@ describe('kernel-test faults', () => {
   it('a failed correctness case: kernel-tests failed naming it, exit 1', { timeout: 60_000 }, async () => {
     const run = await validate({ FAKE_PYTEST: 'fail' }, { 'e2e-backend': 'none' });
     expect(step(run.result, 'kernel-tests')?.reason).toBe(
-      '1 of 27 cases failed: test_matches_reference[bfloat16-K2048-N7177]',
+      'bundle: 1 of 27 cases failed: test_matches_reference[bfloat16-K2048-N7177]',
     );
     const bad = run.result.tests?.find((t) => t.status === 'failed');
     expect(bad).toMatchObject({ dtype: 'bfloat16', k: 2048, n: 7177 });

@@ -16,6 +16,8 @@ export interface ApplyBundleOptions {
   mode: PatchMode;
   /** interpreter that runs the rewriter: any Python 3.8+, no torch needed */
   python: string;
+  /** apply may overwrite a tree file whose content differs from the bundle's */
+  force?: boolean;
 }
 
 export class PatchError extends Error {}

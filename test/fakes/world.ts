@@ -7,7 +7,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import type { Host } from '../../src/host.js';
 import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
 import { applyBundle } from '../../src/patch/engine.js';
-import type { PipelineDeps } from '../../src/pipeline/index.js';
+import type { PipelineDeps } from '../../src/pipeline/validate-pipeline.js';
 import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
 
