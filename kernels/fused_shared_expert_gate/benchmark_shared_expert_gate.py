@@ -1,5 +1,9 @@
 """Microbenchmark of the shared-expert gate: eager reference, torch.compile of it, and the fused kernel.
 
+The fused kernel is ``--impl PATH::SYMBOL`` (default: the bundle's own; see kernels/kernel_impl.py). With
+``--base-impl PATH::SYMBOL`` the base kernel is timed against it per shape too, in interleaved samples in
+counterbalanced order (A B B A, B A A B, ...), written as the ``ab`` list of the JSON.
+
 For each dtype, K, N: correctness against an fp64 reference first, then CUDA-graph replay time (the
 headline; vLLM decodes under CUDA graphs) and event time of single eager calls, with buffers rotated so
 that timed calls read from HBM rather than L2. The copy bandwidth of the card is measured in the same run
@@ -26,14 +30,16 @@ from pathlib import Path
 import torch
 import triton
 
-try:
-    from vllm.model_executor.layers.fused_moe import shared_expert_gate as sg
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import shared_expert_gate as sg
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
 
-fused_shared_expert_gate = sg.fused_shared_expert_gate
-shared_expert_gate_reference = sg.shared_expert_gate_reference
+import shared_expert_gate as sg  # noqa: E402
+from reference import TOLERANCES, fp64_reference, unfused_gate  # noqa: E402
+
+from ab_order import baseline_first  # noqa: E402
+from kernel_impl import IMPL_ENV, ImplError, load_impl  # noqa: E402
+
+BUNDLE_SPEC = f"{HERE / 'shared_expert_gate.py'}::fused_shared_expert_gate"
 
 SCHEMA = "vllm-kernel-ci/microbench@1"
 
@@ -43,12 +49,8 @@ DEFAULT_GRID = {
     4096: [1, 128, 1024, 4096, 8192, 32768],
     7168: [1, 128, 1024, 4096, 8192, 32768],
 }
-TOLERANCES = {
-    torch.bfloat16: {"atol": 1e-2, "rtol": 1.6e-2},
-    torch.float16: {"atol": 1e-3, "rtol": 1e-3},
-    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-}
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
 def spread(samples: list[float]) -> dict[str, float]:
@@ -99,7 +101,7 @@ def check(fn: Callable, weight: torch.Tensor, sets, dtype: torch.dtype) -> str |
     """None when fn matches the fp64 reference on every set (output poisoned first), else what differs."""
     for x, out in sets[:2]:
         y = fn(x, weight, out)
-        expected = torch.sigmoid(x.double() @ weight.double().T) * out.double()
+        expected = fp64_reference(x, weight, out)
         try:
             torch.testing.assert_close(y.double(), expected, **TOLERANCES[dtype])
         except AssertionError as error:
@@ -107,8 +109,8 @@ def check(fn: Callable, weight: torch.Tensor, sets, dtype: torch.dtype) -> str |
     return None
 
 
-def time_graph(fn: Callable, weight: torch.Tensor, sets, calls: int, reps: int) -> list[float]:
-    """µs per call from replays of one CUDA graph holding `calls` calls that cycle through the sets."""
+def graph_timer(fn: Callable, weight: torch.Tensor, sets, calls: int) -> Callable[[], float]:
+    """One sample per call: µs per call from a replay of one CUDA graph of `calls` calls cycling the sets."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
@@ -122,16 +124,21 @@ def time_graph(fn: Callable, weight: torch.Tensor, sets, calls: int, reps: int) 
             fn(x, weight, out)
     graph.replay()
     torch.cuda.synchronize()
-    samples = []
-    for _ in range(reps):
+
+    def sample() -> float:
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         graph.replay()
         end.record()
         end.synchronize()
-        samples.append(start.elapsed_time(end) * 1e3 / calls)
-    del graph
-    return samples
+        return start.elapsed_time(end) * 1e3 / calls
+
+    return sample
+
+
+def time_graph(fn: Callable, weight: torch.Tensor, sets, calls: int, reps: int) -> list[float]:
+    sample = graph_timer(fn, weight, sets, calls)
+    return [sample() for _ in range(reps)]
 
 
 def time_events(fn: Callable, weight: torch.Tensor, sets, reps: int) -> list[float]:
@@ -148,35 +155,62 @@ def time_events(fn: Callable, weight: torch.Tensor, sets, reps: int) -> list[flo
     return samples
 
 
-def time_wall(fn: Callable, weight: torch.Tensor, sets, reps: int) -> list[float]:
-    samples = []
-    for i in range(reps):
-        x, out = sets[i % len(sets)]
+def wall_timer(fn: Callable, weight: torch.Tensor, sets) -> Callable[[], float]:
+    calls = iter(range(1 << 62))
+
+    def sample() -> float:
+        x, out = sets[next(calls) % len(sets)]
         t0 = time.perf_counter()
         fn(x, weight, out)
-        samples.append((time.perf_counter() - t0) * 1e6)
+        return (time.perf_counter() - t0) * 1e6
+
+    return sample
+
+
+def time_wall(fn: Callable, weight: torch.Tensor, sets, reps: int) -> list[float]:
+    sample = wall_timer(fn, weight, sets)
+    return [sample() for _ in range(reps)]
+
+
+def time_ab(base: Callable, head: Callable, weight, sets, calls: int, reps: int, device: str):
+    """Samples of both kernels, one of each per pair, pairs in counterbalanced order."""
+    if device == "cuda":
+        timers = graph_timer(base, weight, sets, calls), graph_timer(head, weight, sets, calls)
+    else:
+        timers = wall_timer(base, weight, sets), wall_timer(head, weight, sets)
+    samples: tuple[list[float], list[float]] = ([], [])
+    for pair in range(reps):
+        for arm in (0, 1) if baseline_first(pair) else (1, 0):
+            samples[arm].append(timers[arm]())
     return samples
+
+
+def ab_cell(dtype_name: str, k: int, n: int) -> dict:
+    """An E2eCell of the RunResult: graph µs per call, baseline = base kernel, patched = head kernel."""
+    dtype = SHORT_DTYPES[dtype_name]
+    return {
+        "id": f"{dtype}-K{k}-N{n}",
+        "params": {"dtype": dtype, "k": k, "n": n},
+        "metric": "graph_us",
+        "unit": "us",
+        "higherIsBetter": False,
+        "baseline": [],
+        "patched": [],
+        "status": "ok",
+    }
 
 
 def compiled_reference() -> Callable:
     # A fresh Dynamo cache per shape: past the recompile limit torch.compile silently runs eager.
     torch._dynamo.reset()
-    return torch.compile(shared_expert_gate_reference, dynamic=False, fullgraph=True)
+    return torch.compile(unfused_gate, dynamic=False, fullgraph=True)
 
 
 def kernel_resources(weight: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> dict:
-    """Registers and spills of the compiled kernel for this dtype and K, from Triton's own report."""
-    k = x.shape[-1]
-    block_k, num_slices, num_warps = sg._launch_settings(k, x.element_size())
-    y = torch.empty_like(out)
-    compiled = sg._shared_expert_gate_kernel[(1,)](
-        x, weight, out, y, k, x.stride(0), out.stride(0), y.stride(0),
-        BLOCK_K=block_k, NUM_SLICES=num_slices, num_warps=num_warps,
-    )  # fmt: skip
-    return {
-        "blockK": block_k,
-        "slices": num_slices,
-        "numWarps": num_warps,
+    """Registers and spills of the bundle's compiled kernel for this dtype and K, from Triton's own report."""
+    settings = sg.shared_expert_gate_launch_settings(x.shape[-1], x.element_size())
+    compiled = sg.launch_shared_expert_gate(x[:1], weight, out[:1], torch.empty_like(out[:1]))
+    return settings | {
         "registers": getattr(compiled, "n_regs", None),
         "spills": getattr(compiled, "n_spills", None),
     }
@@ -185,19 +219,16 @@ def kernel_resources(weight: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -
 def warps_variants(
     dtype_name: str, weight, sets, calls: int, reps: int, copy_gbps: float, nbytes: int
 ) -> list:
-    """The fused kernel at each num_warps, graph-timed like the cells: is the heuristic's choice fastest?"""
+    """The bundle's kernel at each num_warps, graph-timed like the cells: is its heuristic's choice best?"""
     x0 = sets[0][0]
     k, n = x0.shape[-1], x0.shape[0]
-    block_k, num_slices, default_warps = sg._launch_settings(k, x0.element_size())
+    default_warps = sg.shared_expert_gate_launch_settings(k, x0.element_size())["numWarps"]
     found = []
     for warps in (2, 4, 8, 16):
 
         def launch(x, w, out, warps=warps):
             y = torch.empty_like(out)
-            sg._shared_expert_gate_kernel[(x.shape[0],)](
-                x, w, out, y, k, x.stride(0), out.stride(0), y.stride(0),
-                BLOCK_K=block_k, NUM_SLICES=num_slices, num_warps=warps,
-            )  # fmt: skip
+            sg.launch_shared_expert_gate(x, w, out, y, num_warps=warps)
             return y
 
         if check(launch, weight, sets, DTYPES[dtype_name]):
@@ -242,10 +273,14 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     l2_bytes = int(info.get("l2Bytes") or 50 << 20)
     copy_gbps = measure_copy_gbps(device, nbytes=args.copy_bytes)
     print(f"{info['name']}: copy {copy_gbps:.0f} GB/s", flush=True)
-    impls: dict[str, Callable] = {"eager": shared_expert_gate_reference, "fused": fused_shared_expert_gate}
+    head = load_impl(args.impl)
+    base = load_impl(args.base_impl) if args.base_impl else None
+    # Launch details and warps variants describe the bundle's kernel: only when it is the one timed.
+    bundle_head = Path(args.impl.rpartition("::")[0]).resolve() == Path(sg.__file__).resolve()
+    impls: dict[str, Callable | None] = {"eager": unfused_gate, "fused": head}
     if device == "cuda":
-        impls = {"eager": shared_expert_gate_reference, "compile": None, "fused": fused_shared_expert_gate}
-    cells, failures, resources, variants = [], [], {}, []
+        impls = {"eager": unfused_gate, "compile": None, "fused": head}
+    cells, failures, resources, variants, ab = [], [], {}, [], []
     grid = [(k, n) for k, ns in args.grid.items() for n in ns]
     for dtype_name in args.dtype:
         dtype = DTYPES[dtype_name]
@@ -257,7 +292,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             nbytes = 3 * n * k * elt + k * elt
             calls = max(count, args.calls_per_graph)
             row = {}
-            if device == "cuda" and (dtype_name, k) not in resources:
+            if device == "cuda" and bundle_head and (dtype_name, k) not in resources:
                 resources[(dtype_name, k)] = {"dtype": dtype_name, "k": k} | kernel_resources(
                     weight, *sets[0]
                 )
@@ -299,7 +334,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
                     }
                     | extra
                 )
-            if device == "cuda" and n in args.warps_variants_n and not failures:
+            if base is not None:
+                ab.append(measure_ab(base, head, dtype_name, weight, sets, calls, args))
+            if device == "cuda" and bundle_head and n in args.warps_variants_n and not failures:
                 variants.extend(warps_variants(dtype_name, weight, sets, calls, args.reps, copy_gbps, nbytes))
             print_row(dtype_name, k, n, row, nbytes, copy_gbps)
             del sets
@@ -315,9 +352,30 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "failures": failures,
         "kernelResources": list(resources.values()),
         "warpsVariants": variants,
+        "impls": {"fused": args.impl, "base": args.base_impl},
         "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if base is not None:
+        doc["ab"] = ab
     return doc, failures
+
+
+def measure_ab(base: Callable, head: Callable, dtype_name: str, weight, sets, calls: int, args) -> dict:
+    """Base kernel against head kernel on one shape; a kernel that fails its check is not timed."""
+    x0 = sets[0][0]
+    cell = ab_cell(dtype_name, x0.shape[-1], x0.shape[0])
+    problems = [
+        f"{arm} kernel: {problem}"
+        for arm, fn in (("base", base), ("head", head))
+        if (problem := check(fn, weight, sets, DTYPES[dtype_name]))
+    ]
+    if problems:
+        print(f"A/B {cell['id']} not timed: {'; '.join(problems)}", flush=True)
+        return cell | {"status": "failed", "reason": "; ".join(problems)[:500]}
+    cell["baseline"], cell["patched"] = time_ab(base, head, weight, sets, calls, args.reps, args.device)
+    b, h = statistics.median(cell["baseline"]), statistics.median(cell["patched"])
+    print(f"    A/B {cell['id']}: base {b:.2f} µs, head {h:.2f} µs ({b / h:.2f}x)", flush=True)
+    return cell
 
 
 HEADER = (
@@ -364,8 +422,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warps-variants-n", type=int, nargs="*", default=[], help="N at which to time each num_warps"
     )
+    parser.add_argument(
+        "--impl",
+        default=os.environ.get(IMPL_ENV) or BUNDLE_SPEC,
+        help=f"the fused kernel under test, PATH::SYMBOL (default: ${IMPL_ENV}, else the bundle's)",
+    )
+    parser.add_argument("--base-impl", help="the base kernel to time against --impl per shape, PATH::SYMBOL")
     parser.add_argument("--json", type=Path, help="write the microbench@1 document here")
     args = parser.parse_args(argv)
+    for spec in (args.impl, args.base_impl):
+        try:
+            if spec:
+                load_impl(spec)
+        except ImplError as error:
+            parser.error(str(error))
     if args.device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         parser.error("--device cpu needs TRITON_INTERPRET=1 (Triton's interpreter) to run the kernel")
     args.grid = parse_grid(args.k, args.n)

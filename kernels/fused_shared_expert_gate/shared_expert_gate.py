@@ -21,6 +21,8 @@ except ImportError:
 
 __all__ = [
     "fused_shared_expert_gate",
+    "launch_shared_expert_gate",
+    "shared_expert_gate_launch_settings",
     "shared_expert_gate_reference",
     "use_fused_shared_expert_gate",
 ]
@@ -94,6 +96,36 @@ def _launch_settings(k: int, elt: int) -> tuple[int, int, int]:
     return block_k, num_slices, num_warps
 
 
+def shared_expert_gate_launch_settings(k: int, elt: int) -> dict[str, int]:
+    """The launch the kernel gets for rows of K elements of `elt` bytes: blockK, slices, numWarps."""
+    block_k, num_slices, num_warps = _launch_settings(k, elt)
+    return {"blockK": block_k, "slices": num_slices, "numWarps": num_warps}
+
+
+def launch_shared_expert_gate(
+    x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor, y: torch.Tensor, *, num_warps: int | None = None
+):
+    """Runs the kernel on 2-D row views (unit inner stride): y = sigmoid(x . weight) * out, one program a row.
+
+    ``num_warps`` overrides the heuristic's choice. Returns Triton's compiled kernel (registers, spills).
+    """
+    k = x.shape[-1]
+    block_k, num_slices, default_warps = _launch_settings(k, x.element_size())
+    return _shared_expert_gate_kernel[(x.shape[0],)](
+        x,
+        weight,
+        out,
+        y,
+        k,
+        x.stride(0),
+        out.stride(0),
+        y.stride(0),
+        BLOCK_K=block_k,
+        NUM_SLICES=num_slices,
+        num_warps=num_warps or default_warps,
+    )
+
+
 def _check_shapes(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor) -> int:
     if x.dim() < 1 or x.shape != out.shape:
         raise ValueError(
@@ -134,27 +166,13 @@ def _as_rows(t: torch.Tensor) -> torch.Tensor | None:
 
 def _gate_into(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
     """Writes sigmoid(x . weight) * out into y, by the kernel where it applies, else by the reference."""
-    k = x.shape[-1]
     if x.numel() == 0:
         return
     x2, out2, y2 = _as_rows(x), _as_rows(out), _as_rows(y)
     if x2 is None or out2 is None or y2 is None or not _kernel_can_take(x, weight, out):
         y.copy_(shared_expert_gate_reference(x, weight, out))
         return
-    block_k, num_slices, num_warps = _launch_settings(k, x.element_size())
-    _shared_expert_gate_kernel[(x2.shape[0],)](
-        x2,
-        weight,
-        out2,
-        y2,
-        k,
-        x2.stride(0),
-        out2.stride(0),
-        y2.stride(0),
-        BLOCK_K=block_k,
-        NUM_SLICES=num_slices,
-        num_warps=num_warps,
-    )
+    launch_shared_expert_gate(x2, weight, out2, y2)
 
 
 def _shared_expert_gate(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

@@ -92,14 +92,66 @@ def test_microbenchmark_smoke_run_writes_its_json(tmp_path):
     assert doc["failures"] == []
 
 
-def test_microbenchmark_exits_non_zero_when_the_kernel_is_wrong(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "fused_shared_expert_gate", lambda x, w, out: out * 0.5)
+def _impl_file(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(f"import torch\n\n\ndef gate(x, weight, out):\n    return {body}\n")
+    return f"{path}::gate"
+
+
+SMALL = ["--device", DEVICE, "--k", "256", "--n", "3", "--reps", "4", "--copy-bytes", "1048576"]
+
+
+def test_microbenchmark_exits_non_zero_when_the_kernel_is_wrong(tmp_path):
     path = tmp_path / "microbench.json"
-    argv = ["--device", DEVICE, "--k", "256", "--n", "3", "--reps", "2", "--copy-bytes", "1048576"]
-    assert bench.main([*argv, "--json", str(path)]) == 1
+    wrong = _impl_file(tmp_path, "half", "out * 0.5")
+    assert bench.main([*SMALL, "--impl", wrong, "--json", str(path)]) == 1
     doc = json.loads(path.read_text())
     assert [c["impl"] for c in doc["cells"]] == [i for i in IMPLS if i != "fused"], "a wrong one is not timed"
     assert "K=256 N=3 fused" in doc["failures"][0]
+    assert doc["impls"] == {"fused": wrong, "base": None} and "ab" not in doc
+
+
+def test_microbenchmark_times_base_against_head_in_counterbalanced_pairs(tmp_path, monkeypatch):
+    path = tmp_path / "microbench.json"
+    base = _impl_file(tmp_path, "eager", "torch.sigmoid(x @ weight.T) * out")
+    order = []
+    real = bench.wall_timer
+
+    def recording(fn, weight, sets):
+        arm = "A" if fn is bench.load_impl(base) else "B"
+        timer = real(fn, weight, sets)
+        return lambda: order.append(arm) or timer()
+
+    monkeypatch.setattr(bench, "wall_timer", recording)
+    assert bench.main([*SMALL, "--base-impl", base, "--json", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    assert_microbench_shape(doc)
+    assert doc["impls"]["base"] == base
+    [cell] = doc["ab"]
+    assert cell["id"] == "bf16-K256-N3" and cell["params"] == {"dtype": "bf16", "k": 256, "n": 3}
+    assert [cell[key] for key in ("metric", "unit", "higherIsBetter", "status")] == [
+        "graph_us",
+        "us",
+        False,
+        "ok",
+    ]
+    assert len(cell["baseline"]) == len(cell["patched"]) == 4
+    assert "".join(order[-8:]) == "ABBABAAB", "pairs A B, B A, B A, A B after the single-kernel cells"
+
+
+def test_microbenchmark_reports_a_wrong_base_kernel_in_its_ab_cell(tmp_path):
+    path = tmp_path / "microbench.json"
+    wrong = _impl_file(tmp_path, "double", "out * 2")
+    assert bench.main([*SMALL, "--base-impl", wrong, "--json", str(path)]) == 0, "the head kernel is right"
+    [cell] = json.loads(path.read_text())["ab"]
+    assert cell["status"] == "failed" and cell["reason"].startswith("base kernel: ")
+    assert cell["baseline"] == cell["patched"] == []
+
+
+def test_microbenchmark_refuses_an_impl_it_cannot_load(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main([*SMALL, "--impl", f"{tmp_path}/missing.py::gate"])
+    assert "is not a .py file" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not list(FIXTURES.glob("microbench*.json")), reason="no GPU microbench fixture committed")
