@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-KQ6HOXL6.js";
+} from "./chunks/chunk-CHQKYV3O.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
