@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-CHQKYV3O.js";
+} from "./chunks/chunk-5C3UVSBX.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
