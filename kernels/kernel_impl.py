@@ -6,7 +6,7 @@
   references (its ``@triton.jit`` kernels, helpers, constants, imports), each at its original line so that
   tracebacks point into PATH. ``from vllm.triton_utils import tl, triton`` becomes plain Triton; imports
   inside ``try: ... except ImportError`` stay as written (guarded); any other vLLM import the closure needs
-  is an ``ImplError`` naming it.
+  stays as written when some vLLM is installed, else is an ``ImplError`` naming it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,10 @@ def load_impl(spec: str) -> Callable:
     path, symbol = parse_spec(spec)
     name = _importable_name(path)
     if name is not None:
-        module = importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:
+            raise ImplError(f"{path}: importing {name} failed: {type(error).__name__}: {error}") from error
     else:
         module = _import_file(_standalone_source(path, symbol), path)
     fn = getattr(module, symbol, None)
@@ -206,13 +209,17 @@ def _standalone_source(path: Path, symbol: str) -> str:
                     todo.extend(_used_names(statements[i], lazy))
         return chosen, names
 
+    vllm_installed = importlib.util.find_spec("vllm") is not None
+
     def render(chosen: set[int], needed: set[str]) -> dict[int, list[str]]:
         out = {}
         for i in chosen:
             node = statements[i]
             start, end = _statement_lines(node)
             source = original[start - 1 : end]
-            if _vllm_module(node) and not _is_guarded(node):
+            module = _vllm_module(node)
+            # An installed vLLM (another tree's) serves the imports; Triton's re-export is plain Triton.
+            if module and not _is_guarded(node) and (module == "vllm.triton_utils" or not vllm_installed):
                 source = [_rewrite_import(node, needed, path)] + [""] * (end - start)
             out[start] = source
         return out
@@ -265,9 +272,11 @@ def _import_file(source: str, origin: Path):
         raise ImplError(
             f"{origin}: the op's definitions need a module that is not installed: {error}"
         ) from error
-    except Exception:
+    except Exception as error:
         del sys.modules[name]
-        raise
+        raise ImplError(
+            f"{origin}: running the op's definitions failed: {type(error).__name__}: {error}"
+        ) from error
     return module
 
 

@@ -72,6 +72,15 @@ INLINE_MODEL = (
     )
 )
 
+# The same, with a wrapper that asks vLLM's platform.
+NEEDS_PLATFORM = INLINE_MODEL.replace(
+    "from vllm.logger import init_logger",
+    "from vllm.logger import init_logger\nfrom vllm.platforms import current_platform",
+).replace(
+    "    y = torch.empty_like(out)\n",
+    "    assert current_platform.is_cuda_alike()\n    y = torch.empty_like(out)\n",
+)
+
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
@@ -116,18 +125,32 @@ def test_an_inline_definition_in_a_model_file_loads_without_vllm(tmp_path):
 
 
 def test_a_closure_that_needs_vllm_is_a_clear_error(tmp_path):
-    text = INLINE_MODEL.replace(
-        "from vllm.logger import init_logger",
-        "from vllm.logger import init_logger\nfrom vllm.platforms import current_platform",
-    ).replace(
-        "    y = torch.empty_like(out)\n",
-        "    assert current_platform.is_cuda_alike()\n    y = torch.empty_like(out)\n",
-    )
-    path = _write(tmp_path, "qwen2_moe.py", text)
+    path = _write(tmp_path, "qwen2_moe.py", NEEDS_PLATFORM)
     with pytest.raises(
         ImplError, match=r"needs vLLM installed: imports vllm\.platforms \(current_platform\)"
     ):
         load_impl(f"{path}::fused_shared_expert_gate")
+
+
+def test_with_another_vllm_installed_its_imports_serve_the_closure(tmp_path, monkeypatch):
+    # vLLM importable from elsewhere than the file's tree (a worktree of another commit on one install).
+    installed = tmp_path / "site" / "vllm"
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("")
+    (installed / "platforms.py").write_text(
+        "class _Platform:\n    def is_cuda_alike(self):\n        return True\n\n\n"
+        "current_platform = _Platform()\n"
+    )
+    monkeypatch.syspath_prepend(str(installed.parent))
+    for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
+        monkeypatch.delitem(sys.modules, name)
+    try:
+        fn = load_impl(f"{_write(tmp_path, 'qwen2_moe.py', NEEDS_PLATFORM)}::fused_shared_expert_gate")
+        assert sys.modules[fn.__module__].current_platform is sys.modules["vllm.platforms"].current_platform
+        _check_computes(fn)
+    finally:
+        for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
+            del sys.modules[name]
 
 
 def test_an_op_registered_through_vllm_is_a_clear_error(tmp_path):
@@ -194,3 +217,9 @@ def test_a_missing_symbol_is_named(tmp_path):
     path = _write(tmp_path, "other.py", FILE_MODULE)
     with pytest.raises(ImplError, match="no top-level definition of fused_gate"):
         load_impl(f"{path}::fused_gate")
+
+
+def test_definitions_that_fail_to_run_are_named(tmp_path):
+    text = "import torch\n\n_SCALE = 1 / 0\n\n\ndef gate(x, weight, out):\n    return out * _SCALE\n"
+    with pytest.raises(ImplError, match="running the op's definitions failed: ZeroDivisionError"):
+        load_impl(f"{_write(tmp_path, 'broken.py', text)}::gate")

@@ -33,7 +33,6 @@ import triton
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
 
-import shared_expert_gate as sg  # noqa: E402
 from reference import TOLERANCES, fp64_reference, unfused_gate  # noqa: E402
 
 from ab_order import baseline_first  # noqa: E402
@@ -206,7 +205,7 @@ def compiled_reference() -> Callable:
     return torch.compile(unfused_gate, dynamic=False, fullgraph=True)
 
 
-def kernel_resources(weight: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> dict:
+def kernel_resources(sg, weight: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> dict:
     """Registers and spills of the bundle's compiled kernel for this dtype and K, from Triton's own report."""
     settings = sg.shared_expert_gate_launch_settings(x.shape[-1], x.element_size())
     compiled = sg.launch_shared_expert_gate(x[:1], weight, out[:1], torch.empty_like(out[:1]))
@@ -217,7 +216,7 @@ def kernel_resources(weight: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -
 
 
 def warps_variants(
-    dtype_name: str, weight, sets, calls: int, reps: int, copy_gbps: float, nbytes: int
+    sg, dtype_name: str, weight, sets, calls: int, reps: int, copy_gbps: float, nbytes: int
 ) -> list:
     """The bundle's kernel at each num_warps, graph-timed like the cells: is its heuristic's choice best?"""
     x0 = sets[0][0]
@@ -275,8 +274,10 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     print(f"{info['name']}: copy {copy_gbps:.0f} GB/s", flush=True)
     head = load_impl(args.impl)
     base = load_impl(args.base_impl) if args.base_impl else None
-    # Launch details and warps variants describe the bundle's kernel: only when it is the one timed.
-    bundle_head = Path(args.impl.rpartition("::")[0]).resolve() == Path(sg.__file__).resolve()
+    # Launch details and warps variants describe the bundle's kernel: only when it is the one timed. Its
+    # module is imported only then: another file registering the same op name would reuse this one's op.
+    bundle_head = Path(args.impl.rpartition("::")[0]).resolve() == Path(BUNDLE_SPEC.rpartition("::")[0])
+    sg = sys.modules[head.__module__] if bundle_head else None
     impls: dict[str, Callable | None] = {"eager": unfused_gate, "fused": head}
     if device == "cuda":
         impls = {"eager": unfused_gate, "compile": None, "fused": head}
@@ -294,7 +295,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             row = {}
             if device == "cuda" and bundle_head and (dtype_name, k) not in resources:
                 resources[(dtype_name, k)] = {"dtype": dtype_name, "k": k} | kernel_resources(
-                    weight, *sets[0]
+                    sg, weight, *sets[0]
                 )
             for impl, fn in impls.items():
                 if fn is None:
@@ -337,7 +338,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             if base is not None:
                 ab.append(measure_ab(base, head, dtype_name, weight, sets, calls, args))
             if device == "cuda" and bundle_head and n in args.warps_variants_n and not failures:
-                variants.extend(warps_variants(dtype_name, weight, sets, calls, args.reps, copy_gbps, nbytes))
+                variants.extend(
+                    warps_variants(sg, dtype_name, weight, sets, calls, args.reps, copy_gbps, nbytes)
+                )
             print_row(dtype_name, k, n, row, nbytes, copy_gbps)
             del sets
             if device == "cuda":

@@ -1,11 +1,13 @@
 """Model-level A/B of the fused shared-expert gate, with no weights and no server.
 
 Builds randomly initialised Qwen2-MoE models from transformers' own modeling code (a small Qwen2-MoE and
-one with Qwen3-Next's MoE shapes), rewrites the shared-expert gate of every MoE block into the call-site
-form vLLM gets (``fused if use_fused_shared_expert_gate(...) else original``), and times prefill and
-decode steps of both arms from one process, one model and one set of weights: the arms differ only in
-the module-level switch; each sample is a fresh CUDA-graph capture of one arm, samples interleaved A B / B A.
-``--aa`` runs the baseline in both arms: the noise floor.
+one with Qwen3-Next's MoE shapes), routes the shared-expert gate of every MoE block through the arm that
+runs, and times prefill and decode steps of both arms from one process, one model and one set of weights:
+the arms differ only in the gate. An arm is ``reference`` (the original unfused expression) or an
+implementation ``PATH::SYMBOL`` of ``fused_shared_expert_gate(x, weight, out)`` (see kernels/kernel_impl.py):
+``--baseline-impl`` (default ``reference``) against ``--patched-impl`` (default ``$VLLM_KERNEL_CI_IMPL``, else
+the bundle's kernel). Each sample is a fresh CUDA-graph capture of one arm; the pairs run in counterbalanced
+order (A B, B A, B A, A B, ...). ``--aa`` runs the baseline in both arms: the noise floor.
 ``--json PATH`` writes the ``E2e`` part of the RunResult.
 
 On the CPU (``--tiny``, TRITON_INTERPRET=1) it runs a tiny config with wall-clock timing: a check of the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import re
 import statistics
 import sys
@@ -31,11 +34,38 @@ import transformers
 from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM, StaticCache
 from transformers.models.qwen2_moe import modeling_qwen2_moe
 
-try:
-    from vllm.model_executor.layers.fused_moe import shared_expert_gate as sg
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import shared_expert_gate as sg
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
+
+from ab_order import baseline_first  # noqa: E402
+from kernel_impl import IMPL_ENV, ImplError, load_impl  # noqa: E402
+
+BUNDLE_SPEC = f"{HERE / 'shared_expert_gate.py'}::fused_shared_expert_gate"
+REFERENCE = "reference"
+
+# gate(module, x, out) -> sigmoid(module(x)) * out, the way the running arm computes it.
+Gate = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def unfused(gate: torch.nn.Module, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """transformers' own line, the code before the kernel."""
+    return F.sigmoid(gate(x)) * out
+
+
+def arm_gate(spec: str) -> Gate:
+    """The gate of an arm: the original expression, or an implementation's call with the gate's weight."""
+    if spec == REFERENCE:
+        return unfused
+    impl = load_impl(spec)
+    return lambda gate, x, out: impl(x, gate.weight, out)
+
+
+def arm_label(spec: str) -> str:
+    return "the unfused expression" if spec == REFERENCE else Path(spec.rpartition("::")[0]).name
+
+
+# The gate of the arm that runs; Step.forward sets it.
+active_gate: Gate = unfused
 
 # transformers' own gate line; the rewrite below refuses to run if the modeling code changed shape.
 ORIGINAL_GATE_LINE = (
@@ -90,19 +120,13 @@ TINY_CELLS = "prefill-b2-s16,decode-b2-c16"
 
 
 def moe_block_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-    """Qwen2MoeSparseMoeBlock.forward with its gate line rewritten as the patch engine rewrites vLLM's."""
+    """Qwen2MoeSparseMoeBlock.forward with its gate line computed by the running arm."""
     batch_size, sequence_length, hidden_dim = hidden_states.shape
     hidden_states_reshaped = hidden_states.view(-1, hidden_dim)
     shared_expert_output = self.shared_expert(hidden_states_reshaped)
     _, routing_weights, selected_experts = self.gate(hidden_states_reshaped)
     expert_output = self.experts(hidden_states_reshaped, selected_experts, routing_weights)
-    shared_expert_output = (
-        sg.fused_shared_expert_gate(
-            hidden_states_reshaped, self.shared_expert_gate.weight, shared_expert_output
-        )
-        if sg.use_fused_shared_expert_gate(self.shared_expert_gate, hidden_states_reshaped)
-        else F.sigmoid(self.shared_expert_gate(hidden_states_reshaped)) * shared_expert_output
-    )
+    shared_expert_output = active_gate(self.shared_expert_gate, hidden_states_reshaped, shared_expert_output)
     expert_output = expert_output + shared_expert_output
     return expert_output.reshape(batch_size, sequence_length, hidden_dim)
 
@@ -178,8 +202,9 @@ class Step:
                 "use_cache": True,
             }
 
-    def forward(self, fused: bool) -> torch.Tensor:
-        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = fused
+    def forward(self, gate: Gate) -> torch.Tensor:
+        global active_gate
+        active_gate = gate
         if self.cell["kind"] == "decode":
             # The static cache advances its length on device each step; rewind it so every replay
             # decodes the same position against the same context.
@@ -188,26 +213,25 @@ class Step:
         with torch.no_grad():
             return self.model(**self.kwargs, logits_to_keep=1).logits
 
-    def runner(self, fused: bool) -> Callable[[], None]:
+    def runner(self, gate: Gate) -> Callable[[], None]:
         """A callable that runs one step of this arm: a CUDA graph replay on the GPU, eager on the CPU."""
         if self.device != "cuda":
-            return lambda: self.forward(fused)
+            return lambda: self.forward(gate)
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            self.forward(fused)
+            self.forward(gate)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self.forward(fused)
-        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = True
+            self.forward(gate)
         return graph.replay
 
 
-def check_arms_agree(step: Step) -> str | None:
+def check_arms_agree(step: Step, baseline: Gate, patched: Gate) -> str | None:
     """None when both arms give the same logits within bf16 rounding of the gate, else the difference."""
-    base = step.forward(False).float()
-    fused = step.forward(True).float()
+    base = step.forward(baseline).float()
+    fused = step.forward(patched).float()
     err = ((fused - base).norm() / base.norm().clamp_min(1e-12)).item()
     return None if err < 2e-2 else f"patched logits differ from baseline: relative error {err:.3g}"
 
@@ -228,7 +252,7 @@ def time_arm(run: Callable[[], None], iters: int, device: str) -> float:
     return (time.perf_counter() - t0) / iters
 
 
-def measure_cell(model, cell_id: str, args, sites: int, model_key: str) -> dict:
+def measure_cell(model, cell_id: str, args, sites: int, model_key: str, arms: dict[str, Gate]) -> dict:
     cell = parse_cell(cell_id)
     metric = "prefill_tokens_per_s" if cell["kind"] == "prefill" else "decode_tokens_per_s"
     params = {k: v for k, v in cell.items() if k != "kind"} | {"model": model_key, "gateSites": sites}
@@ -244,24 +268,22 @@ def measure_cell(model, cell_id: str, args, sites: int, model_key: str) -> dict:
     }
     try:
         step = Step(model, cell, args.device)
-        problem = check_arms_agree(step)
+        problem = check_arms_agree(step, arms["baseline"], arms["patched"])
         if problem:
             raise RuntimeError(problem)
-        patched_arm = not args.aa
         # Steps per sample: about --sample-ms of work, at least one.
-        probe = step.runner(False)
+        probe = step.runner(arms["baseline"])
         per_step = time_arm(probe, 3, args.device)
         iters = max(1, round(args.sample_ms / 1e3 / per_step))
         params["stepsPerSample"] = iters
         del probe
         for r in range(args.warmup + args.repeats):
-            # A B, then B A: drift within a pair hits both arms alike. Each pair captures fresh graphs, in
-            # the pair's order: two captures of one arm differ by up to ~1% (memory placement), so that
-            # spread must land inside each arm's samples, not between the arms.
-            order = [("baseline", False), ("patched", patched_arm)]
-            if r % 2:
-                order.reverse()
-            pair = [(arm, step.runner(fused)) for arm, fused in order]
+            # A B, B A, B A, A B: the arm that runs second in a pair is measurably slower, so each arm
+            # takes each place equally often. Each pair captures fresh graphs, in the pair's order: two
+            # captures of one arm differ by up to ~1% (memory placement), so that spread must land inside
+            # each arm's samples, not between the arms.
+            order = ["baseline", "patched"] if baseline_first(r - args.warmup) else ["patched", "baseline"]
+            pair = [(arm, step.runner(arms[arm])) for arm in order]
             for arm, run in pair:
                 time_arm(run, 1, args.device)
                 tokens_per_s = step.tokens / time_arm(run, iters, args.device)
@@ -271,8 +293,6 @@ def measure_cell(model, cell_id: str, args, sites: int, model_key: str) -> dict:
     except Exception as error:  # noqa: BLE001 - a failed cell is reported, the others still run
         result["status"] = "failed"
         result["reason"] = f"{type(error).__name__}: {error}"[:500]
-    finally:
-        sg.FUSED_SHARED_EXPERT_GATE_ENABLED = True
     return result
 
 
@@ -302,8 +322,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--device", choices=["cuda", "cpu"], default="cuda" if torch.cuda.is_available() else "cpu"
     )
+    parser.add_argument(
+        "--baseline-impl",
+        default=REFERENCE,
+        help="the baseline arm's gate: reference (the unfused expression) or PATH::SYMBOL",
+    )
+    parser.add_argument(
+        "--patched-impl",
+        default=os.environ.get(IMPL_ENV) or BUNDLE_SPEC,
+        help=f"the patched arm's gate, PATH::SYMBOL (default: ${IMPL_ENV}, else the bundle's kernel)",
+    )
     parser.add_argument("--json", type=Path, help="write the E2e document here")
     args = parser.parse_args(argv)
+    if args.device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        parser.error("--device cpu needs TRITON_INTERPRET=1 (Triton's interpreter) to run the kernel")
+    try:
+        arms = {"baseline": arm_gate(args.baseline_impl), "patched": arm_gate(args.patched_impl)}
+    except ImplError as error:
+        parser.error(str(error))
+    if args.aa:
+        arms["patched"] = arms["baseline"]
     if args.tiny:
         args.model, args.cells = "tiny", args.cells or TINY_CELLS
     cells = (args.cells or DEFAULT_CELLS).split(",")
@@ -317,14 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     out_cells = []
     for key in model_keys:
         model, sites = build_model(key, args.device, dtype)
-        probe = torch.empty(1, model.config.hidden_size, dtype=dtype, device=args.device)
-        block = next(m for m in model.modules() if isinstance(m, modeling_qwen2_moe.Qwen2MoeSparseMoeBlock))
-        if not sg.use_fused_shared_expert_gate(block.shared_expert_gate, probe):
-            parser.error(
-                f"the patched arm cannot take the fused path on {args.device} (CPU needs TRITON_INTERPRET=1)"
-            )
         for cell_id in cells:
-            cell = measure_cell(model, cell_id, args, sites, key)
+            cell = measure_cell(model, cell_id, args, sites, key, arms)
             if len(model_keys) > 1:
                 cell["id"] = f"{key}-{cell_id}"
             out_cells.append(cell)
@@ -337,16 +369,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda"
         else "wall clock on the CPU (no claim)"
     )
+    baseline_label = arm_label(args.baseline_impl)
+    versus = (
+        f"A/A: {baseline_label} against itself"
+        if args.aa
+        else f"{baseline_label} vs {arm_label(args.patched_impl)}"
+    )
     doc = {
         "backend": "model",
         "method": (
             f"Randomly initialised {', '.join(model_keys)} (transformers {transformers.__version__}, bf16)"
-            f" in one process; {'A/A: baseline against itself' if args.aa else 'baseline vs fused gate'},"
-            f" {args.repeats} interleaved samples per arm of ~{args.sample_ms:.0f} ms, {timing}"
+            f" in one process; {versus},"
+            f" {args.repeats} samples per arm of ~{args.sample_ms:.0f} ms in counterbalanced pairs, {timing}"
             f"{', a fresh capture per sample' if args.device == 'cuda' else ''}."
         ),
         "model": ", ".join(model_keys),
         "cells": out_cells,
+        "arms": {
+            "baseline": args.baseline_impl,
+            "patched": args.baseline_impl if args.aa else args.patched_impl,
+        },
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

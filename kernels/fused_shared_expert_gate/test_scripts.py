@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -179,24 +181,95 @@ def test_e2e_tiny_model_writes_its_json(tmp_path, aa):
     assert ("A/A" in doc["method"]) == aa
 
 
-def test_e2e_patched_arm_runs_the_fused_gate(monkeypatch):
-    calls = []
-    real = e2e_model.sg.fused_shared_expert_gate
-
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(e2e_model.sg, "fused_shared_expert_gate", counting)
+def test_e2e_arms_run_the_gate_they_name(tmp_path):
+    path = tmp_path / "counting.py"
+    path.write_text(
+        "import torch\n\nCALLS = []\n\n\ndef gate(x, weight, out):\n"
+        "    CALLS.append(tuple(x.shape))\n    return torch.sigmoid(x @ weight.T) * out\n"
+    )
+    patched = e2e_model.arm_gate(f"{path}::gate")
+    calls = sys.modules[e2e_model.load_impl(f"{path}::gate").__module__].CALLS
     model, sites = e2e_model.build_model("tiny", DEVICE, torch.bfloat16)
     step = e2e_model.Step(model, e2e_model.parse_cell("prefill-b2-s16"), DEVICE)
-    step.forward(False)
-    assert calls == [], "the baseline arm must not call the fused gate"
-    step.forward(True)
-    assert len(calls) == sites == 2
-    assert e2e_model.check_arms_agree(step) is None
+    step.forward(e2e_model.arm_gate("reference"))
+    assert calls == [], "the reference arm runs the unfused expression"
+    step.forward(patched)
+    assert calls == [(32, 64)] * sites and sites == 2
+    assert e2e_model.check_arms_agree(step, e2e_model.unfused, patched) is None
+    wrong = e2e_model.arm_gate(_impl_file(tmp_path, "negated", "-100 * out"))
+    assert "patched logits differ" in e2e_model.check_arms_agree(step, e2e_model.unfused, wrong)
+
+
+def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch):
+    model, sites = e2e_model.build_model("tiny", DEVICE, torch.bfloat16)
+    # two distinct gates with the same result: the order is under test, not the kernel
+    arms = {"baseline": e2e_model.unfused, "patched": lambda gate, x, out: e2e_model.unfused(gate, x, out)}
+    names = {id(gate): name for name, gate in (("A", arms["baseline"]), ("B", arms["patched"]))}
+    captured = []
+    real = e2e_model.Step.runner
+
+    def recording(self, gate):
+        captured.append(names[id(gate)])
+        return real(self, gate)
+
+    monkeypatch.setattr(e2e_model.Step, "runner", recording)
+    args = e2e_model.argparse.Namespace(device=DEVICE, warmup=1, repeats=4, sample_ms=1.0)
+    cell = e2e_model.measure_cell(model, "prefill-b2-s16", args, sites, "tiny", arms)
+    assert cell["status"] == "ok", cell.get("reason")
+    # the probe, one warm-up pair, then A B, B A, B A, A B
+    assert "".join(captured) == "A" + "AB" + "ABBABAAB"
 
 
 def test_e2e_rejects_a_malformed_cell():
     with pytest.raises(ValueError, match="prefill-b<batch>-s<seq>"):
         e2e_model.parse_cell("prefill-8-512")
+
+
+def test_validate_pr_trees_runs_the_suite_per_implementation(tmp_path):
+    """scripts/gpu/validate-pr-trees.sh on the CPU: a JUnit per implementation, a wrong one's cases named."""
+    root = HERE.parent.parent
+    out = tmp_path / "out"
+    wrong = _impl_file(tmp_path, "half", "out * 0.5")
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "SUITE_FILTER": "test_zero_tokens or test_weight_as_row_or_vector",
+    }
+    impls = [
+        "bundle=kernels/fused_shared_expert_gate/shared_expert_gate.py::fused_shared_expert_gate",
+        f"half={wrong}",
+    ]
+    script = root / "scripts" / "gpu" / "validate-pr-trees.sh"
+    done = subprocess.run(["bash", script, *impls], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (out / "summary.txt").read_text().splitlines()
+    assert summary[0] == "bundle: pytest exited 0; 4 passed"
+    assert summary[1] == "half: pytest exited 1; 2 failure, 2 passed", (
+        "zero tokens pass even for a wrong gate"
+    )
+    assert summary[2:] == [f"  failure: test_weight_as_row_or_vector[{w}]" for w in ("1xK", "K")]
+    for name in ("bundle", "half"):
+        cases = list(ET.parse(out / f"junit-conformance-{name}.xml").getroot().iter("testcase"))
+        assert len(cases) == 4 and {c.find("properties") is not None for c in cases} == {True}
+
+    missing = subprocess.run(
+        ["bash", script, "pr=test/fixtures/pr-shapes/missing.py::op"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1
+    assert "pr: no such implementation file" in (out / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize("name", ["gpu_check.sh", "gpu_validate.sh", "validate-pr-trees.sh", "carried.sh"])
+def test_gpu_scripts_parse(name):
+    script = HERE.parent.parent / "scripts" / "gpu" / name
+    done = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_gpu_check_finds_the_bundle_from_its_own_folder(tmp_path):
+    script = HERE.parent.parent / "scripts" / "gpu" / "gpu_check.sh"
+    env = {**os.environ, "OUT": str(tmp_path), "STEPS": ""}
+    done = subprocess.run(["bash", "-x", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "== done" in done.stdout
+    assert f"bundle={HERE}" in done.stderr, "bundle is the kernel's folder, wherever the script is run from"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# One device call's work: tool captures, the full pytest grid (JUnit), the microbenchmark, the e2e A/B and A/A.
-# Usage (from the repository root): OUT=dir [STEPS="tools pytest microbench e2e"] gpu_check.sh [e2e repeats]
+# One device call's work on the bundle, standalone: tool captures, its pytest files (JUnit), the microbenchmark,
+# the e2e A/B and A/A. Usage: OUT=dir [STEPS="tools pytest microbench e2e"] scripts/gpu/gpu_check.sh [e2e repeats]
 set -uo pipefail
 repeats=${1:-10}
 steps=" ${STEPS:-tools pytest microbench e2e} "
 out=${OUT:?set OUT to the output directory}
-bundle=$(cd "$(dirname "$0")" && pwd)
+bundle=$(cd "$(dirname "$0")/../../kernels/fused_shared_expert_gate" && pwd)
 export PYTHONUNBUFFERED=1
 py=python3
 models=qwen3-next-shaped,qwen2-moe
@@ -32,7 +32,8 @@ fi
 
 if wanted pytest; then
   step "pytest, full grid"
-  (cd "$bundle/.." && timeout 200 $py -m pytest -q -p no:cacheprovider fused_shared_expert_gate \
+  (cd "$bundle/.." && timeout 500 $py -m pytest -q -p no:cacheprovider -p junit_params -o junit_family=xunit1 \
+    fused_shared_expert_gate \
     --junitxml="$out/junit.xml" -o junit_suite_name=fused_shared_expert_gate 2>&1 | tail -25)
 fi
 
