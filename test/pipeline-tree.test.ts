@@ -1,76 +1,30 @@
 // Validate on a PR-shaped vLLM tree: the tree's own kernel is tested (never written over), base against head.
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../src/modes/validate.js';
 import { parseRunResult, type RunResult } from '../src/results/run-result.js';
+import { deps, FAKE_PYTHON, fakeEnv, pipelineConfig, recordingHost } from './fakes/world.js';
 import {
-  deps,
-  FAKE_PYTHON,
-  fakeEnv,
-  GATE_LINE,
-  makeVllmRepo,
-  pipelineConfig,
-  recordingHost,
-} from './fakes/world.js';
-import { ROOT } from './helpers.js';
+  buildPrTrees,
+  CSRC_PATH,
+  PR_KERNEL_PATH,
+  PR_TEST_PATH,
+  type PrBranch,
+  type PrTrees,
+  QWEN2_MOE,
+} from './support/pr-trees.js';
 
 const run = promisify(execFile);
 const PYTHON = process.env.VLLM_KERNEL_CI_PYTHON;
-const KERNEL_PATH = 'vllm/model_executor/layers/fused_moe/shared_expert_gate.py';
-const CALL = '            out = fused_shared_expert_gate(x, self.expert_gate.weight, out)';
-const IMPORT = `from vllm.model_executor.layers.fused_moe.shared_expert_gate import fused_shared_expert_gate\n`;
+const OP = 'fused_shared_expert_gate';
 
-/**
- * vLLM 0.33.0's Qwen MoE files (tag v0.33.0) with branches shaped like the kernel PR: `pr` (the bundle's kernel
- * as the PR's file, unconditional call sites, the PR's own test), `pr-wrong` (wrong above 64 rows), `csrc` (pr
- * plus a compiled source).
- */
-async function makePrRepo(): Promise<{ dir: string; base: string }> {
-  const { dir, sha: base } = await makeVllmRepo();
-  const git = (...args: string[]) =>
-    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir });
-  const kernel = await readFile(join(ROOT, 'kernels/fused_shared_expert_gate/shared_expert_gate.py'), 'utf8');
-  await git('checkout', '--quiet', '-b', 'pr');
-  await mkdir(join(dir, 'vllm/model_executor/layers/fused_moe'), { recursive: true });
-  await writeFile(join(dir, KERNEL_PATH), kernel);
-  for (const model of ['qwen2_moe', 'qwen3_moe']) {
-    const file = join(dir, `vllm/model_executor/models/${model}.py`);
-    const text = await readFile(file, 'utf8');
-    if (!text.includes(GATE_LINE)) throw new Error(`${model}.py has no gate line`);
-    await writeFile(
-      file,
-      text
-        .replace(GATE_LINE, CALL)
-        .replace('import torch.nn.functional as F\n', `import torch.nn.functional as F\n${IMPORT}`),
-    );
-  }
-  await writeFile(
-    join(dir, 'tests/kernels/moe/test_fused_shared_expert_gate.py'),
-    'import torch\n\nfrom vllm.model_executor.layers.fused_moe.shared_expert_gate import fused_shared_expert_gate\n\n\ndef test_gate():\n    x = torch.randn(4, 64)\n    assert fused_shared_expert_gate(x, torch.randn(1, 64), x).shape == x.shape\n',
-  );
-  await git('add', '-A');
-  await git('commit', '--quiet', '-m', 'Fused shared-expert gate kernel');
-  await git('checkout', '--quiet', '-b', 'pr-wrong');
-  const row = 'row = tl.program_id(0).to(tl.int64)';
-  if (!kernel.includes(row)) throw new Error('the kernel no longer computes its row as expected');
-  await writeFile(join(dir, KERNEL_PATH), kernel.replace(row, `${row} % 64`));
-  await git('commit', '--quiet', '-am', 'A kernel wrong above 64 rows');
-  await git('checkout', '--quiet', '-b', 'csrc', 'pr');
-  await mkdir(join(dir, 'csrc'), { recursive: true });
-  await writeFile(join(dir, 'csrc/gate.cu'), '// a compiled source\n');
-  await git('add', '-A');
-  await git('commit', '--quiet', '-m', 'A compiled source');
-  await git('checkout', '--quiet', 'main');
-  return { dir, base };
-}
-
-let repo: { dir: string; base: string };
+let trees: PrTrees;
 beforeAll(async () => {
-  repo = await makePrRepo();
-}, 120_000);
+  trees = await buildPrTrees();
+}, 300_000);
 
 interface Validated {
   result: RunResult;
@@ -81,15 +35,15 @@ interface Validated {
 }
 
 async function validate(
-  ref: string,
+  ref: PrBranch,
   inputs: Record<string, string> = {},
   fake: Record<string, string> = {},
 ): Promise<Validated> {
   const env = await fakeEnv({ FAKE_GPU: 'none', ...fake });
   const config = await pipelineConfig({
-    'vllm-repository': repo.dir,
+    'vllm-repository': trees.dir,
     'vllm-ref': ref,
-    'base-ref': 'v0.33.0',
+    'base-ref': 'base',
     install: 'none',
     python: PYTHON ?? FAKE_PYTHON,
     ...inputs,
@@ -110,7 +64,9 @@ async function validate(
 }
 
 const step = (r: RunResult, name: string) => r.steps.find((s) => s.name === name);
-const headOf = async (ref: string) => (await run('git', ['rev-parse', ref], { cwd: repo.dir })).stdout.trim();
+const blobOf = async (ref: PrBranch, path: string) =>
+  (await run('git', ['rev-parse', `${ref}:${path}`], { cwd: trees.dir })).stdout.trim();
+const impl = (v: Validated, path: string) => `${v.tree}/${path}::${OP}`;
 
 describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton interpreter)', () => {
   it('a correct PR kernel passes; the tree is untouched; the report names the kernel and both test groups', {
@@ -118,19 +74,19 @@ describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton in
   }, async () => {
     const v = await validate('pr');
     const kernel = v.result.kernel;
-    const blob = (await run('git', ['rev-parse', `pr:${KERNEL_PATH}`], { cwd: repo.dir })).stdout.trim();
+    const blob = await blobOf('pr', PR_KERNEL_PATH);
     expect(kernel).toEqual({
       source: 'tree',
-      path: KERNEL_PATH,
+      path: PR_KERNEL_PATH,
       symbol: 'fused_shared_expert_gate',
       blobSha: blob,
-      commit: await headOf('pr'),
-      base: { commit: repo.base },
+      commit: trees.branches.pr,
+      base: { commit: trees.branches.base },
     });
-    expect(v.result.identity.baseSha).toBe(repo.base);
+    expect(v.result.identity.baseSha).toBe(trees.branches.base);
     expect(step(v.result, 'apply-bundle')).toMatchObject({ status: 'skipped' });
     expect(step(v.result, 'apply-bundle')?.reason).toContain(
-      `the tree's own kernel ${KERNEL_PATH} is tested`,
+      `the tree's own kernel ${PR_KERNEL_PATH} is tested`,
     );
     expect(v.result.patch?.sites.map((s) => [s.file, s.status, s.symbol])).toEqual([
       ['vllm/model_executor/models/qwen2_moe.py', 'tree-native', 'Qwen2MoeMLP.forward'],
@@ -148,7 +104,7 @@ describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton in
       ['pr', 'skipped'],
     ]);
     expect(v.result.testGroups?.[1].reason).toContain('vLLM is not importable from the tree');
-    expect(v.result.testGroups?.[1].reason).toContain('tests/kernels/moe/test_fused_shared_expert_gate.py');
+    expect(v.result.testGroups?.[1].reason).toContain(PR_TEST_PATH);
     expect(step(v.result, 'kernel-tests')?.status).toBe('passed');
     expect(v.exitCode).toBe(0);
 
@@ -183,7 +139,7 @@ describe('base against head', () => {
     expect(v.result.kernel?.source).toBe('tree');
     expect(step(v.result, 'e2e')).toMatchObject({
       status: 'skipped',
-      reason: 'needs a build per arm: base..head changes csrc/gate.cu',
+      reason: `needs a build per arm: base..head changes ${CSRC_PATH}`,
     });
     expect(step(v.result, 'kernel-tests')?.status).toBe('passed');
     expect(step(v.result, 'microbench')?.status).toBe('passed');
@@ -200,10 +156,55 @@ describe('base against head', () => {
     expect(step(v.result, 'e2e')?.status).toBe('passed');
     const log = step(v.result, 'e2e')?.logTail ?? '';
     expect(log).toContain(
-      `--baseline-impl reference --patched-impl ${v.tree}/${KERNEL_PATH}::fused_shared_expert_gate`,
+      `--baseline-impl reference --patched-impl ${v.tree}/${PR_KERNEL_PATH}::fused_shared_expert_gate`,
     );
     const bench = step(v.result, 'microbench')?.logTail ?? '';
-    expect(bench).toContain(`--impl ${v.tree}/${KERNEL_PATH}::fused_shared_expert_gate`);
+    expect(bench).toContain(`--impl ${impl(v, PR_KERNEL_PATH)}`);
     expect(bench).not.toContain('--base-impl');
+  });
+});
+
+describe('a follow-up PR that changes an existing kernel', () => {
+  it('compares the base kernel with the head kernel in the microbench and the model A/B', {
+    timeout: 120_000,
+  }, async () => {
+    const v = await validate(
+      'followup',
+      { python: FAKE_PYTHON, 'e2e-backend': 'model', repeats: '2', 'base-ref': 'pr' },
+      { FAKE_GPU: 'nvidia' },
+    );
+    expect(v.result.kernel).toMatchObject({
+      source: 'tree',
+      path: PR_KERNEL_PATH,
+      blobSha: await blobOf('followup', PR_KERNEL_PATH),
+      commit: trees.branches.followup,
+      base: { commit: trees.branches.pr, path: PR_KERNEL_PATH, blobSha: await blobOf('pr', PR_KERNEL_PATH) },
+    });
+    const baseImpl = `${v.tree}.base/${PR_KERNEL_PATH}::${OP}`;
+    expect(step(v.result, 'microbench')?.logTail).toContain(
+      `--impl ${impl(v, PR_KERNEL_PATH)} --base-impl ${baseImpl}`,
+    );
+    expect(v.result.microbench?.ab?.map((c) => c.id)).toEqual(['bf16-K2048-N1024', 'bf16-K2048-N8192']);
+    expect(step(v.result, 'e2e')?.logTail).toContain(
+      `--baseline-impl ${baseImpl} --patched-impl ${impl(v, PR_KERNEL_PATH)}`,
+    );
+    expect(v.report).toMatch(/baseline: the base \S+ with its kernel in vllm\/model\\_executor/);
+  });
+});
+
+describe.runIf(PYTHON)('a kernel defined inline in a model file', () => {
+  it('is found where it is defined and passes conformance', { timeout: 180_000 }, async () => {
+    const v = await validate('inline');
+    expect(v.result.kernel).toMatchObject({
+      source: 'tree',
+      path: QWEN2_MOE,
+      blobSha: await blobOf('inline', QWEN2_MOE),
+    });
+    expect(v.result.patch?.sites.map((s) => [s.file, s.symbol])).toContainEqual([
+      QWEN2_MOE,
+      'Qwen2MoeMLP.forward',
+    ]);
+    expect(step(v.result, 'kernel-tests')?.status).toBe('passed');
+    expect(v.exitCode).toBe(0);
   });
 });
