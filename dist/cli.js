@@ -8,10 +8,10 @@ import {
   applyBundle,
   countSites,
   parseConfig,
-  resolveBundleDir,
+  resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-5C3UVSBX.js";
+} from "./chunks/chunk-DJ53FL5B.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
@@ -20,7 +20,7 @@ import { parseArgs as parseArgs2 } from "node:util";
 // src/patch/command.ts
 import { parseArgs } from "node:util";
 var DEFAULT_BUNDLE = INPUTS.find((i) => i.name === "bundle")?.default ?? "fused_shared_expert_gate";
-var PATCH_HELP = `Usage: vllm-kernel-ci patch --vllm-dir DIR [--bundle NAME|PATH] [--check | --revert] [--strict] [--json]
+var PATCH_HELP = `Usage: vllm-kernel-ci patch --vllm-dir DIR [--bundle NAME|PATH] [--check | --revert] [--force] [--strict] [--json]
 
 Put a kernel bundle into a vLLM source tree: copy its files and rewrite every call site it names,
 found by parsing the Python source. Idempotent (a second run changes nothing) and reversible.
@@ -34,6 +34,10 @@ Options:
       Report what applying would do; write nothing.
   --revert
       Take the bundle out again: the touched files come back byte for byte.
+  --force
+      Overwrite tree files whose content differs from the bundle's. Without it such a file (a pull
+      request's own kernel, say) stops the patch with both git blob SHAs: to test the tree's own kernel,
+      validate with --kernel-source tree (or auto) instead.
   --strict
       Exit 1 when a site is unmatched or a file is missing.
   --json
@@ -70,7 +74,7 @@ function renderPatch(patch, vllmDir, bundle) {
     lines.push(`  covered through reuse: ${patch.coveredModels.join("; ")}`);
   const n = countSites(patch);
   lines.push(
-    `${n.applied} ${VERB[mode].applied}, ${n.alreadyApplied} ${VERB[mode]["already-applied"]}, ${n.unmatched} unmatched, ${n.missingFiles} missing`
+    `${n.applied} ${VERB[mode].applied}, ${n.alreadyApplied} ${VERB[mode]["already-applied"]}, ${n.unmatched} unmatched, ${n.missingFiles} missing${n.treeNative > 0 ? `, ${n.treeNative} tree-native` : ""}`
   );
   return lines.join("\n");
 }
@@ -86,7 +90,8 @@ async function runPatchCommand(args, io) {
         revert: { type: "boolean" },
         strict: { type: "boolean" },
         json: { type: "boolean" },
-        python: { type: "string" }
+        python: { type: "string" },
+        force: { type: "boolean" }
       },
       strict: true,
       allowPositionals: false
@@ -113,7 +118,8 @@ async function runPatchCommand(args, io) {
   const python = typeof values.python === "string" && values.python !== "" ? values.python : "python3";
   let patch;
   try {
-    patch = await applyBundle({ vllmDir, bundleDir: resolveBundleDir(bundle), mode, python });
+    const bundleDir = await resolveBundle(bundle);
+    patch = await applyBundle({ vllmDir, bundleDir, mode, python, force: values.force === true });
   } catch (error) {
     io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 2;

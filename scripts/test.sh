@@ -7,8 +7,8 @@ echo "== lint: biome, ruff"
 biome ci .
 "$venv/bin/ruff" check kernels scripts
 "$venv/bin/ruff" format --check kernels scripts
-"$venv/bin/ruff" check --config kernels/pyproject.toml src/patch
-"$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch
+"$venv/bin/ruff" check --config kernels/pyproject.toml src/patch test/patch test/support
+"$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch test/patch test/support
 echo "== lint: example workflows (actionlint)"
 bash scripts/actionlint.sh
 echo "== types: tsc"
@@ -16,6 +16,6 @@ tsc -p tsconfig.json
 echo "== vitest"
 VLLM_KERNEL_CI_PYTHON="$venv/bin/python" vitest run
 echo "== pytest: the patch rewriter"
-(cd src/patch && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_rewrite.py)
+"$venv/bin/python" -m pytest -q -p no:cacheprovider test/patch/test_rewrite.py
 echo "== pytest (Triton interpreter on the CPU)"
 if compgen -G "kernels/*/test_*.py" >/dev/null; then (cd kernels && TRITON_INTERPRET=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider); else echo "no kernel bundle with tests yet"; fi

@@ -4,14 +4,15 @@ import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBundle, resolveBundleDir } from '../src/patch/engine.js';
+import { applyBundle } from '../src/patch/engine.js';
 import { loadManifest } from '../src/patch/manifest.js';
+import { resolveBundle } from '../src/pipeline/bundle.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const PYTHON = process.env.VLLM_KERNEL_CI_PYTHON ?? 'python3';
-const BUNDLE = resolveBundleDir('fused_shared_expert_gate');
+const BUNDLE = await resolveBundle('fused_shared_expert_gate');
 
 // What each release holds (read from the sdists): the forms drifted from a two-line nn.Linear gate in the
 // sparse MoE block to a one-line ReplicatedLinear gate in the reused MLP, plus the transformers-backend fuser.
@@ -71,7 +72,9 @@ print("\\n".join(left))
 `;
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+  // gc.auto=0: committing a whole vLLM tree would start a background `git gc` racing the removal in afterAll
+  const config = ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'gc.auto=0'];
+  const { stdout } = await exec('git', [...config, ...args], {
     cwd,
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -97,6 +100,7 @@ async function repoFrom(version: string): Promise<string> {
   const dir = join(parent, 'vllm');
   await cp(source, dir, { recursive: true });
   await git(dir, 'init', '-q');
+  await git(dir, 'config', 'gc.auto', '0');
   await git(dir, 'add', '-A');
   await git(dir, 'commit', '-q', '--no-gpg-sign', '-m', `vLLM ${version} sdist`);
   return dir;

@@ -2,7 +2,9 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBundle, resolveBundleDir, toolRoot } from '../src/patch/engine.js';
+import { applyBundle, PatchError, scanTreeKernel, toolRoot } from '../src/patch/engine.js';
+import { loadManifest } from '../src/patch/manifest.js';
+import { resolveBundle } from '../src/pipeline/bundle.js';
 import { Patch } from '../src/results/run-result.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { ROOT, runNode, tempDir } from './helpers.js';
@@ -34,7 +36,16 @@ describe('vllm-kernel-ci patch', () => {
   it('--help describes every option', async () => {
     const r = await runNode(['dist/cli.js', 'patch', '--help'], env);
     expect(r.code).toBe(0);
-    for (const flag of ['--vllm-dir', '--bundle', '--check', '--revert', '--strict', '--json', '--python']) {
+    for (const flag of [
+      '--vllm-dir',
+      '--bundle',
+      '--check',
+      '--revert',
+      '--force',
+      '--strict',
+      '--json',
+      '--python',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     const main = await runNode(['dist/cli.js', '--help'], env);
@@ -127,7 +138,7 @@ describe('vllm-kernel-ci patch', () => {
     await expect(
       applyBundle({
         vllmDir: dir,
-        bundleDir: resolveBundleDir('fused_shared_expert_gate'),
+        bundleDir: await resolveBundle('fused_shared_expert_gate'),
         mode: 'check',
         python: PYTHON,
       }),
@@ -148,7 +159,12 @@ describe('vllm-kernel-ci patch', () => {
     );
     expect(bundle.code).toBe(2);
     expect(bundle.stderr).toContain(
-      `${join(ROOT, 'kernels/no_such_bundle')} is not a kernel bundle: it has no manifest.json`,
+      `Invalid bundle 'no_such_bundle'. Expected a bundle name under kernels/ (fused_shared_expert_gate) or a path to a bundle directory (one holding manifest.json); there is no directory at ${join(ROOT, 'kernels/no_such_bundle')} or ${join(ROOT, 'no_such_bundle')}.`,
+    );
+    const notBundle = await runNode(['dist/cli.js', 'patch', '--vllm-dir', dir, '--bundle', './test'], env);
+    expect(notBundle.code).toBe(2);
+    expect(notBundle.stderr).toContain(
+      `${join(ROOT, 'test')} is not a kernel bundle: it has no manifest.json`,
     );
     const python = await runNode(
       ['dist/cli.js', 'patch', '--vllm-dir', dir, '--python', 'no-such-python3'],
@@ -158,10 +174,70 @@ describe('vllm-kernel-ci patch', () => {
     expect(python.stderr).toContain("Cannot run Python 'no-such-python3': not found");
   });
 
-  it('finds its own files from the sources and from the bundle alike', () => {
+  it('finds its own files from the sources and from the bundle alike; one resolver names a bundle', async () => {
     expect(toolRoot()).toBe(ROOT);
     expect(toolRoot(join(ROOT, 'dist/chunks/any.js'))).toBe(ROOT);
-    expect(resolveBundleDir('fused_shared_expert_gate')).toBe(join(ROOT, 'kernels/fused_shared_expert_gate'));
-    expect(resolveBundleDir('./my-bundle')).toBe(join(process.cwd(), 'my-bundle'));
+    expect(await resolveBundle('fused_shared_expert_gate')).toBe(
+      join(ROOT, 'kernels/fused_shared_expert_gate'),
+    );
+    expect(await resolveBundle('./kernels/fused_shared_expert_gate')).toBe(
+      join(process.cwd(), 'kernels/fused_shared_expert_gate'),
+    );
+    await expect(resolveBundle('./my-bundle')).rejects.toThrow(
+      `there is no directory at ${join(process.cwd(), 'my-bundle')}.`,
+    );
+  });
+});
+
+describe('the op a bundle names', () => {
+  const BUNDLE = join(ROOT, 'kernels/fused_shared_expert_gate');
+
+  async function bundleWith(change: (manifest: Record<string, unknown>) => void): Promise<string> {
+    const dir = await tempDir('vkci-bundle-');
+    made.push(dir);
+    await cp(BUNDLE, dir, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    change(manifest);
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    return dir;
+  }
+
+  async function toyTree(files: Record<string, string>): Promise<string> {
+    const dir = await tempDir('vkci-toy-vllm-');
+    made.push(dir);
+    await mkdir(join(dir, 'vllm/model_executor/models'), { recursive: true });
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), text);
+    }
+    return dir;
+  }
+
+  it('must be defined by one of the bundle files', async () => {
+    const dir = await bundleWith((m) => {
+      m.op = { name: 'fused_shared_expert_gate', file: 'elsewhere.py' };
+    });
+    await expect(loadManifest(dir)).rejects.toThrow(
+      "op.file 'elsewhere.py' is not one of the bundle's files (shared_expert_gate.py, test_fused_shared_expert_gate.py, benchmark_shared_expert_gate.py); name the file that defines fused_shared_expert_gate.",
+    );
+  });
+
+  it('is needed to look for the tree kernel; a tree calling an op it defines nowhere is an error', async () => {
+    const tree = await toyTree({
+      'vllm/model_executor/models/toy.py':
+        'def forward(x, w, out):\n    return fused_shared_expert_gate(x, w, out)\n',
+    });
+    const noOp = await bundleWith((m) => {
+      delete m.op;
+    });
+    await expect(scanTreeKernel(tree, noOp, PYTHON)).rejects.toThrow('names no op in its manifest.json');
+    const scan = scanTreeKernel(tree, BUNDLE, PYTHON);
+    await expect(scan).rejects.toThrow(PatchError);
+    await expect(scan).rejects.toThrow(
+      'The tree calls fused_shared_expert_gate (vllm/model_executor/models/toy.py:2) but defines it nowhere under vllm/',
+    );
+    // a bundle without an op still patches: it just cannot report the tree's own calls
+    const patch = await applyBundle({ vllmDir: tree, bundleDir: noOp, mode: 'check', python: PYTHON });
+    expect(patch.sites.filter((s) => s.status === 'tree-native')).toEqual([]);
   });
 });

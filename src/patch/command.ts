@@ -2,12 +2,13 @@
 import { parseArgs } from 'node:util';
 import type { CliIo, ExtraCommand } from '../cli.js';
 import { INPUTS } from '../inputs.js';
+import { resolveBundle } from '../pipeline/bundle.js';
 import type { Patch } from '../results/run-result.js';
-import { applyBundle, countSites, type PatchMode, resolveBundleDir } from './engine.js';
+import { applyBundle, countSites, type PatchMode } from './engine.js';
 
 const DEFAULT_BUNDLE = INPUTS.find((i) => i.name === 'bundle')?.default ?? 'fused_shared_expert_gate';
 
-export const PATCH_HELP = `Usage: vllm-kernel-ci patch --vllm-dir DIR [--bundle NAME|PATH] [--check | --revert] [--strict] [--json]
+export const PATCH_HELP = `Usage: vllm-kernel-ci patch --vllm-dir DIR [--bundle NAME|PATH] [--check | --revert] [--force] [--strict] [--json]
 
 Put a kernel bundle into a vLLM source tree: copy its files and rewrite every call site it names,
 found by parsing the Python source. Idempotent (a second run changes nothing) and reversible.
@@ -21,6 +22,10 @@ Options:
       Report what applying would do; write nothing.
   --revert
       Take the bundle out again: the touched files come back byte for byte.
+  --force
+      Overwrite tree files whose content differs from the bundle's. Without it such a file (a pull
+      request's own kernel, say) stops the patch with both git blob SHAs: to test the tree's own kernel,
+      validate with --kernel-source tree (or auto) instead.
   --strict
       Exit 1 when a site is unmatched or a file is missing.
   --json
@@ -60,7 +65,7 @@ export function renderPatch(patch: Patch, vllmDir: string, bundle: string): stri
     lines.push(`  covered through reuse: ${patch.coveredModels.join('; ')}`);
   const n = countSites(patch);
   lines.push(
-    `${n.applied} ${VERB[mode].applied}, ${n.alreadyApplied} ${VERB[mode]['already-applied']}, ${n.unmatched} unmatched, ${n.missingFiles} missing`,
+    `${n.applied} ${VERB[mode].applied}, ${n.alreadyApplied} ${VERB[mode]['already-applied']}, ${n.unmatched} unmatched, ${n.missingFiles} missing${n.treeNative > 0 ? `, ${n.treeNative} tree-native` : ''}`,
   );
   return lines.join('\n');
 }
@@ -78,6 +83,7 @@ export async function runPatchCommand(args: string[], io: CliIo): Promise<number
         strict: { type: 'boolean' },
         json: { type: 'boolean' },
         python: { type: 'string' },
+        force: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -104,7 +110,8 @@ export async function runPatchCommand(args: string[], io: CliIo): Promise<number
   const python = typeof values.python === 'string' && values.python !== '' ? values.python : 'python3';
   let patch: Patch;
   try {
-    patch = await applyBundle({ vllmDir, bundleDir: resolveBundleDir(bundle), mode, python });
+    const bundleDir = await resolveBundle(bundle);
+    patch = await applyBundle({ vllmDir, bundleDir, mode, python, force: values.force === true });
   } catch (error) {
     io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 2;

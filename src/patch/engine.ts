@@ -1,7 +1,7 @@
 // Puts a kernel bundle into a vLLM tree: copies its files and rewrites its call sites (src/patch/rewrite.py).
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { z } from 'zod';
@@ -16,7 +16,7 @@ export interface ApplyBundleOptions {
   mode: PatchMode;
   /** interpreter that runs the rewriter: any Python 3.8+, no torch needed */
   python: string;
-  /** apply may overwrite a tree file whose content differs from the bundle's */
+  /** overwrite tree files whose content differs from the bundle's (the tree's own kernel, say) */
   force?: boolean;
 }
 
@@ -30,13 +30,6 @@ export function toolRoot(from: string = fileURLToPath(import.meta.url)): string 
     dir = dirname(dir);
   }
   throw new PatchError(`Cannot find vllm-kernel-ci's own files above ${from}: reinstall the tool.`);
-}
-
-/** A bundle name under the tool's kernels/, or a path to a bundle directory. */
-export function resolveBundleDir(nameOrPath: string, root: string = toolRoot()): string {
-  if (isAbsolute(nameOrPath) || nameOrPath.includes('/') || nameOrPath.startsWith('.'))
-    return resolve(nameOrPath);
-  return join(root, 'kernels', nameOrPath);
 }
 
 export async function assertVllmTree(vllmDir: string): Promise<void> {
@@ -60,15 +53,9 @@ const RewriterAnswer = z.object({
 });
 export type RewriterAnswer = z.infer<typeof RewriterAnswer>;
 
-/** Runs the Python rewriter over the tree; it writes files itself unless mode is check. */
-export async function runRewriter(
-  vllmDir: string,
-  manifest: Manifest,
-  mode: PatchMode,
-  python: string,
-): Promise<RewriterAnswer> {
+/** Runs src/patch/rewrite.py on one JSON request and parses its JSON answer. */
+async function runPython<T>(python: string, request: object, answer: z.ZodType<T>): Promise<T> {
   const script = join(toolRoot(), 'src/patch/rewrite.py');
-  const request = { root: resolve(vllmDir), mode, rule: manifest.rewrite };
   const run = await execa(python, [script], {
     input: JSON.stringify(request),
     reject: false,
@@ -85,12 +72,104 @@ export async function runRewriter(
     );
   }
   try {
-    return RewriterAnswer.parse(JSON.parse(`${run.stdout}`));
+    return answer.parse(JSON.parse(`${run.stdout}`));
   } catch (error) {
     throw new PatchError(
       `The rewriter under '${python}' gave an answer that is not its JSON (${error instanceof Error ? error.message.split('\n')[0] : error}). Is it Python 3.8 or newer?`,
     );
   }
+}
+
+/** Runs the Python rewriter over the tree; it writes files itself unless mode is check. */
+export async function runRewriter(
+  vllmDir: string,
+  manifest: Manifest,
+  mode: PatchMode,
+  python: string,
+): Promise<RewriterAnswer> {
+  return runPython(python, { root: resolve(vllmDir), mode, rule: manifest.rewrite }, RewriterAnswer);
+}
+
+const Definition = z.object({ file: z.string(), line: z.number().int(), symbol: z.string() });
+const ScanAnswer = z.object({
+  definitions: z.array(Definition),
+  sites: z.array(PatchSite),
+  python: z.string(),
+});
+
+/** Every definition of `op` and every call of it under the tree's vllm/; reads only. */
+async function scanOp(vllmDir: string, op: string, python: string): Promise<z.infer<typeof ScanAnswer>> {
+  return runPython(python, { root: resolve(vllmDir), mode: 'scan', op }, ScanAnswer);
+}
+
+/** The kernel a vLLM tree carries for the bundle's op: where it is defined and every call of it. */
+export interface TreeKernel {
+  /** file defining the op, relative to the tree */
+  path: string;
+  /** line of its `def` (0 when the file at the bundle's target path defines no function of that name) */
+  line: number;
+  /** the op's function, qualified by any enclosing class or function */
+  symbol: string;
+  /** git blob SHA of that file */
+  blobSha: string;
+  /** every call of the op under vllm/, status tree-native, in file and line order */
+  sites: PatchSite[];
+  /** every definition of the op's name found, the chosen one first */
+  definitions: { file: string; line: number; symbol: string }[];
+  /** the file is byte for byte the bundle's own (a tree patched by this tool) */
+  sameAsBundle: boolean;
+}
+
+/**
+ * The tree's own kernel of the bundle's op (`manifest.op`): a file at the op file's target path, or a
+ * definition of the op's name anywhere under vllm/ (inline in a model file too). undefined when the tree
+ * neither defines nor calls it.
+ */
+export async function scanTreeKernel(
+  vllmDir: string,
+  bundleDir: string,
+  python: string,
+): Promise<TreeKernel | undefined> {
+  const root = resolve(vllmDir);
+  await assertVllmTree(root);
+  const manifest = await loadManifest(bundleDir);
+  const op = manifest.op;
+  if (!op) {
+    throw new PatchError(
+      `The bundle at ${bundleDir} names no op in its manifest.json ("op": {"name", "file"}), so the tree's own kernel cannot be looked for. Add it, or use kernel-source bundle.`,
+    );
+  }
+  const opFile = manifest.files.find((f) => f.from === op.file);
+  const target = opFile?.to;
+  const scan = await scanOp(root, op.name, python);
+  const sites = scan.sites.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  // the bundle's target path first, then module-level definitions, then by path
+  const rank = (d: { file: string; symbol: string }) =>
+    d.file === target ? 0 : d.symbol.includes('.') ? 2 : 1;
+  const definitions = [...scan.definitions].sort(
+    (a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file) || a.line - b.line,
+  );
+  let chosen = definitions[0];
+  if (!chosen && target && existsSync(join(root, target)))
+    chosen = { file: target, line: 0, symbol: op.name };
+  if (!chosen) {
+    if (sites.length === 0) return undefined;
+    const where = sites.map((s) => `${s.file}:${s.line}`).join(', ');
+    throw new PatchError(
+      `The tree calls ${op.name} (${where}) but defines it nowhere under vllm/ and has no ${target ?? op.file}: it cannot run as it is. Check the checkout, or use kernel-source bundle.`,
+    );
+  }
+  const file = join(root, chosen.file);
+  const sameAsBundle = opFile !== undefined && (await sameBytes(join(bundleDir, opFile.from), file));
+  return {
+    path: relative(root, file),
+    line: chosen.line,
+    symbol: chosen.symbol,
+    blobSha: await blobSha(file),
+    sites,
+    definitions,
+    sameAsBundle,
+  };
 }
 
 async function sameBytes(a: string, b: string): Promise<boolean> {
@@ -110,6 +189,30 @@ async function pruneEmpty(dir: string, stop: string): Promise<void> {
     await rmdir(current);
     current = dirname(current);
   }
+}
+
+/** The git blob SHA of a file, as `git hash-object` gives it (also outside a repository). */
+export async function blobSha(file: string): Promise<string> {
+  const run = await execa('git', ['hash-object', '--', file], { reject: false });
+  if (run.exitCode !== 0) throw new PatchError(`Cannot hash ${file} with git: ${`${run.stderr}`.trim()}`);
+  return `${run.stdout}`.trim();
+}
+
+/** Refuses, before anything is written, to replace tree files that differ from the bundle's. */
+async function refuseOverwrites(vllmDir: string, bundleDir: string, manifest: Manifest): Promise<void> {
+  const clashes: string[] = [];
+  for (const file of manifest.files) {
+    const from = join(bundleDir, file.from);
+    const to = join(vllmDir, file.to);
+    if (!existsSync(to) || !existsSync(from) || (await sameBytes(from, to))) continue;
+    clashes.push(
+      `${file.to} (tree blob ${await blobSha(to)}, bundle's ${file.from} blob ${await blobSha(from)})`,
+    );
+  }
+  if (clashes.length === 0) return;
+  throw new PatchError(
+    `Refusing to overwrite ${clashes.length === 1 ? 'a tree file that differs' : 'tree files that differ'} from the bundle: ${clashes.join('; ')}. The tree carries its own version: test it with kernel-source tree (or auto), or pass --force (input force: true) to replace it with the bundle's.`,
+  );
 }
 
 /** Copies (apply), compares (check) or removes (revert) the bundle's files; a missing one is a site, never silent. */
@@ -166,6 +269,12 @@ export async function applyBundle(opts: ApplyBundleOptions): Promise<Patch> {
   const vllmDir = resolve(opts.vllmDir);
   await assertVllmTree(vllmDir);
   const manifest = await loadManifest(opts.bundleDir);
+  // calls of the op in any other form (the tree's own call sites) are reported, never dropped; found before
+  // anything is written, so their lines and the rewriter's both count in the tree as it was
+  const bundled = new Set(manifest.files.map((f) => f.to));
+  const native = manifest.op
+    ? (await scanOp(vllmDir, manifest.op.name, opts.python)).sites.filter((s) => !bundled.has(s.file))
+    : [];
   // revert rewrites first so the tree never imports a module that is already gone
   let rewrite: RewriterAnswer;
   let files: Awaited<ReturnType<typeof placeFiles>>;
@@ -173,12 +282,16 @@ export async function applyBundle(opts: ApplyBundleOptions): Promise<Patch> {
     rewrite = await runRewriter(vllmDir, manifest, opts.mode, opts.python);
     files = await placeFiles(vllmDir, opts.bundleDir, manifest, opts.mode);
   } else {
+    if (!opts.force) await refuseOverwrites(vllmDir, opts.bundleDir, manifest);
     files = await placeFiles(vllmDir, opts.bundleDir, manifest, opts.mode);
     rewrite = await runRewriter(vllmDir, manifest, opts.mode, opts.python);
   }
-  const sites = [...files.sites, ...rewrite.sites].sort(
-    (a, b) => a.file.localeCompare(b.file) || a.line - b.line,
-  );
+  const known = new Set([...files.sites, ...rewrite.sites].map((s) => `${s.file}:${s.line}`));
+  const sites = [
+    ...files.sites,
+    ...rewrite.sites,
+    ...native.filter((s) => !known.has(`${s.file}:${s.line}`)),
+  ].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
   return { sites, copied: files.copied, coveredModels: rewrite.coveredModels, mode: opts.mode };
 }
 
@@ -187,6 +300,7 @@ export interface PatchCounts {
   alreadyApplied: number;
   unmatched: number;
   missingFiles: number;
+  treeNative: number;
 }
 
 export function countSites(patch: Patch): PatchCounts {
@@ -196,5 +310,6 @@ export function countSites(patch: Patch): PatchCounts {
     alreadyApplied: count('already-applied'),
     unmatched: count('unmatched'),
     missingFiles: count('missing-file'),
+    treeNative: count('tree-native'),
   };
 }

@@ -539,9 +539,98 @@ def run(request: dict) -> dict:
     }
 
 
+class OpScan(ast.NodeVisitor):
+    """Definitions of the op's name (at any level) and calls of it (by name or attribute, any arguments)."""
+
+    def __init__(self, op: str, rel: str, source: Source):
+        self.op = op
+        self.rel = rel
+        self.source = source
+        self.scopes: list[str] = []
+        self.conditional: list[ast.AST] = []
+        self.definitions: list[dict] = []
+        self.sites: list[dict] = []
+        self.aliases: set[str] = set()
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        # `from ... import op as other`: calls of `other` are calls of the op
+        self.aliases.update(a.asname for a in node.names if a.name == self.op and a.asname)
+
+    def _scoped(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.op:
+            self.definitions.append(
+                {"file": self.rel, "line": node.lineno, "symbol": ".".join([*self.scopes, node.name])}
+            )
+        self.scopes.append(node.name)  # type: ignore[attr-defined]
+        self.generic_visit(node)
+        self.scopes.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped  # noqa: N815 (NodeVisitor's names)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.test)
+        self.conditional.append(node)
+        self.visit(node.body)
+        self.visit(node.orelse)
+        self.conditional.pop()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        )
+        if name == self.op or (isinstance(func, ast.Name) and func.id in self.aliases):
+            line = self.source.line(node.lineno).strip()
+            self.sites.append(
+                {
+                    "file": self.rel,
+                    "line": node.lineno,
+                    "status": "tree-native",
+                    "source": line,
+                    "form": "conditional call" if self.conditional else "call",
+                }
+            )
+            if self.scopes:
+                self.sites[-1]["symbol"] = ".".join(self.scopes)
+        self.generic_visit(node)
+
+
+def scan(request: dict) -> dict:
+    """Where the tree defines the op and every call of it under vllm/: nothing is written."""
+    root = Path(request["root"])
+    op: str = request["op"]
+    needle = op.encode()
+    definitions: list[dict] = []
+    sites: list[dict] = []
+    for path in sorted((root / "vllm").rglob("*.py")):
+        data = path.read_bytes()
+        if needle not in data or not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        try:
+            tree = ast.parse(data, filename=rel)
+        except (SyntaxError, ValueError) as error:
+            line = getattr(error, "lineno", None) or 0
+            reason = f"mentions {op} but Python {PY_VERSION} cannot parse it: {error}"
+            source = Source(data).line(line).strip() if line else ""
+            sites.append(
+                {"file": rel, "line": line, "status": "unmatched", "source": source, "reason": reason}
+            )
+            continue
+        visitor = OpScan(op, rel, Source(data))
+        visitor.visit(tree)
+        definitions.extend(visitor.definitions)
+        sites.extend(visitor.sites)
+    return {
+        "definitions": definitions,
+        "sites": sites,
+        "python": sys.version.split()[0],
+    }
+
+
 def main() -> int:
     request = json.load(sys.stdin)
-    json.dump(run(request), sys.stdout)
+    json.dump(scan(request) if request["mode"] == "scan" else run(request), sys.stdout)
     return 0
 
 

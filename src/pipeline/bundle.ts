@@ -16,11 +16,13 @@ export function actionRoot(from = dirname(fileURLToPath(import.meta.url))): stri
   }
 }
 
+/**
+ * The one bundle resolver (patch and validate alike): a path (holding / or \\, or starting with .) is a
+ * bundle directory; a bare name is a bundle under the action's kernels/, else a directory of that name here.
+ */
 export async function resolveBundle(bundle: string, root = actionRoot()): Promise<string> {
-  const candidates =
-    /[/\\]/.test(bundle) || bundle.startsWith('.')
-      ? [resolve(bundle)]
-      : [join(root, 'kernels', bundle), resolve(bundle)];
+  const isPath = /[/\\]/.test(bundle) || bundle.startsWith('.');
+  const candidates = isPath ? [resolve(bundle)] : [join(root, 'kernels', bundle), resolve(bundle)];
   for (const dir of candidates) {
     const s = await stat(dir).catch(() => undefined);
     if (s?.isDirectory()) return dir;
@@ -29,8 +31,9 @@ export async function resolveBundle(bundle: string, root = actionRoot()): Promis
   const names = known
     .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_'))
     .map((e) => e.name);
+  const looked = candidates.join(' or ');
   throw new Error(
-    `Invalid bundle '${bundle}'. Expected a bundle name under kernels/ (${names.join(', ') || 'none yet'}) or a path to a bundle directory.`,
+    `Invalid bundle '${bundle}'. Expected a bundle name under kernels/ (${names.join(', ') || 'none yet'}) or a path to a bundle directory (one holding manifest.json); there is no directory at ${looked}.`,
   );
 }
 

@@ -46,8 +46,11 @@ export interface BuildPrTreesOptions {
   pypiCacheDir?: string;
 }
 
-// fixed identity and dates: the same fixtures give the same commit SHAs on every machine
+// fixed identity and dates, no user or system config (autocrlf, signing): the same fixtures give the same
+// commit SHAs on every machine
 const GIT_ENV = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
   GIT_AUTHOR_NAME: 'vLLM fixtures',
   GIT_AUTHOR_EMAIL: 'fixtures@example.com',
   GIT_COMMITTER_NAME: 'vLLM fixtures',
@@ -190,7 +193,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Writes the objects of every branch into a bare repository: no working tree is ever written. */
 async function buildBare(gitDir: string, source: string): Promise<void> {
-  await exec('git', [...NO_GC, 'init', '-q', '--bare', gitDir]);
+  await exec('git', [...NO_GC, 'init', '-q', '--bare', gitDir], { env: { ...process.env, ...GIT_ENV } });
   await git(gitDir, ['config', 'gc.auto', '0']);
   await git(gitDir, ['config', 'maintenance.auto', 'false']);
   const index = join(gitDir, 'fixture-index');
@@ -246,10 +249,14 @@ async function cachedBare(opts: BuildPrTreesOptions): Promise<string> {
 const made: string[] = [];
 let building: Promise<PrTrees> | undefined;
 let cleanupHooked = false;
-/** Removes this process's clone and worktrees: call it from afterAll (also tried at exit). */
-export function removePrTrees(): void {
+function removeNow(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes this process's clone and worktrees: call it from afterAll (also done at a normal exit). */
+export async function removePrTrees(): Promise<void> {
   building = undefined;
+  await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 async function cloneFor(bare: string): Promise<PrTrees> {
@@ -257,11 +264,13 @@ async function cloneFor(bare: string): Promise<PrTrees> {
   made.push(parent);
   if (!cleanupHooked) {
     cleanupHooked = true;
-    process.once('exit', removePrTrees);
+    process.once('exit', removeNow);
   }
   const dir = join(parent, 'vllm');
   // --shared borrows the cached objects: the clone costs only its checkout
-  await exec('git', [...NO_GC, 'clone', '-q', '--shared', '--no-checkout', bare, dir]);
+  await exec('git', [...NO_GC, 'clone', '-q', '--shared', '--no-checkout', bare, dir], {
+    env: { ...process.env, ...GIT_ENV },
+  });
   const gitDir = join(dir, '.git');
   await git(gitDir, ['config', 'gc.auto', '0']);
   await git(gitDir, ['config', 'maintenance.auto', 'false']);

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2] / "src" / "patch"))
 import rewrite  # noqa: E402
 
 MANIFEST = Path(__file__).parents[2] / "kernels" / "fused_shared_expert_gate" / "manifest.json"
@@ -222,4 +222,126 @@ def test_a_missing_required_file_is_reported(tmp_path: Path):
     sites = run(tmp_path, "apply", RULE)["sites"]
     assert [(s["file"], s["status"]) for s in sites] == [
         ("vllm/model_executor/models/qwen2_moe.py", "missing-file")
+    ]
+
+
+OP = json.loads(MANIFEST.read_text())["op"]["name"]
+KERNEL_FILE = "vllm/model_executor/layers/fused_moe/shared_expert_gate.py"
+
+
+def scan(tmp_path: Path) -> dict:
+    return rewrite.scan({"root": str(tmp_path), "mode": "scan", "op": OP})
+
+
+def write(tmp_path: Path, rel: str, text: str) -> Path:
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_scan_finds_the_pr_kernel_file_and_its_unconditional_call(tmp_path: Path):
+    write(tmp_path, KERNEL_FILE, f"def {OP}(x, weight, out):\n    return out\n")
+    model = tree(
+        tmp_path,
+        f"from vllm.model_executor.layers.fused_moe.shared_expert_gate import {OP}\n\n"
+        + mlp(f"{OP}(x, self.expert_gate.weight, out)"),
+    )
+    before = model.read_bytes()
+    result = scan(tmp_path)
+    assert result["definitions"] == [{"file": KERNEL_FILE, "line": 1, "symbol": OP}]
+    assert result["sites"] == [
+        {
+            "file": MODEL,
+            "line": 19,
+            "status": "tree-native",
+            "source": f"out = {OP}(x, self.expert_gate.weight, out)",
+            "form": "call",
+            "symbol": "ToyMLP.forward",
+        }
+    ]
+    assert model.read_bytes() == before
+
+
+def test_scan_finds_an_inline_kernel_a_nested_one_and_calls_in_any_form(tmp_path: Path):
+    body = f"""logger = object()
+
+
+@triton.jit
+def _kernel(x_ptr):
+    pass
+
+
+def {OP}(x, weight, out):
+    return out
+
+
+class Wrapper:
+    def {OP}(self, x, weight, out):
+        return {OP}(x, weight, out)
+
+
+class ToyMLP(nn.Module):
+    def forward(self, x):
+        out = x
+        a = {OP}(x, weight=self.expert_gate.weight, out=out)
+        b = ops.{OP}(
+            x, self.expert_gate.weight, out
+        )
+        c = ({OP}(x, self.expert_gate.weight, out) if use_it(self.expert_gate, x) else out)
+        return a + b + c
+"""
+    tree(tmp_path, body)
+    write(
+        tmp_path,
+        "vllm/unrelated.py",
+        "def other():\n    return 'fused_shared_expert_gate is a string here'\n",
+    )
+    result = scan(tmp_path)
+    assert [(d["file"], d["symbol"]) for d in result["definitions"]] == [
+        (MODEL, OP),
+        (MODEL, f"Wrapper.{OP}"),
+    ]
+    assert [(s["line"], s["symbol"], s["form"], s["source"]) for s in result["sites"]] == [
+        (23, f"Wrapper.{OP}", "call", f"return {OP}(x, weight, out)"),
+        (29, "ToyMLP.forward", "call", f"a = {OP}(x, weight=self.expert_gate.weight, out=out)"),
+        (30, "ToyMLP.forward", "call", f"b = ops.{OP}("),
+        (
+            33,
+            "ToyMLP.forward",
+            "conditional call",
+            f"c = ({OP}(x, self.expert_gate.weight, out) if use_it(self.expert_gate, x) else out)",
+        ),
+    ]
+    assert all(s["status"] == "tree-native" for s in result["sites"])
+
+
+def test_scan_sees_the_bundles_own_rewrite_as_tree_native_calls(tmp_path: Path):
+    tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    run(tmp_path, "apply")
+    sites = scan(tmp_path)["sites"]
+    assert [(s["line"], s["form"]) for s in sites] == [
+        (18, "conditional call")
+    ]  # one line below: the import was added
+
+
+def test_scan_of_a_tree_without_the_op_finds_nothing(tmp_path: Path):
+    tree(tmp_path, mlp("F.sigmoid(self.expert_gate(x)[0]) * out"))
+    write(tmp_path, "tests/test_x.py", f"{OP}(1, 2, 3)\n")  # outside vllm/: not the tree's code
+    assert scan(tmp_path) == {"definitions": [], "sites": [], "python": rewrite.sys.version.split()[0]}
+
+
+def test_scan_reports_a_file_naming_the_op_that_this_python_cannot_parse(tmp_path: Path):
+    tree(tmp_path, f"def broken(:\n    return {OP}(x, w, out)\n")
+    sites = scan(tmp_path)["sites"]
+    assert [(s["status"], s["line"]) for s in sites] == [("unmatched", 9)]
+    assert sites[0]["reason"].startswith(f"mentions {OP} but Python {rewrite.PY_VERSION} cannot parse it")
+
+
+def test_scan_follows_an_import_of_the_op_under_another_name(tmp_path: Path):
+    body = f"from vllm.model_executor.layers.fused_moe.shared_expert_gate import {OP} as fused_gate\n\n"
+    tree(tmp_path, body + mlp("fused_gate(x, self.expert_gate.weight, out)"))
+    sites = scan(tmp_path)["sites"]
+    assert [(s["line"], s["symbol"], s["source"]) for s in sites] == [
+        (19, "ToyMLP.forward", "out = fused_gate(x, self.expert_gate.weight, out)")
     ]
