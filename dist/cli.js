@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-DJ53FL5B.js";
+} from "./chunks/chunk-U5ZTAQPQ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -1,12 +1,13 @@
 // Validate on a PR-shaped vLLM tree: the tree's own kernel is tested (never written over), base against head.
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../src/modes/validate.js';
 import { parseRunResult, type RunResult } from '../src/results/run-result.js';
 import { deps, FAKE_PYTHON, fakeEnv, pipelineConfig, recordingHost } from './fakes/world.js';
+import { ROOT } from './helpers.js';
 import {
   buildPrTrees,
   CSRC_PATH,
@@ -22,8 +23,22 @@ const PYTHON = process.env.VLLM_KERNEL_CI_PYTHON;
 const OP = 'fused_shared_expert_gate';
 
 let trees: PrTrees;
+/** `pr` with the bundle's kernel as the PR's file: a correct kernel behind the PR's call sites */
+let bundleKernelCommit: string;
 beforeAll(async () => {
   trees = await buildPrTrees();
+  const work = await trees.worktree('pr');
+  await copyFile(
+    join(ROOT, 'kernels/fused_shared_expert_gate/shared_expert_gate.py'),
+    join(work, PR_KERNEL_PATH),
+  );
+  const git = (...args: string[]) =>
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...args], {
+      cwd: work,
+    });
+  await git('commit', '--quiet', '-am', "The bundle's kernel as the PR's file");
+  await git('branch', 'pr-bundle-kernel');
+  bundleKernelCommit = (await git('rev-parse', 'HEAD')).stdout.trim();
 }, 300_000);
 
 interface Validated {
@@ -32,10 +47,11 @@ interface Validated {
   exitCode: number;
   /** the checked-out vLLM tree */
   tree: string;
+  log: (step: string) => Promise<string>;
 }
 
 async function validate(
-  ref: PrBranch,
+  ref: PrBranch | 'pr-bundle-kernel',
   inputs: Record<string, string> = {},
   fake: Record<string, string> = {},
 ): Promise<Validated> {
@@ -60,27 +76,28 @@ async function validate(
     report: await readFile(outcome.reportPath as string, 'utf8'),
     exitCode: outcome.exitCode,
     tree: join(d.reposDir, clones[0]),
+    log: (name) => readFile(join(config.outputDir, 'logs', `${name}.log`), 'utf8'),
   };
 }
 
 const step = (r: RunResult, name: string) => r.steps.find((s) => s.name === name);
-const blobOf = async (ref: PrBranch, path: string) =>
+const blobOf = async (ref: PrBranch | 'pr-bundle-kernel', path: string) =>
   (await run('git', ['rev-parse', `${ref}:${path}`], { cwd: trees.dir })).stdout.trim();
 const impl = (v: Validated, path: string) => `${v.tree}/${path}::${OP}`;
 
 describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton interpreter)', () => {
-  it('a correct PR kernel passes; the tree is untouched; the report names the kernel and both test groups', {
+  it('a correct kernel passes; the tree is untouched; the report names the kernel and both test groups', {
     timeout: 180_000,
   }, async () => {
-    const v = await validate('pr');
+    const v = await validate('pr-bundle-kernel');
     const kernel = v.result.kernel;
-    const blob = await blobOf('pr', PR_KERNEL_PATH);
+    const blob = await blobOf('pr-bundle-kernel', PR_KERNEL_PATH);
     expect(kernel).toEqual({
       source: 'tree',
       path: PR_KERNEL_PATH,
       symbol: 'fused_shared_expert_gate',
       blobSha: blob,
-      commit: trees.branches.pr,
+      commit: bundleKernelCommit,
       base: { commit: trees.branches.base },
     });
     expect(v.result.identity.baseSha).toBe(trees.branches.base);
@@ -193,7 +210,9 @@ describe('a follow-up PR that changes an existing kernel', () => {
 });
 
 describe.runIf(PYTHON)('a kernel defined inline in a model file', () => {
-  it('is found where it is defined and passes conformance', { timeout: 180_000 }, async () => {
+  it('is found where it is defined and its own definition is what conformance tests', {
+    timeout: 180_000,
+  }, async () => {
     const v = await validate('inline');
     expect(v.result.kernel).toMatchObject({
       source: 'tree',
@@ -204,7 +223,33 @@ describe.runIf(PYTHON)('a kernel defined inline in a model file', () => {
       QWEN2_MOE,
       'Qwen2MoeMLP.forward',
     ]);
-    expect(step(v.result, 'kernel-tests')?.status).toBe('passed');
-    expect(v.exitCode).toBe(0);
+    const matrix = (v.result.tests ?? []).filter((t) => t.id.includes('test_matches_reference'));
+    expect(matrix.length).toBeGreaterThan(10);
+    expect(matrix.filter((t) => t.status !== 'passed')).toEqual([]);
+    expect(await v.log('kernel-tests')).toContain(`VLLM_KERNEL_CI_IMPL=${impl(v, QWEN2_MOE)}`);
+  });
+});
+
+describe('kernel-source bundle on a tree that carries its own kernel file', () => {
+  it('refuses to overwrite it, naming the file and both blobs, and leaves the tree as it was', {
+    timeout: 120_000,
+  }, async () => {
+    const v = await validate('pr', { python: FAKE_PYTHON, 'kernel-source': 'bundle', 'e2e-backend': 'none' });
+    const treeBlob = await blobOf('pr', PR_KERNEL_PATH);
+    const bundleBlob = (
+      await run('git', ['hash-object', 'kernels/fused_shared_expert_gate/shared_expert_gate.py'], {
+        cwd: ROOT,
+      })
+    ).stdout.trim();
+    expect(step(v.result, 'apply-bundle')?.status).toBe('failed');
+    const reason = step(v.result, 'apply-bundle')?.reason;
+    expect(reason).toMatch(/^Refusing to overwrite/);
+    expect(reason).toContain(
+      `${PR_KERNEL_PATH} (tree blob ${treeBlob}, bundle's shared_expert_gate.py blob ${bundleBlob})`,
+    );
+    expect(await v.log('apply-bundle')).toContain('test it with kernel-source tree (or auto), or pass --force');
+    expect(v.exitCode).toBe(1);
+    const status = await run('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: v.tree });
+    expect(status.stdout).toBe('');
   });
 });

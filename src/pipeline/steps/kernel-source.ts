@@ -1,10 +1,11 @@
 // Step apply-bundle: which kernel is tested. tree: the tree's own (nothing written; a base worktree when a base is
 // known); bundle: the bundle's files and call sites put into the tree by the patch engine.
 import { join } from 'node:path';
+import { blobSha, scanTreeKernel } from '../../patch/engine.js';
+import { loadManifest } from '../../patch/manifest.js';
 import type { KernelUnderTest, Patch } from '../../results/run-result.js';
 import { addBaseWorktree, type BaseHeadChanges } from '../base-head.js';
 import { fail, type StepHandle } from '../step.js';
-import { blobSha, bundleOp, scanTreeKernel } from '../tree-kernel.js';
 import type { CheckedOutTree } from './checkout.js';
 import type { PipelineContext } from './context.js';
 
@@ -16,6 +17,18 @@ export interface KernelSource {
   applied: boolean;
   /** a tree kernel's baseline: the base worktree, and the base's own kernel when it has one */
   base?: { dir: string; commit: string; impl?: string; changes: BaseHeadChanges };
+}
+
+/** The op the bundle provides, the bundle file defining it and where that file goes in a tree. */
+async function bundleOp(bundleDir: string): Promise<{ name: string; file: string; to: string }> {
+  const manifest = await loadManifest(bundleDir);
+  const file = manifest.op?.file;
+  const to = manifest.files.find((f) => f.from === file)?.to;
+  if (!manifest.op || !file || !to)
+    throw fail(
+      `${bundleDir}/manifest.json names no op ("op": {"name", "file"}) placed in the tree by its files`,
+    );
+  return { name: manifest.op.name, file, to };
 }
 
 const siteLine = (s: Patch['sites'][number]) =>
@@ -83,12 +96,6 @@ async function treeKernel(
     );
   result.patch = { sites: scan.sites, copied: [], coveredModels: [], mode: 'check' };
   for (const s of scan.sites) await step.log(siteLine(s));
-  if (!scan.path) {
-    const first = scan.sites[0];
-    throw fail(
-      `kernel-source tree: the tree calls ${op.name} (${first.file}:${first.line}) but defines it nowhere under vllm/`,
-    );
-  }
   await step.log(`tree kernel: ${scan.path}:${scan.line} ${scan.symbol} (blob ${scan.blobSha})`);
   if (scan.sites.length === 0) await step.log(`no call of ${op.name} under vllm/: no model runs this kernel`);
   const kernel: KernelUnderTest = {
