@@ -247,7 +247,9 @@ describe('kernel-source bundle on a tree that carries its own kernel file', () =
     expect(reason).toContain(
       `${PR_KERNEL_PATH} (tree blob ${treeBlob}, bundle's shared_expert_gate.py blob ${bundleBlob})`,
     );
-    expect(await v.log('apply-bundle')).toContain('test it with kernel-source tree (or auto), or pass --force');
+    expect(await v.log('apply-bundle')).toContain(
+      'test it with kernel-source tree (or auto), or pass --force',
+    );
     expect(v.exitCode).toBe(1);
     const status = await run('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: v.tree });
     expect(status.stdout).toBe('');
