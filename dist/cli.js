@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-U5ZTAQPQ.js";
+} from "./chunks/chunk-MKEEBNQR.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

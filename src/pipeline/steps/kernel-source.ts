@@ -19,16 +19,19 @@ export interface KernelSource {
   base?: { dir: string; commit: string; impl?: string; changes: BaseHeadChanges };
 }
 
-/** The op the bundle provides, the bundle file defining it and where that file goes in a tree. */
-async function bundleOp(bundleDir: string): Promise<{ name: string; file: string; to: string }> {
+interface BundleOp {
+  name: string;
+  /** the bundle file defining it, and where that file goes in a tree */
+  file: string;
+  to: string;
+}
+
+/** The op the bundle provides; undefined for a bundle whose manifest names none (it can only be applied). */
+async function bundleOp(bundleDir: string): Promise<BundleOp | undefined> {
   const manifest = await loadManifest(bundleDir);
   const file = manifest.op?.file;
   const to = manifest.files.find((f) => f.from === file)?.to;
-  if (!manifest.op || !file || !to)
-    throw fail(
-      `${bundleDir}/manifest.json names no op ("op": {"name", "file"}) placed in the tree by its files`,
-    );
-  return { name: manifest.op.name, file, to };
+  return manifest.op && file && to ? { name: manifest.op.name, file, to } : undefined;
 }
 
 const siteLine = (s: Patch['sites'][number]) =>
@@ -41,13 +44,17 @@ export async function kernelSourceStep(
 ): Promise<KernelSource> {
   const { config, result, bundleDir } = ctx;
   const op = await bundleOp(bundleDir);
-  const scan = await scanTreeKernel(tree.dir, bundleDir, config.python);
   const choice = config.kernelSource;
+  if (!op && choice === 'tree')
+    throw fail(
+      `kernel-source tree: the bundle's manifest.json names no op ("op": {"name", "file"}) to look for in the tree`,
+    );
+  const scan = op ? await scanTreeKernel(tree.dir, bundleDir, config.python) : undefined;
   const source = choice === 'auto' ? (scan ? 'tree' : 'bundle') : choice;
   await step.log(
-    `kernel-source ${choice}${choice === 'auto' ? ` → ${source}: the tree ${scan ? 'carries' : 'neither defines nor calls'} ${op.name}` : ''}`,
+    `kernel-source ${choice}${choice === 'auto' ? ` → ${source}: ${op ? `the tree ${scan ? 'carries' : 'neither defines nor calls'} ${op.name}` : 'the bundle names no op'}` : ''}`,
   );
-  if (source === 'tree') return treeKernel(ctx, step, tree, scan);
+  if (source === 'tree' && op) return treeKernel(ctx, step, tree, op, scan);
 
   const applyBundle = ctx.deps.applyBundle;
   if (!applyBundle) throw fail('the patch step is not available in this build');
@@ -59,13 +66,15 @@ export async function kernelSourceStep(
     force: config.force,
   });
   result.patch = patch;
-  result.kernel = {
-    source: 'bundle',
-    path: op.to,
-    symbol: op.name,
-    blobSha: await blobSha(join(bundleDir, op.file)),
-    commit: tree.sha,
-  };
+  if (op) {
+    result.kernel = {
+      source: 'bundle',
+      path: op.to,
+      symbol: op.name,
+      blobSha: await blobSha(join(bundleDir, op.file)),
+      commit: tree.sha,
+    };
+  }
   for (const s of patch.sites) await step.log(siteLine(s));
   for (const c of patch.copied) await step.log(`copied ${c.from} → ${c.to}`);
   const drift = patch.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
@@ -86,10 +95,10 @@ async function treeKernel(
   ctx: PipelineContext,
   step: StepHandle,
   tree: CheckedOutTree,
+  op: BundleOp,
   scan: Awaited<ReturnType<typeof scanTreeKernel>>,
 ): Promise<KernelSource> {
   const { config, result, bundleDir } = ctx;
-  const op = await bundleOp(bundleDir);
   if (!scan)
     throw fail(
       `kernel-source tree: the vLLM tree at ${tree.sha.slice(0, 12)} neither defines nor calls ${op.name}. Use kernel-source bundle (or auto) to test the bundle's kernel in it.`,
