@@ -4,6 +4,7 @@ import { COMPILE_TARGETS } from './results/compile-matrix.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
+export type KernelSourceChoice = 'auto' | 'tree' | 'bundle';
 
 export interface WorkloadShape {
   inputLen: number;
@@ -14,6 +15,12 @@ export interface Config {
   mode: Mode;
   vllm: { repository: string; ref: string };
   bundle: string;
+  /** which kernel is tested: the tree's own, the bundle's, or tree when the tree carries the op */
+  kernelSource: KernelSourceChoice;
+  /** base of a tree kernel's A/B; else the event's pull_request.base.sha */
+  baseRef?: string;
+  /** bundle mode may overwrite a tree file that differs from the bundle's */
+  force: boolean;
   install: InstallMethod;
   python: string;
   e2e: {
@@ -123,6 +130,14 @@ export function parseCompileTargets(name: string, value: string): string[] {
   return targets;
 }
 
+/** A commit, branch or tag: no spaces, no leading dash (it reaches git as an argument). */
+function parseBaseRef(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/\s/.test(value) || value.startsWith('-') || value.includes('..'))
+    throw bad('base-ref', value, 'a commit SHA, branch or tag of the vLLM repository');
+  return value;
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
 export function parseConfig(read: InputReader): Config {
   const get = (name: string): string => {
@@ -141,6 +156,9 @@ export function parseConfig(read: InputReader): Config {
     mode,
     vllm: { repository, ref },
     bundle: get('bundle'),
+    kernelSource: oneOf('kernel-source', get('kernel-source'), ['auto', 'tree', 'bundle'] as const),
+    baseRef: parseBaseRef(optional('base-ref')),
+    force: parseBoolean('force', get('force')),
     install: oneOf('install', get('install'), ['existing', 'precompiled', 'none'] as const),
     python: get('python'),
     e2e: {

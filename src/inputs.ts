@@ -49,6 +49,26 @@ export const INPUTS: readonly InputSpec[] = [
     modes: RUNS,
   },
   {
+    name: 'kernel-source',
+    description:
+      "Which kernel is tested: `tree` (the one the vLLM tree carries, e.g. the pull request's own; nothing of the tree is written), `bundle` (the bundle's, put into the tree), or `auto` (tree when the tree defines or calls the op, else bundle).",
+    default: 'auto',
+    modes: RUNS,
+  },
+  {
+    name: 'base-ref',
+    description:
+      "Base of a tree kernel's A/B (commit, branch or tag of the vLLM repository); the baseline is its merge base with the head. Defaults to the `pull_request` event's base SHA.",
+    modes: RUNS,
+  },
+  {
+    name: 'force',
+    description:
+      "With kernel-source `bundle`: overwrite a tree file whose content differs from the bundle's (otherwise the run refuses, naming the file).",
+    default: 'false',
+    modes: RUNS,
+  },
+  {
     name: 'install',
     description:
       "How vLLM gets installed: `existing` (the runner's environment has it), `precompiled` (vLLM's Python-only editable install on prebuilt binaries) or `none`.",

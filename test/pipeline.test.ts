@@ -68,11 +68,22 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(install).toMatch(/uv pip install --python \S+ --editable \. --torch-backend=auto/);
     expect(install).toContain('vllm.entrypoints.cli.main download-kernels');
     expect(install).toContain('(the checked-out tree)');
-    // the matrix ran inside the vLLM tree, where the bundle put its test
+    // the bundle's unit tests ran inside the vLLM tree, where the bundle put them; conformance from the bundle
     expect(stepOf(r, 'kernel-tests')?.logTail).toContain(
       'tests/kernels/moe/test_fused_shared_expert_gate.py',
     );
-    expect(r.tests).toHaveLength(27);
+    expect(r.tests?.filter((t) => t.group === 'conformance')).toHaveLength(27);
+    expect(r.tests?.filter((t) => t.group === 'bundle')).toHaveLength(14);
+    expect(r.testGroups?.map((g) => [g.group, g.status])).toEqual([
+      ['conformance', 'ran'],
+      ['pr', 'skipped'],
+      ['bundle', 'ran'],
+    ]);
+    expect(r.kernel).toMatchObject({
+      source: 'bundle',
+      path: 'vllm/model_executor/layers/fused_moe/shared_expert_gate.py',
+      commit: repo.sha,
+    });
     expect(r.tests?.find((t) => t.id.endsWith('test_matches_reference[bfloat16-K2048-N7177]'))).toMatchObject(
       {
         status: 'passed',
@@ -109,6 +120,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(bench).toMatchObject({ arm: 'patched', max_concurrency: 4, VLLM_FUSED_SHARED_EXPERT_GATE: '1' });
     for (const f of [
       'junit.xml',
+      'junit-bundle.xml',
       'microbench.json',
       'report.md',
       'logs/checkout.log',

@@ -119,6 +119,7 @@ describe('pr-validate.yml: untrusted code, read-only', () => {
     const checkout = validate.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
     expect(checkout?.with).toEqual({
       ref: x('github.event.pull_request.head.sha'),
+      'fetch-depth': 0,
       'persist-credentials': false,
     });
     const action = validate.steps.find((s) => s.uses?.startsWith('vllm-kernel-ci/'));

@@ -52,6 +52,13 @@ function runUrlFromEnv(env: Host['env']): string | undefined {
 /** Steps whose failure stops a validate run (as validate's own verdict counts them). */
 const STOPPING_STEPS = new Set(['checkout', 'apply-bundle', 'install', 'detect-device', 'kernel-tests']);
 
+/** Said in the issue when vLLM main carries the op itself and the night tested that kernel, not the bundle's. */
+export function treeKernelNote(result: RunResult): string | undefined {
+  const kernel = result.kernel;
+  if (kernel?.source !== 'tree') return undefined;
+  return `**vLLM main carries ${inert(kernel.symbol)} itself** (in ${inert(kernel.path)}, blob ${inert(kernel.blobSha.slice(0, 12))}): ${inert(result.identity.runner)} tested main's own kernel instead of putting the bundle's in (kernel-source tree); its numbers form a new history series.`;
+}
+
 function verdictFor(own: RunnerTrend | undefined): string {
   if (!own) return 'not-available';
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
@@ -71,11 +78,13 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   record.runUrl ??= runUrlFromEnv(host.env);
 
   const problems: string[] = [];
+  const kernelNote = treeKernelNote(run.result);
   const textOptions = (night: string): IssueTextOptions => ({
     bundle: record.bundle,
     night,
     thresholdPct: config.nightly.regressionThresholdPct,
     inert,
+    ...(kernelNote ? { notes: [kernelNote] } : {}),
   });
   const trendOptions = { ...DEFAULT_TREND, thresholdPct: config.nightly.regressionThresholdPct };
   const judge = (snapshot: HistorySnapshot) =>

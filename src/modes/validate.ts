@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { applyBundle } from '../patch/engine.js';
-import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/index.js';
+import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
 import { renderReport } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { knownSecrets, scrubSecrets } from '../security/scrub.js';

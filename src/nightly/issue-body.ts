@@ -20,6 +20,8 @@ export interface IssueTextOptions {
   thresholdPct: number;
   /** renders a string that came from a RunResult as inert markdown */
   inert: (text: string) => string;
+  /** lines said under the headline, e.g. that vLLM main now carries the op itself */
+  notes?: string[];
 }
 
 const MAX_CHARTS_PER_RUNNER = 3;
@@ -199,6 +201,7 @@ function renderBody(trends: readonly RunnerTrend[], options: IssueTextOptions, c
     '',
     headline,
     '',
+    ...(options.notes ?? []).flatMap((note) => [note, '']),
     '| runner | status | last night | series |',
     '| --- | --- | --- | --- |',
     ...trends.map(

@@ -28,6 +28,10 @@ export const HistoryRecord = z.object({
   runner: z.string(),
   bundle: z.string(),
   bundleHash: z.string(),
+  kernelSource: z
+    .enum(['tree', 'bundle'])
+    .optional()
+    .describe("tree: vLLM main's own kernel was tested; absent in lines from before kernel sources (bundle)"),
   vllmRepo: z.string(),
   vllmRef: z.string(),
   vllmSha: z.string().optional(),
@@ -109,6 +113,7 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
     runner: identity.runner,
     bundle: bundleName(identity.bundle),
     bundleHash: identity.bundleHash,
+    ...(result.kernel ? { kernelSource: result.kernel.source } : {}),
     vllmRepo: identity.vllmRepo,
     vllmRef: identity.vllmRef,
     vllmSha: identity.vllmSha ?? device.vllmSha,
@@ -137,14 +142,19 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
 }
 
 /**
- * What makes numbers comparable night to night: a change of GPU, driver, torch or triton starts a new series.
+ * What makes numbers comparable night to night: a change of GPU, driver, torch or triton starts a new series,
+ * and so does the switch from the bundle's kernel to the one vLLM main carries itself.
  */
-export function seriesKey(device: HistoryDevice): string {
+export function seriesKey(
+  device: HistoryDevice,
+  kernelSource: HistoryRecord['kernelSource'] = 'bundle',
+): string {
   return [
     `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`,
     `driver ${device.driver ?? '?'}`,
     `torch ${device.torch ?? '?'}`,
     `triton ${device.triton ?? '?'}`,
+    ...(kernelSource === 'tree' ? ["vLLM main's own kernel"] : []),
   ].join(', ');
 }
 

@@ -152,11 +152,12 @@ export function runnerTrend(records: readonly HistoryRecord[], options: TrendOpt
   const nights = lastPerNight(records);
   const latest = nights.at(-1);
   if (!latest) throw new Error('runnerTrend needs at least one night of history');
-  const series = seriesKey(latest.device);
+  const series = seriesKey(latest.device, latest.kernelSource);
   let start = nights.length - 1;
-  while (start > 0 && seriesKey(nights[start - 1].device) === series) start--;
+  while (start > 0 && seriesKey(nights[start - 1].device, nights[start - 1].kernelSource) === series) start--;
   const segment = nights.slice(start);
-  const previousSeries = start > 0 ? seriesKey(nights[start - 1].device) : undefined;
+  const previousSeries =
+    start > 0 ? seriesKey(nights[start - 1].device, nights[start - 1].kernelSource) : undefined;
 
   const keys = [...new Set(segment.flatMap((r) => r.cells.map((c) => c.key)))];
   const cells = keys

@@ -14,6 +14,12 @@ export const GATE_ENV = 'VLLM_FUSED_SHARED_EXPERT_GATE';
 export const ARMS = ['baseline', 'patched'] as const;
 export type Arm = (typeof ARMS)[number];
 
+/** One arm's server environment, e.g. its worktree first on PYTHONPATH for a base-against-head A/B. */
+export interface ServeArm {
+  label: Arm;
+  env: Record<string, string>;
+}
+
 export interface ServeAbOptions {
   vllm: string;
   model: string;
@@ -23,6 +29,8 @@ export interface ServeAbOptions {
   repeats: number;
   /** A/A: both arms run the baseline */
   aa?: boolean;
+  /** each arm's server environment; default: the bundle's switch GATE_ENV=0/1 */
+  arms?: ServeArm[];
   env: Record<string, string | undefined>;
   cwd?: string;
   vendor: Device['vendor'];
@@ -168,6 +176,10 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   };
   // A/A: both arms run the baseline
   const gateSwitch = (arm: string) => (arm === 'patched' && !o.aa ? '1' : '0');
+  const armEnv = (arm: Arm): Record<string, string> =>
+    o.arms
+      ? (o.arms.find((a) => a.label === (o.aa ? 'baseline' : arm))?.env ?? {})
+      : { [GATE_ENV]: gateSwitch(arm) };
   const started = performance.now();
   let done = 0;
   let total = cells.length * 2 * o.repeats;
@@ -189,7 +201,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
           model: o.model,
           tensorParallelSize: o.tensorParallelSize,
           port,
-          env: { ...o.env, [GATE_ENV]: gateSwitch(run.arm) },
+          env: { ...o.env, ...armEnv(run.arm) },
           cwd: o.cwd,
           logFile,
           readyTimeoutMs: o.readyTimeoutMs,
@@ -262,7 +274,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
               arm: run.arm,
               repeat: String(run.repeat + 1),
               cell: cell.id,
-              [GATE_ENV]: gateSwitch(run.arm),
+              ...(o.arms ? {} : { [GATE_ENV]: gateSwitch(run.arm) }),
             },
           }),
           { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
@@ -312,9 +324,11 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     backend: 'vllm-serve',
     method:
       `vllm serve + vllm bench serve (random dataset, ignore-eos, max-concurrency = the cell's concurrency); ` +
-      `baseline and patched arms from one install, differing only in ${GATE_ENV}=0/1, interleaved A B A B ` +
+      `baseline and patched arms from one install, differing only in ${o.arms ? "the worktree first on PYTHONPATH (the PR's base, its head)" : `${GATE_ENV}=0/1`}, interleaved A B A B ` +
       `over ${o.repeats} repeats, a fresh server per arm and repeat; output throughput per run.` +
-      (o.aa ? ` A/A run: both arms ran with ${GATE_ENV}=0, so any change is noise.` : ''),
+      (o.aa
+        ? ` A/A run: both arms ran ${o.arms ? 'the base' : `with ${GATE_ENV}=0`}, so any change is noise.`
+        : ''),
     aa: o.aa ? true : undefined,
     model: o.model,
     cells,
@@ -330,6 +344,8 @@ export async function runModelAb(
     cwd: string;
     repeats: number;
     aa?: boolean;
+    /** `PATH::SYMBOL` (or `reference`) of each arm; default: the bundle's kernel against the reference */
+    impls?: { baseline: string; patched: string };
     env: Record<string, string | undefined>;
     timeoutMs: number;
   },
@@ -337,7 +353,15 @@ export async function runModelAb(
   const json = join(step.outDir, 'e2e-model.json');
   const r = await step.run(
     o.python,
-    [o.script, '--json', json, '--repeats', String(o.repeats), ...(o.aa ? ['--aa'] : [])],
+    [
+      o.script,
+      '--json',
+      json,
+      '--repeats',
+      String(o.repeats),
+      ...(o.aa ? ['--aa'] : []),
+      ...(o.impls ? ['--baseline-impl', o.impls.baseline, '--patched-impl', o.impls.patched] : []),
+    ],
     {
       cwd: o.cwd,
       env: o.env,

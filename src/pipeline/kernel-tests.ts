@@ -1,21 +1,25 @@
-// Step kernel-tests: the bundle's pytest matrix with --junitxml, one worker per GPU, parsed into TestCase[].
+// One pytest group of the kernel-tests step: --junitxml, one worker per GPU, parsed into TestCase[] of that group.
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { JunitParseError, parseJunit } from '../results/parsers/junit.js';
-import type { Device, TestCase } from '../results/run-result.js';
+import type { Device, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
 import type { CommandResult } from './process.js';
 import type { StepHandle } from './step.js';
 
 export interface KernelTestOptions {
   python: string;
-  /** directory pytest runs in, and the test file relative to it */
+  /** directory pytest runs in, and the test files relative to it */
   cwd: string;
-  target: string;
+  targets: string[];
   device: Device;
   env: Record<string, string | undefined>;
   /** directory holding the junit_params plugin (the action's kernels/) */
   pluginDir: string;
   timeoutMs: number;
+  /** the group its cases belong to */
+  group: TestGroup;
+  /** JUnit file name without .xml (a worker's index is appended when there are several) */
+  junitName: string;
 }
 
 function pytestArgs(junit: string, targets: string[]): string[] {
@@ -72,15 +76,17 @@ function describeExit(r: CommandResult): string {
 export interface KernelTestOutcome {
   tests: TestCase[];
   junitFiles: string[];
+  /** why the group did not pass: a failed case, a crash, a timeout or no case at all */
+  problem?: { status: Exclude<StepStatus, 'passed' | 'skipped' | 'not-available'>; reason: string };
 }
 
 export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Promise<KernelTestOutcome> {
   const workers = o.device.vendor === 'cpu' ? 1 : o.device.count;
-  let groups: string[][] = [[o.target]];
+  let groups: string[][] = [o.targets];
   if (workers > 1) {
     const collected = await step.run(
       o.python,
-      ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', o.target],
+      ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', ...o.targets],
       {
         cwd: o.cwd,
         env: workerEnv(o),
@@ -93,7 +99,7 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
   }
   const runs = await Promise.all(
     groups.map(async (targets, i) => {
-      const junit = join(step.outDir, groups.length > 1 ? `junit-${i}.xml` : 'junit.xml');
+      const junit = join(step.outDir, `${o.junitName}${groups.length > 1 ? `-${i}` : ''}.xml`);
       const r = await step.run(o.python, pytestArgs(junit, targets), {
         cwd: o.cwd,
         env: workerEnv(o, groups.length > 1 ? i : undefined),
@@ -128,7 +134,7 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
       continue;
     }
     try {
-      tests.push(...parseJunit(xml));
+      tests.push(...parseJunit(xml).map((t) => ({ ...t, group: o.group })));
       junitFiles.push(basename(junit));
     } catch (error) {
       const why = error instanceof JunitParseError ? error.message : String(error);
@@ -140,21 +146,24 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
   }
   const bad = tests.filter((t) => t.status === 'failed' || t.status === 'error');
   const counts = `${tests.filter((t) => t.status === 'passed').length} passed, ${bad.length} failed, ${tests.filter((t) => t.status === 'skipped').length} skipped`;
-  await step.log(`kernel tests: ${counts}`);
-  const outcome = { tests, junitFiles };
+  await step.log(`${o.group} tests: ${counts}`);
+  const outcome: KernelTestOutcome = { tests, junitFiles };
   if (problems.length > 0) {
     const status = problems.some((p) => p.status === 'timed-out') ? 'timed-out' : 'failed';
-    step.finish(status, problems.map((p) => p.reason).join('; '));
+    outcome.problem = { status, reason: problems.map((p) => p.reason).join('; ') };
   } else if (bad.length > 0) {
-    step.finish(
-      'failed',
-      `${bad.length} of ${tests.length} cases failed: ${bad
+    outcome.problem = {
+      status: 'failed',
+      reason: `${bad.length} of ${tests.length} cases failed: ${bad
         .slice(0, 3)
         .map((t) => t.id.split('::').pop())
         .join(', ')}`,
-    );
+    };
   } else if (tests.length === 0) {
-    step.finish('failed', `pytest ran no test case (${runs.map((x) => describeExit(x.r)).join(', ')})`);
+    outcome.problem = {
+      status: 'failed',
+      reason: `pytest ran no test case (${runs.map((x) => describeExit(x.r)).join(', ')})`,
+    };
   }
   return outcome;
 }

@@ -22,6 +22,7 @@ import {
   VERDICT_MARK,
   VERDICT_WORDS,
 } from './format.js';
+import { kernelUnderTestPart } from './kernel-source.js';
 
 export interface RenderOptions {
   /** smallest relative change called improved or regressed, % (default: the `min-effect` input's default) */
@@ -416,7 +417,8 @@ export function renderRunnerSection(result: RunResult, options: RenderOptions = 
     RUNNER_OPEN(result.identity.runner),
     headline(result, a.verdict, a.compared, a.rows),
     stepsPart(result),
-    patchPart(result),
+    kernelUnderTestPart(result),
+    result.kernel?.source === 'tree' ? '' : patchPart(result),
     correctnessPart(result),
     compilePart(result),
     kernelPart(result, a.rows),

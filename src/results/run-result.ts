@@ -42,6 +42,12 @@ export const RunIdentity = z.object({
   vllmRepo: z.string(),
   vllmRef: z.string(),
   vllmSha: z.string().optional(),
+  baseSha: z
+    .string()
+    .optional()
+    .describe(
+      "the pull request's base commit (event pull_request.base.sha or --base-ref), for a base-against-head A/B",
+    ),
   bundle: z.string(),
   bundleHash: z.string().describe('sha256 of the bundle files, so a report names exactly what ran'),
   startedAt: z.string(),
@@ -97,6 +103,18 @@ export const Patch = z.object({
 });
 export type Patch = z.infer<typeof Patch>;
 
+/** conformance: any implementation through the op's public signature; pr: the PR's own tests; bundle: the bundle's unit tests. */
+export const TestGroup = z.enum(['conformance', 'pr', 'bundle']);
+export type TestGroup = z.infer<typeof TestGroup>;
+
+export const TestGroupRun = z.object({
+  group: TestGroup,
+  status: z.enum(['ran', 'skipped']),
+  reason: z.string().optional().describe('why the group was skipped, one line'),
+  targets: z.array(z.string()).describe('test files, relative to where pytest ran'),
+});
+export type TestGroupRun = z.infer<typeof TestGroupRun>;
+
 export const TestCase = z.object({
   id: z.string(),
   status: z.enum(['passed', 'failed', 'error', 'skipped']),
@@ -105,6 +123,7 @@ export const TestCase = z.object({
   dtype: z.string().optional(),
   k: z.number().int().optional(),
   n: z.number().int().optional(),
+  group: TestGroup.optional().describe('which suite the case belongs to; absent in RunResults before groups'),
 });
 export type TestCase = z.infer<typeof TestCase>;
 
@@ -115,7 +134,7 @@ export const Spread = z.object({
 });
 export type Spread = z.infer<typeof Spread>;
 
-export const MicrobenchImpl = z.enum(['eager', 'compile', 'fused']);
+export const MicrobenchImpl = z.enum(['eager', 'compile', 'fused', 'base']);
 export const MicrobenchCell = z.object({
   dtype: z.string(),
   k: z.number().int().positive(),
@@ -128,12 +147,6 @@ export const MicrobenchCell = z.object({
   pctOfCopy: z.number().nonnegative().describe('gbps over the copy bandwidth measured in the same run, %'),
 });
 export type MicrobenchCell = z.infer<typeof MicrobenchCell>;
-
-export const Microbench = z.object({
-  copyGbps: z.number().positive().describe('device-to-device copy bandwidth measured in the same run'),
-  cells: z.array(MicrobenchCell),
-});
-export type Microbench = z.infer<typeof Microbench>;
 
 export const E2eCell = z.object({
   id: z.string().describe('stable key, e.g. "in1024-out1024-c16" or "decode-b64"'),
@@ -149,6 +162,16 @@ export const E2eCell = z.object({
 });
 export type E2eCell = z.infer<typeof E2eCell>;
 
+export const Microbench = z.object({
+  copyGbps: z.number().positive().describe('device-to-device copy bandwidth measured in the same run'),
+  cells: z.array(MicrobenchCell),
+  ab: z
+    .array(E2eCell)
+    .optional()
+    .describe('base kernel (baseline) against head kernel (patched) per shape, when the base has a kernel'),
+});
+export type Microbench = z.infer<typeof Microbench>;
+
 export const E2e = z.object({
   backend: z.enum(['vllm-serve', 'model']),
   method: z.string().describe('how it measured, one sentence for the report footer'),
@@ -157,6 +180,25 @@ export const E2e = z.object({
   cells: z.array(E2eCell),
 });
 export type E2e = z.infer<typeof E2e>;
+
+export const KernelUnderTest = z.object({
+  source: z
+    .enum(['tree', 'bundle'])
+    .describe("tree: the vLLM tree's own kernel; bundle: the bundle's, put in"),
+  path: z.string().describe('file defining the op, relative to the vLLM tree'),
+  symbol: z.string().describe("the op's public function"),
+  blobSha: z.string().describe('git blob SHA of that file as tested'),
+  commit: z.string().describe('commit of the vLLM tree that was tested (head)'),
+  base: z
+    .object({
+      commit: z.string(),
+      path: z.string().optional().describe('where the base defines the op; absent when the base has none'),
+      blobSha: z.string().optional(),
+    })
+    .optional()
+    .describe('the baseline of a base-against-head A/B (tree kernel only)'),
+});
+export type KernelUnderTest = z.infer<typeof KernelUnderTest>;
 
 export const RunResult = z.object({
   schema: z.literal(RUN_RESULT_SCHEMA_VERSION),
@@ -167,8 +209,12 @@ export const RunResult = z.object({
   settings: z
     .record(z.string(), z.string())
     .describe('vLLM settings that change what the gate costs (side stream threshold, AITER fusion, ...)'),
+  kernel: KernelUnderTest.optional().describe(
+    'which kernel was tested; absent in RunResults before kernel sources',
+  ),
   patch: Patch.optional(),
   tests: z.array(TestCase).optional(),
+  testGroups: z.array(TestGroupRun).optional().describe('which test groups ran, and why any was skipped'),
   microbench: Microbench.optional(),
   e2e: E2e.optional(),
   compile: CompileMatrix.optional().describe('the op compiled for AMD and NVIDIA targets on this runner'),

@@ -8,7 +8,7 @@ import type { Host } from '../../src/host.js';
 import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
 import { applyBundle } from '../../src/patch/engine.js';
 import { NO_AUTO_GC } from '../../src/pipeline/git-settings.js';
-import type { PipelineDeps } from '../../src/pipeline/index.js';
+import type { PipelineDeps } from '../../src/pipeline/validate-pipeline.js';
 import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
 
@@ -86,6 +86,7 @@ export async function makeSmallBundle(): Promise<string> {
   );
   manifest.name = 'small_gate';
   manifest.files = [{ from: 'test_small_gate.py', to: 'tests/kernels/moe/test_small_gate.py' }];
+  delete manifest.op; // no kernel file of its own to name
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   await writeFile(
     join(dir, 'test_small_gate.py'),

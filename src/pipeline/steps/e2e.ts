@@ -1,0 +1,152 @@
+// Step e2e: choose the backend and the arms (bundle: its switch off/on; tree kernel: the PR's base against its head)
+// and run the A/B.
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DetectedDevice } from '../device.js';
+import { gpuMemoryUsed } from '../device.js';
+import { runModelAb, runServeAb, type ServeArm } from '../e2e.js';
+import type { Installed } from '../install.js';
+import { sleep } from '../process.js';
+import { fail, type StepHandle, skip } from '../step.js';
+import type { CheckedOutTree } from './checkout.js';
+import type { PipelineContext } from './context.js';
+import type { KernelSource } from './kernel-source.js';
+import { findFile } from './kernel-tests.js';
+
+/** The arms of a tree kernel's A/B: the base worktree and the head tree, each first on PYTHONPATH. */
+function worktreeArms(env: Record<string, string | undefined>, baseDir: string, headDir: string): ServeArm[] {
+  const path = (dir: string) => [dir, env.PYTHONPATH].filter(Boolean).join(':');
+  return [
+    { label: 'baseline', env: { PYTHONPATH: path(baseDir) } },
+    { label: 'patched', env: { PYTHONPATH: path(headDir) } },
+  ];
+}
+
+export async function e2eStep(
+  ctx: PipelineContext,
+  step: StepHandle,
+  tree: CheckedOutTree,
+  kernel: KernelSource | undefined,
+  installed: Installed | undefined,
+  detected: DetectedDevice | undefined,
+): Promise<void> {
+  const { config, result, env, timeouts, bundleDir } = ctx;
+  const noGpu = detected ? detected.noGpuReason : 'device detection failed';
+  const choice = config.e2e.backend;
+  if (choice === 'none') throw skip('e2e-backend: none');
+  const compiled = kernel?.base?.changes.compiled ?? [];
+  if (kernel?.source === 'tree' && compiled.length > 0)
+    throw skip(
+      `needs a build per arm: base..head changes ${compiled.slice(0, 5).join(', ')}${compiled.length > 5 ? ` and ${compiled.length - 5} more` : ''}`,
+    );
+  if (noGpu) {
+    if (choice === 'auto') throw skip(`GPU only: ${noGpu}`);
+    throw fail(`e2e-backend ${choice} needs a GPU: ${noGpu}`);
+  }
+  if (!kernel) throw fail('no kernel under test: the apply-bundle step failed');
+  if (kernel.source === 'bundle' && !kernel.applied)
+    throw fail('the bundle is not applied, so both arms would run the same code');
+  // vllm serve runs the kernel under test only when the vLLM it imports is the checked-out tree
+  const vllmThere = Boolean(installed?.fromTree);
+  const backend = choice === 'auto' ? (vllmThere ? 'vllm-serve' : 'model') : choice;
+  const tested = kernel.source === 'tree' ? 'the tree' : 'the patched tree';
+  const why = installed
+    ? installed.fromTree
+      ? `vLLM is installed from ${tested}`
+      : `vLLM imports from ${installed.vllmPath}, not from ${tested}`
+    : 'vLLM is not installed';
+  await step.log(`backend: ${backend}${choice === 'auto' ? ` (auto: ${why})` : ''}`);
+  if (backend === 'model') {
+    const script = await findFile(bundleDir, /^e2e_.*\.py$/);
+    if (!script) throw fail('the bundle has no e2e_*.py driver for the model backend');
+    const impls =
+      kernel.source === 'tree' && kernel.impl
+        ? { baseline: kernel.base?.impl ?? 'reference', patched: kernel.impl }
+        : undefined;
+    if (impls) await step.log(`arms: baseline ${impls.baseline}, patched ${impls.patched}`);
+    result.e2e = await runModelAb(step, {
+      python: config.python,
+      script,
+      cwd: bundleDir,
+      repeats: config.e2e.repeats,
+      aa: config.e2e.aa,
+      impls,
+      env,
+      timeoutMs: timeouts.e2eModelMs,
+    });
+  } else {
+    if (!installed)
+      throw fail('e2e-backend vllm-serve needs vLLM installed (install: existing or precompiled)');
+    if (!installed.fromTree) {
+      throw fail(
+        `vLLM imports from ${installed.vllmPath}, not from ${tested} ${tree.dir}, so both arms would run the same code; ` +
+          `use install: precompiled (an editable install of ${tested})`,
+      );
+    }
+    let arms: ServeArm[] | undefined;
+    if (kernel.source === 'tree') {
+      if (!kernel.base)
+        throw fail(
+          "a tree kernel's vllm-serve A/B runs the PR's base against its head: pass base-ref or run on a pull_request event",
+        );
+      arms = worktreeArms(env, kernel.base.dir, tree.dir);
+      await step.log(`arms: baseline ${kernel.base.dir} (${kernel.base.commit}), patched ${tree.dir}`);
+    }
+    const vendor = result.device.vendor;
+    const floor = detected?.memoryUsedMiB;
+    result.e2e = await runServeAb(step, {
+      vllm: await vllmExecutable(config.python),
+      model: config.e2e.model,
+      tensorParallelSize: config.e2e.tensorParallelSize,
+      shapes: config.e2e.shapes,
+      concurrencies: config.e2e.concurrencies,
+      repeats: config.e2e.repeats,
+      aa: config.e2e.aa,
+      arms,
+      env,
+      vendor,
+      readyTimeoutMs: timeouts.serverReadyMs,
+      benchTimeoutMs: timeouts.benchMs,
+      isBorderline: ctx.deps.isBorderline,
+      pickPort: ctx.deps.pickPort,
+      waitForGpuMemory: () =>
+        waitForGpuMemory(
+          async () => gpuMemoryUsed(step, vendor, { env, timeoutMs: timeouts.detectMs }),
+          floor,
+          timeouts.gpuMemoryReleaseMs,
+        ),
+    });
+  }
+  const failed = result.e2e.cells.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    step.finish(
+      'failed',
+      `${failed.length} of ${result.e2e.cells.length} cells failed: ${failed[0].id}: ${failed[0].reason ?? ''}`,
+    );
+  }
+}
+
+/** `vllm` beside the configured python (its venv's entry point), else the one on PATH. */
+async function vllmExecutable(python: string): Promise<string> {
+  if (!python.includes('/')) return 'vllm';
+  const candidate = join(dirname(python), 'vllm');
+  return (await stat(candidate).catch(() => undefined))?.isFile() ? candidate : 'vllm';
+}
+
+/** Polls GPU memory until every card is back near what it used before the first server started. */
+export async function waitForGpuMemory(
+  read: () => Promise<number[] | undefined>,
+  floorMiB: number[] | undefined,
+  timeoutMs: number,
+  toleranceMiB = 2_048,
+  pollMs = 500,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const used = await read();
+    if (!used) return true; // nothing to read it with: the process group is already gone
+    if (used.every((u, i) => u <= (floorMiB?.[i] ?? 0) + toleranceMiB)) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,155 @@
+// The validate pipeline on one runner: checkout ► kernel source ► install ► detect device ► compile ► kernel tests
+// ► microbench ► e2e. Each step's body lives in steps/; this file only orders them and records each one.
+import { hostname } from 'node:os';
+import type { Config } from '../config.js';
+import type { Host } from '../host.js';
+import type { ApplyBundleOptions } from '../patch/engine.js';
+import {
+  type E2eCell,
+  type Patch,
+  RUN_RESULT_SCHEMA_VERSION,
+  type RunResult,
+  STEP_NAMES,
+} from '../results/run-result.js';
+import { TOOL_VERSION } from '../version.js';
+import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
+import { compileStep } from './compile.js';
+import { identityFromEnv, identityFromEvent } from './identity.js';
+import { StepRecorder } from './step.js';
+import { checkoutStep } from './steps/checkout.js';
+import type { PipelineContext } from './steps/context.js';
+import { detectDeviceStep } from './steps/detect-device.js';
+import { e2eStep } from './steps/e2e.js';
+import { installStep } from './steps/install.js';
+import { kernelSourceStep } from './steps/kernel-source.js';
+import { kernelTestsStep } from './steps/kernel-tests.js';
+import { microbenchStep } from './steps/microbench.js';
+
+export interface StepTimeouts {
+  gitMs: number;
+  installMs: number;
+  detectMs: number;
+  kernelTestsMs: number;
+  microbenchMs: number;
+  serverReadyMs: number;
+  benchMs: number;
+  e2eModelMs: number;
+  gpuMemoryReleaseMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: StepTimeouts = {
+  gitMs: 15 * 60_000,
+  installMs: 60 * 60_000,
+  detectMs: 2 * 60_000,
+  kernelTestsMs: 60 * 60_000,
+  microbenchMs: 30 * 60_000,
+  serverReadyMs: 30 * 60_000,
+  benchMs: 60 * 60_000,
+  e2eModelMs: 2 * 60 * 60_000,
+  gpuMemoryReleaseMs: 2 * 60_000,
+};
+
+/** What the pipeline needs from the rest of the tool and the world; tests pass their own. */
+export interface PipelineDeps {
+  /** environment the commands run in (the runner's) */
+  env: Record<string, string | undefined>;
+  /** cached clones: ~/.cache/vllm-kernel-ci/repos */
+  reposDir: string;
+  fetchVllmSource?: (version: string) => Promise<string>;
+  applyBundle?: (options: ApplyBundleOptions) => Promise<Patch>;
+  /** e2e cells too close to call, re-run once before the verdict */
+  isBorderline?: (cell: E2eCell) => boolean;
+  /** keeps secrets out of log tails */
+  scrub?: (text: string) => string;
+  timeouts?: Partial<StepTimeouts>;
+  pickPort?: () => Promise<number>;
+  /** root of the action (kernels/ lives there) */
+  actionRoot?: string;
+}
+
+export interface PipelineOutcome {
+  result: RunResult;
+  /** set when a step stopped the run (nothing after it could run) */
+  stopped?: string;
+}
+
+export function emptyResult(config: Config, host: Host): RunResult {
+  const now = new Date().toISOString();
+  return {
+    schema: RUN_RESULT_SCHEMA_VERSION,
+    tool: { name: 'vllm-kernel-ci', version: TOOL_VERSION },
+    identity: {
+      runner: config.runnerLabel ?? host.env.RUNNER_NAME ?? hostname(),
+      vllmRepo: config.vllm.repository,
+      vllmRef: config.vllm.ref,
+      bundle: config.bundle,
+      bundleHash: '',
+      startedAt: now,
+      finishedAt: now,
+    },
+    device: { vendor: 'unknown', name: 'unknown', count: 0 },
+    steps: STEP_NAMES.map((name) => ({ name, status: 'not-available', seconds: 0, reason: 'did not run' })),
+    settings: {},
+  };
+}
+
+/**
+ * Runs every step it can and records each one as it ends; never throws for a failed step.
+ * The caller writes the RunResult and the report (also when this throws).
+ */
+export async function runPipeline(
+  config: Config,
+  host: Host,
+  outDir: string,
+  result: RunResult,
+  deps: PipelineDeps,
+): Promise<PipelineOutcome> {
+  const steps = new StepRecorder({ result, outDir, host, scrub: deps.scrub ?? ((s) => s) });
+  Object.assign(
+    result.identity,
+    identityFromEnv(host.env),
+    await identityFromEvent(host.env.GITHUB_EVENT_PATH),
+  );
+  const root = deps.actionRoot ?? actionRoot();
+  const bundleDir = await resolveBundle(config.bundle, root);
+  result.identity.bundleHash = await bundleHash(bundleDir);
+  const ctx: PipelineContext = {
+    config,
+    result,
+    deps,
+    env: deps.env,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...deps.timeouts },
+    outDir,
+    actionRoot: root,
+    bundleDir,
+  };
+
+  const tree = await steps.run('checkout', (step) => checkoutStep(ctx, step));
+  if (!tree) {
+    const reason = 'checkout failed: no vLLM tree to work on';
+    for (const name of STEP_NAMES.slice(1)) steps.record(name, 'skipped', reason);
+    const why = result.steps.find((s) => s.name === 'checkout')?.reason ?? 'checkout failed';
+    return { result, stopped: why };
+  }
+  const kernel = await steps.run('apply-bundle', (step) => kernelSourceStep(ctx, step, tree));
+  const installed = await steps.run('install', (step) => installStep(ctx, step, tree.dir));
+  const detected = await steps.run('detect-device', (step) =>
+    detectDeviceStep(ctx, step, installed, tree.sha),
+  );
+  const noGpu = detected ? detected.noGpuReason : 'device detection failed';
+  await steps.run('compile', (step) =>
+    compileStep(step, {
+      result,
+      python: config.python,
+      bundleDir,
+      root,
+      env: deps.env,
+      impl: kernel?.impl,
+      targets: config.compileTargets,
+    }),
+  );
+  await steps.run('kernel-tests', (step) => kernelTestsStep(ctx, step, tree, kernel, installed));
+  await steps.run('microbench', (step) => microbenchStep(ctx, step, kernel, noGpu));
+  await steps.run('e2e', (step) => e2eStep(ctx, step, tree, kernel, installed, detected));
+  return { result };
+}
