@@ -10,7 +10,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-HYLTVWQI.js";
+} from "./chunks/chunk-BD5K7W63.js";
 import "./chunks/chunk-4XCIAZIM.js";
 
 // src/patch/command.ts

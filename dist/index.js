@@ -4,7 +4,7 @@ import {
   parseConfig,
   runMode,
   writeOutputs
-} from "./chunks/chunk-HYLTVWQI.js";
+} from "./chunks/chunk-BD5K7W63.js";
 import {
   getInput,
   group,

@@ -14,14 +14,13 @@ shift
 carried_tools || exit 1
 export PYTHONUNBUFFERED=1
 node "$root/.gpu/pr-trees.mjs" || exit 1
-bare=$(ls -td "$VLLM_KERNEL_CI_CACHE"/pr-trees/vllm-*.git | head -1)
-rm -rf "$work/trees" && git clone -q "$bare" "$work/trees" || exit 1
+trees=$(ls -td "$VLLM_KERNEL_CI_CACHE"/pr-trees/vllm-*.git | head -1)
 for pair in "$@"; do
   head=${pair%%:*}
   base=${pair#*:}
   echo "== validate $head against $base ($(date -u +%H:%M:%S))"
   (cd "$work" && node "$root/dist/cli.js" validate --python python3 --runner-label h200 --repeats "$repeats" \
-    --vllm-repository "$work/trees" --vllm-ref "$head" --base-ref "$base" --e2e-backend model \
+    --vllm-repository "$trees" --vllm-ref "$head" --base-ref "$base" --e2e-backend model \
     --output-dir "$work/$head" >"$work/$head.stdout" 2>"$work/$head.log")
   echo "exit $?"
   tail -5 "$work/$head.log"

@@ -10,10 +10,10 @@ export const STEP_NAMES = [
   'apply-bundle',
   'install',
   'detect-device',
+  'compile',
   'kernel-tests',
   'microbench',
   'e2e',
-  'compile',
 ] as const;
 export const StepName = z.enum(STEP_NAMES);
 export type StepName = z.infer<typeof StepName>;
