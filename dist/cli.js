@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-2TBUWBO3.js";
+} from "./chunks/chunk-MGFLDZIJ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

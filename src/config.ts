@@ -25,7 +25,8 @@ export interface Config {
     /** both arms run the baseline: the noise floor */
     aa: boolean;
   };
-  thresholds: { minEffectPct: number; failOnRegression: boolean };
+  /** minEffectSet: min-effect was given, so it overrides the one a RunResult recorded (report mode) */
+  thresholds: { minEffectPct: number; failOnRegression: boolean; minEffectSet?: boolean };
   results: string;
   nightly: { historyBranch: string; historyDays: number; regressionThresholdPct: number };
   outputDir: string;
@@ -142,6 +143,7 @@ export function parseConfig(read: InputReader): Config {
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),
       failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),
+      minEffectSet: Boolean(read('min-effect')?.trim()) || undefined,
     },
     results: get('results'),
     nightly: {

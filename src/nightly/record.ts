@@ -1,5 +1,7 @@
 // One history line: what a nightly run on one runner measured, with the device and software that measured it.
+
 import { z } from 'zod';
+import { caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import { Device, type RunResult } from '../results/run-result.js';
 
 export const HISTORY_RECORD_VERSION = 1;
@@ -93,16 +95,14 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
       value,
     });
   }
-  const failedSteps = result.steps.filter((s) => s.status === 'failed' || s.status === 'timed-out');
+  const failedSteps = result.steps.filter(stepBroke);
   const drift = (result.patch?.sites ?? [])
-    .filter((s) => s.status === 'unmatched' || s.status === 'missing-file')
+    .filter(siteDrifted)
     .map((s) => `${s.file}:${s.line} (${s.status})`);
   const applyStep = failedSteps.find((s) => s.name === 'apply-bundle');
   if (applyStep && drift.length === 0)
     drift.push(`bundle did not apply: ${applyStep.reason ?? 'no reason given'}`);
-  const correctness = (result.tests ?? [])
-    .filter((t) => t.status === 'failed' || t.status === 'error')
-    .map((t) => t.id);
+  const correctness = (result.tests ?? []).filter(caseFailed).map((t) => t.id);
   const testStep = failedSteps.find((s) => s.name === 'kernel-tests');
   if (testStep && correctness.length === 0) {
     correctness.push(`kernel tests failed: ${testStep.reason ?? 'no reason given'}`);

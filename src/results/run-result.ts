@@ -149,6 +149,24 @@ export const E2e = z.object({
 });
 export type E2e = z.infer<typeof E2e>;
 
+export const VerdictSettings = z
+  .object({
+    minEffectPct: z
+      .number()
+      .nonnegative()
+      .describe('smallest relative change called improved or regressed, %'),
+    confidencePct: z.number().gt(0).lt(100).describe("level of a cell's first look, %"),
+    rerunConfidencePct: z.number().gt(0).lt(100).describe('level once a cell was re-run, %'),
+    rule: z
+      .enum(['confirmed', 'per-cell'])
+      .describe(
+        'confirmed: a call stands only when the re-run of the cell agrees; per-cell: no confirmation',
+      ),
+    repeats: z.number().int().positive().describe("pairs of each cell's first round; re-runs follow them"),
+  })
+  .describe('how the GPU job judged e2e cells and chose re-runs, so a later report decides the same');
+export type VerdictSettings = z.infer<typeof VerdictSettings>;
+
 export const RunResult = z.object({
   schema: z.literal(RUN_RESULT_SCHEMA_VERSION),
   tool: z.object({ name: z.literal('vllm-kernel-ci'), version: z.string() }),
@@ -162,6 +180,7 @@ export const RunResult = z.object({
   tests: z.array(TestCase).optional(),
   microbench: Microbench.optional(),
   e2e: E2e.optional(),
+  verdicts: VerdictSettings.optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;
 
