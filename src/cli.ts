@@ -6,6 +6,7 @@ import type { Host } from './host.js';
 import { INPUTS, MODES, type Mode } from './inputs.js';
 import { writeOutputs } from './main.js';
 import { runMode } from './modes/index.js';
+import { simulateCommand } from './modes/simulate.js';
 import { patchCommand } from './patch/command.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -54,7 +55,7 @@ export interface ExtraCommand {
 }
 
 /** Commands that are not action modes (e.g. `patch`) register here. */
-export const EXTRA_COMMANDS: ExtraCommand[] = [patchCommand];
+export const EXTRA_COMMANDS: ExtraCommand[] = [patchCommand, simulateCommand];
 
 function modeHelp(mode: Mode): string {
   const lines = [`Usage: vllm-kernel-ci ${mode} [options]`, '', MODE_SUMMARY[mode], '', 'Options:'];
