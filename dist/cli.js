@@ -17,7 +17,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-KSPWNFBH.js";
+} from "./chunks/chunk-5ZIDQ2RM.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

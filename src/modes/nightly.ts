@@ -57,7 +57,7 @@ function nightlyVerdict(run: RunnerReport, own: RunnerTrend | undefined): Overal
   if (!own) return 'not-available';
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
   if (run.verdict.verdict === 'failed') return 'failed';
-  if (own.regressed.length > 0) return 'regressed';
+  if (own.regressed.length > 0 || own.slowLoss.length > 0) return 'regressed';
   if (own.status === 'suspicious') return 'no-significant-change';
   if (own.status === 'warming-up' || own.status === 'new-series') return 'insufficient-data';
   return 'passed';

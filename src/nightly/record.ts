@@ -128,6 +128,8 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
       torch: device.torch,
       triton: device.triton,
       python: device.python,
+      card: device.card,
+      host: device.host,
     },
     complete: failedSteps.length === 0,
     failedSteps: failedSteps.map((s) => s.name),
@@ -147,10 +149,30 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
 export function seriesKey(device: HistoryDevice): string {
   return [
     `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`,
+    // the card's own identity: a same-model card on another machine is another series, not a regression
+    ...(device.card ? [`card ${device.card}`] : []),
+    ...(device.host ? [`host ${device.host}`] : []),
     `driver ${device.driver ?? '?'}`,
     `torch ${device.torch ?? '?'}`,
     `triton ${device.triton ?? '?'}`,
   ].join(', ');
+}
+
+/** What changed between two series, in words: "driver 580.1 → 590.2", "card a1b2 → c3d4". */
+export function seriesChange(before: HistoryDevice, after: HistoryDevice): string {
+  const fields: [string, keyof HistoryDevice][] = [
+    ['GPU', 'name'],
+    ['GPU count', 'count'],
+    ['card', 'card'],
+    ['host', 'host'],
+    ['driver', 'driver'],
+    ['torch', 'torch'],
+    ['triton', 'triton'],
+  ];
+  const changes = fields
+    .filter(([, k]) => String(before[k] ?? '?') !== String(after[k] ?? '?'))
+    .map(([label, k]) => `${label} ${before[k] ?? '?'} → ${after[k] ?? '?'}`);
+  return changes.join(', ') || 'the device';
 }
 
 /** Parses the history file's lines; a line that does not parse is reported, never silently dropped. */

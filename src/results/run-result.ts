@@ -58,6 +58,8 @@ export const Device = z.object({
   python: z.string().optional(),
   vllm: z.string().optional(),
   vllmSha: z.string().optional(),
+  card: z.string().optional().describe('hash of the GPU UUIDs (not kept): which cards measured'),
+  host: z.string().optional().describe('the machine that measured: the runner name'),
 });
 export type Device = z.infer<typeof Device>;
 

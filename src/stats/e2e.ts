@@ -160,7 +160,9 @@ function firstRoundPairs(cell: E2eCell, firstRound: number | undefined): number 
 export function judgeCell(cell: E2eCell, method: VerdictMethod, firstRound?: number): CellComparison {
   const c = compareCell(cell, method);
   if (method.rule === 'per-cell' || !called(c.verdict)) return c;
-  if ((cell.reruns ?? 0) === 0) return { ...c, borderline: true };
+  // validate re-runs it; a backend that could not leaves the call standing, and says so
+  if ((cell.reruns ?? 0) === 0)
+    return { ...c, borderline: true, reason: 'one round only: not confirmed by a re-run' };
   const start = firstRoundPairs(cell, firstRound);
   const fresh = compareCell(
     { ...cell, baseline: cell.baseline.slice(start), patched: cell.patched.slice(start), reruns: 0 },
