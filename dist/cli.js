@@ -17,7 +17,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-5ZIDQ2RM.js";
+} from "./chunks/chunk-N6USAIPT.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

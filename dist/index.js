@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-5ZIDQ2RM.js";
+} from "./chunks/chunk-N6USAIPT.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/index.ts

@@ -259,6 +259,33 @@ describe('renderReport', () => {
     expect(renderReport(analyseRuns([small], { ...T, minEffectPct: 0.5 }))).toContain('✅ improved');
   });
 
+  it('judges with the method the GPU job recorded, unless the report is given a minimum effect, and says so', () => {
+    const small = fullRun({ change: 0.01, cv: 0.002 });
+    small.verdicts = {
+      minEffectPct: 0.5,
+      confidencePct: 95,
+      rerunConfidencePct: 97.5,
+      rule: 'confirmed',
+      repeats: 8,
+    };
+    // the recorded 0.5% decides, whatever the report's default; a call of one round waits for its re-run
+    const recorded = analyseRuns([small], T).runners[0];
+    expect(recorded.method).toMatchObject({ minEffectPct: 0.5, rule: 'confirmed' });
+    expect(recorded.compared[0].comparison).toMatchObject({
+      verdict: 'improved',
+      borderline: true,
+      reason: 'one round only: not confirmed by a re-run',
+    });
+    const text = renderReport(analyseRuns([small], T));
+    expect(text).toContain('min effect 0.5%, calls confirmed by a re-run ·');
+    expect(text).toContain(
+      'A call is re-run and stands only when the fresh pairs, judged alone, make the same call.',
+    );
+    const overridden = analyseRuns([small], { ...T, minEffectSet: true });
+    expect(overridden.verdict.verdict).toBe('no-significant-change');
+    expect(renderReport(overridden)).toContain('(min effect 2% given to the report; the GPU job used 0.5%)');
+  });
+
   it('cuts to maxChars when asked', () => {
     const many = Array.from({ length: 16 }, (_, i) => worstRun(i));
     const report = renderReport(analyseRuns(many, T), { maxChars: COMMENT_MAX_CHARS });

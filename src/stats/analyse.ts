@@ -29,7 +29,7 @@ export function methodFor(
     return {
       method: { ...method, minEffectPct: thresholds.minEffectPct },
       firstRound: repeats,
-      override: `min effect ${thresholds.minEffectPct}% given to the report (the GPU job used ${recorded.minEffectPct}%)`,
+      override: `min effect ${thresholds.minEffectPct}% given to the report; the GPU job used ${recorded.minEffectPct}%`,
     };
   }
   return { method, firstRound: repeats };
