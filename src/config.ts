@@ -33,7 +33,8 @@ export interface Config {
     /** both arms run the baseline: the noise floor */
     aa: boolean;
   };
-  thresholds: { minEffectPct: number; failOnRegression: boolean };
+  /** minEffectSet: min-effect differs from its default, so it overrides the one a RunResult recorded (report mode) */
+  thresholds: { minEffectPct: number; failOnRegression: boolean; minEffectSet?: boolean };
   results: string;
   nightly: { historyBranch: string; historyDays: number; regressionThresholdPct: number };
   outputDir: string;
@@ -173,6 +174,8 @@ export function parseConfig(read: InputReader): Config {
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),
       failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),
+      // the action passes its default whether or not the user set it: only another value overrides
+      minEffectSet: get('min-effect') !== (inputSpec('min-effect').default ?? '') || undefined,
     },
     results: get('results'),
     nightly: {

@@ -11,6 +11,7 @@ import { renderRunnerSection } from '../src/report/render.js';
 import type { CompileMatrix } from '../src/results/compile-matrix.js';
 import { compileFailures, parseCompileMatrix } from '../src/results/parsers/compile-matrix.js';
 import { parseRunResult, type RunResult } from '../src/results/run-result.js';
+import { analyseRun } from '../src/stats/analyse.js';
 import { rooflines } from '../src/stats/roofline.js';
 import { recordingHost } from './fakes/world.js';
 import { ROOT, tempDir } from './helpers.js';
@@ -96,7 +97,7 @@ describe('compile step on real Triton (no GPU)', () => {
     expect(nvidia).toMatchObject({ target: 'sm_90', status: 'ok' });
     expect(nvidia.configs[0]).toMatchObject({ status: 'ok', spills: 0, vector16: true });
     // the report names it too
-    const section = compilePart(result);
+    const section = compilePart(result, rooflines(result));
     expect(section).toMatch(/\| gfx950 \| MI355X \| ❌ 1 do not compile \|/);
     expect(section).toContain('invalid instruction');
   });
@@ -209,7 +210,9 @@ describe('report: compile table and per-card roofline', () => {
   }
 
   it('shows a row per target with registers, spills and vector widths, and each target behind a fold', async () => {
-    const section = renderRunnerSection(await withMatrix());
+    const section = renderRunnerSection(
+      analyseRun(await withMatrix(), { minEffectPct: 2, failOnRegression: false }),
+    );
     expect(section).toContain('#### Compile matrix');
     expect(section).toMatch(
       /\| gfx950 \| MI355X \| ✅ ok \| 10 \| \d+–\d+ VGPR \| 0 \| \d+–\d+ \| 10\/10 \| [\d.]+ s \|/,
@@ -236,8 +239,8 @@ describe('report: compile table and per-card roofline', () => {
       gbps: 8000,
       source: 'published',
     });
-    expect(compilePart(onH200)).toMatch(/\| H200 \| sm_90 \| 3900 \(measured copy\) \|/);
-    expect(compilePart(onH200)).toMatch(/\| MI355X \| gfx950 \| 8000 \(published\) \|/);
+    expect(compilePart(onH200, rooflines(onH200))).toMatch(/\| H200 \| sm_90 \| 3900 \(measured copy\) \|/);
+    expect(compilePart(onH200, rooflines(onH200))).toMatch(/\| MI355X \| gfx950 \| 8000 \(published\) \|/);
   });
 
   it('a card not in the table gets its own measured row; the H100 PCIe is not taken for the SXM', async () => {
@@ -249,7 +252,7 @@ describe('report: compile table and per-card roofline', () => {
   });
 
   it('an old RunResult without a compile section still parses and renders without the part', () => {
-    expect(compilePart(baseResult())).toBe('');
+    expect(compilePart(baseResult(), rooflines(baseResult()))).toBe('');
   });
 });
 

@@ -215,10 +215,12 @@ describe('60 simulated nights', () => {
     expect(notes[0]).toMatch(new RegExp(`^Recovered on the night of ${nightDate(START, STEP_LAST + 1)}`));
   });
 
-  it('starts a new series on the driver change instead of alarming', () => {
+  it('starts a new series on the driver change and reports the step with the update instead of alarming', () => {
     const body = fake.calls('issues/create').map((c) => (c.body as { body: string }).body)[1] ?? '';
-    expect(body).toContain('driver 590.44.01');
-    expect(body).not.toContain('driver 580.159.04');
+    expect(body).toContain('Series: NVIDIA H200 ×1, driver 590.44.01');
+    // the new driver's 10% is reported with the update, not blamed on vLLM
+    expect(body).toContain('**Changed with the driver 580.159.04 → 590.44.01**');
+    expect(body).not.toContain('**Performance regression**');
   });
 
   it('opens an issue at once on patch drift and closes it the next clean night', () => {

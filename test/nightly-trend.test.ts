@@ -24,6 +24,7 @@ import {
   runnerTrend,
   type TrendOptions,
 } from '../src/nightly/trend.js';
+import { cardIdentity, parseNvidiaQuery } from '../src/pipeline/device-parse.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 
 const OPTIONS: TrendOptions = { ...DEFAULT_TREND, thresholdPct: 5 };
@@ -119,6 +120,24 @@ describe('history record', () => {
     expect(seriesKey({ ...H200, name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
     expect(seriesKey({ ...H200, python: '3.13.1' })).toBe(base);
   });
+
+  it("puts the card's identity and the host in the series key, never the UUID itself", () => {
+    const uuids = ['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000'];
+    const card = cardIdentity(uuids);
+    expect(card).toMatch(/^[0-9a-f]{12}$/);
+    expect(cardIdentity(['GPU-5C0A1C6E-0D6F-4A7E-9D3B-000000000000'])).toBe(card);
+    expect(cardIdentity(['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000001'])).not.toBe(card);
+    const here = seriesKey({ ...H200, card, host: 'gpu-box-1' });
+    expect(here).toContain(`card ${card}`);
+    expect(here).not.toContain('5c0a1c6e');
+    expect(seriesKey({ ...H200, card: cardIdentity(['GPU-0']), host: 'gpu-box-1' })).not.toBe(here);
+    expect(seriesKey({ ...H200, card, host: 'gpu-box-2' })).not.toBe(here);
+    expect(
+      parseNvidiaQuery('0, NVIDIA H200, 580.159.04, 143771, 1, GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000\n')
+        .uuids,
+    ).toEqual(uuids);
+    expect(parseNvidiaQuery('0, NVIDIA H200, 580.159.04, 143771, 1\n').uuids).toBeUndefined();
+  });
 });
 
 describe('trend and persistence rule', () => {
@@ -175,15 +194,61 @@ describe('trend and persistence rule', () => {
     expect(t.cells.find((c) => c.key === STEP_KEY)?.latest.status).toBe('improved');
   });
 
-  it('starts a new series on a driver change instead of alarming', () => {
-    const records = nights([...flat(8), 1.2, 1.2], (i) =>
+  it('starts a new series on a driver change and reports a step that came with it instead of alarming', () => {
+    const records = nights([...flat(8), 1.2, 1.2, 1.2], (i) =>
       i >= 8 ? { device: { ...H200, driver: '590.44.01' } } : {},
     );
     const t = runnerTrend(records.slice(0, 9), OPTIONS);
     expect(t.status).toBe('new-series');
     expect(t.previousSeries).toContain('driver 580.159.04');
     expect(t.series).toContain('driver 590.44.01');
-    expect(runnerTrend(records, OPTIONS).status).toBe('warming-up');
+    const later = runnerTrend(records, OPTIONS);
+    // the other cells did not move: judged against the previous series from the first night on
+    expect(later.status).toBe('ok');
+    expect(later.change).toBe('driver 580.159.04 → 590.44.01');
+    expect(later.changedWithSeries.map((c) => c.key)).toEqual([STEP_KEY]);
+    expect(later.changedWithSeries[0].seriesStepPct).toBeGreaterThan(15);
+    expect(issueBody([later], { bundle: 'b', night: '2026-09-11', thresholdPct: 5, inert })).toContain(
+      '**Changed with the driver 580.159.04 → 590.44.01**',
+    );
+  });
+
+  it('sees a regression a few nights after a driver change: the new series is judged against the old one', () => {
+    const records = nights([...flat(10), 1, 1, 1, 1.12, 1.12], (i) =>
+      i >= 10 ? { device: { ...H200, driver: '590.44.01' } } : {},
+    );
+    const t = runnerTrend(records, OPTIONS);
+    expect(t.status).toBe('alert');
+    expect(t.regressed.map((c) => c.key)).toEqual([STEP_KEY]);
+    expect(t.changedWithSeries).toEqual([]);
+  });
+
+  it('flags a slow loss against the series anchor that no single night shows', () => {
+    // 0.4% a night: never 5% beyond the rolling reference, but 6%+ below the first nights after a few weeks
+    const slow = Array.from({ length: 40 }, (_, i) => 1 + 0.004 * i);
+    const t = runnerTrend(nights(slow), OPTIONS);
+    const cell = t.cells.find((c) => c.key === STEP_KEY);
+    expect(cell?.points.some((p) => p.status === 'regressed')).toBe(false);
+    expect(cell?.anchor?.lost).toBe(true);
+    expect(t.slowLoss.map((c) => c.key)).toEqual([STEP_KEY]);
+    expect(t.status).toBe('alert');
+    expect(issueBody([t], { bundle: 'b', night: '2026-10-10', thresholdPct: 5, inert })).toContain(
+      '**Slow loss**',
+    );
+    expect(runnerTrend(nights(flat(40)), OPTIONS).slowLoss).toEqual([]);
+  });
+
+  it('asks a cell that is often slow on its own for a longer streak (bimodal guard)', () => {
+    // 30% of nights 8% slower, never two in a row: a steady machine would call the next two a regression
+    const bimodal = Array.from({ length: 30 }, (_, i) => (i >= 8 && i % 3 === 0 ? 1.08 : 1));
+    const guarded = runnerTrend(nights([...bimodal, 1.08, 1.08]), OPTIONS);
+    const cell = guarded.cells.find((c) => c.key === STEP_KEY);
+    expect(cell?.streakNeeded).toBeGreaterThan(2);
+    expect(cell?.latest.status).toBe('suspicious');
+    const lasting = runnerTrend(nights([...bimodal, ...Array(8).fill(1.08)]), OPTIONS);
+    expect(lasting.cells.find((c) => c.key === STEP_KEY)?.latest.status).toBe('regressed');
+    const steady = runnerTrend(nights([...flat(30), 1.08, 1.08]), OPTIONS);
+    expect(steady.cells.find((c) => c.key === STEP_KEY)?.latest.status).toBe('regressed');
   });
 
   it('alerts at once on drift, naming the last clean night', () => {

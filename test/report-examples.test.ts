@@ -7,6 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseNvidiaCudaVersion } from '../src/pipeline/device-parse.js';
 import { renderReport } from '../src/report/render.js';
 import { parseE2eModel } from '../src/results/parsers/e2e-model.js';
+import { analyseRuns } from '../src/stats/analyse.js';
+
+const T = { minEffectPct: 2, failOnRegression: false };
+
 import { parseJunit } from '../src/results/parsers/junit.js';
 import { parseMicrobench } from '../src/results/parsers/microbench.js';
 import { parseRunResult, type RunResult } from '../src/results/run-result.js';
@@ -98,7 +102,7 @@ describe('docs/example-report-*.md', () => {
         .filter((f) => f.startsWith(`${name}.`))
         .map(async (f) => parseRunResult(JSON.parse(await readFile(join(docs, f), 'utf8')), `docs/${f}`)),
     );
-    const markdown = renderReport(results);
+    const markdown = renderReport(analyseRuns(results, T));
     const path = join(docs, `${name}.md`);
     if (update) await writeFile(path, markdown);
     expect(

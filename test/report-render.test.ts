@@ -8,6 +8,10 @@ import {
   renderReport,
   renderRunnerSection,
 } from '../src/report/render.js';
+import { analyseRun, analyseRuns } from '../src/stats/analyse.js';
+
+const T = { minEffectPct: 2, failOnRegression: false };
+
 import { type RunResult, STEP_NAMES } from '../src/results/run-result.js';
 import { fullRun } from './report-fixtures.js';
 
@@ -35,7 +39,7 @@ const headingOf = (section: string) => section.split('\n')[1];
 
 describe('renderRunnerSection', () => {
   const run = fullRun({ failCases: 2 });
-  const section = renderRunnerSection(run);
+  const section = renderRunnerSection(analyseRun(run, T));
 
   it('sits between markers that name the runner', () => {
     expect(section.startsWith('<!-- vllm-kernel-ci:runner=h100-1 -->\n')).toBe(true);
@@ -102,7 +106,7 @@ describe('renderRunnerSection', () => {
           : { name, status: 'passed', seconds: 1 },
       ),
     };
-    const s = renderRunnerSection(cpu);
+    const s = renderRunnerSection(analyseRun(cpu, T));
     expect(headingOf(s)).toBe('### ✅ h100-1 · cpu: passed');
     expect(s).toContain('| microbench | ⏭️ skipped | 0.0 s | no GPU on this runner |');
   });
@@ -123,7 +127,7 @@ describe('renderRunnerSection', () => {
       };
       return { ...c, id: `qwen2-moe-${phase}-b${batch}-${i < 2 ? 's' : 'c'}512`, params };
     });
-    const s = renderRunnerSection(run2);
+    const s = renderRunnerSection(analyseRun(run2, T));
     expect(s).toContain('| workload | batch 1 | batch 8 | batch 64 |');
     expect(s).toMatch(/\| qwen2-moe-prefill-s512 \| ✅ [^|]* \| ✅ [^|]* \| — \|/);
     expect(s).toMatch(/\| qwen2-moe-decode-c512 \| ✅ [^|]* \| ✅ [^|]* \| ✅ [^|]* \|/);
@@ -134,7 +138,7 @@ describe('renderRunnerSection', () => {
     (hostile.tests ?? [])[0].message =
       '@octocat <script>x</script> [a](https://e.x) ```\n<!-- vllm-kernel-ci:comment -->';
     hostile.steps[4] = { ...hostile.steps[4], logTail: '```\n<!-- /vllm-kernel-ci:runner -->\n@here' };
-    const s = renderRunnerSection(hostile);
+    const s = renderRunnerSection(analyseRun(hostile, T));
     expect(s).not.toMatch(/@[a-z]/);
     expect(s).not.toContain('<script');
     expect(s).not.toContain('](https');
@@ -145,8 +149,8 @@ describe('renderRunnerSection', () => {
 });
 
 describe('renderComment and parseCommentSections', () => {
-  const a = renderRunnerSection(fullRun({ runner: 'h100-1' }));
-  const b = renderRunnerSection(fullRun({ runner: 'mi355x-1', seed: 2, change: 0 }));
+  const a = renderRunnerSection(analyseRun(fullRun({ runner: 'h100-1' }), T));
+  const b = renderRunnerSection(analyseRun(fullRun({ runner: 'mi355x-1', seed: 2, change: 0 }), T));
 
   it('starts with the comment marker and holds each runner once, in runner order', () => {
     const body = renderComment([b, a]);
@@ -167,7 +171,7 @@ describe('renderComment and parseCommentSections', () => {
     expect(ab).toBe(ba);
     expect(parseCommentSections(ab).get('h100-1')).toBe(a);
     // a newer run of the same runner replaces its section
-    const newer = renderRunnerSection(fullRun({ runner: 'h100-1', failCases: 1 }));
+    const newer = renderRunnerSection(analyseRun(fullRun({ runner: 'h100-1', failCases: 1 }), T));
     const replaced = merge(ab, newer, 'h100-1');
     expect(parseCommentSections(replaced).get('h100-1')).toBe(newer);
     expect(parseCommentSections(replaced).get('mi355x-1')).toBe(b);
@@ -183,7 +187,7 @@ describe('renderComment and parseCommentSections', () => {
   it('fits 16 runners × the full matrix, cutting passing lists first and saying where the full report is', () => {
     const sections = Array.from({ length: 16 }, (_, i) =>
       renderRunnerSection(
-        fullRun({ runner: `runner-${String(i).padStart(2, '0')}`, seed: i, failCases: i % 3 }),
+        analyseRun(fullRun({ runner: `runner-${String(i).padStart(2, '0')}`, seed: i, failCases: i % 3 }), T),
       ),
     );
     expect(sections.join('').length).toBeGreaterThan(COMMENT_MAX_CHARS);
@@ -206,7 +210,7 @@ describe('renderComment and parseCommentSections', () => {
   });
 
   it('never exceeds the limit even when every runner fails everything with the longest strings', () => {
-    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(analyseRun(worstRun(i), T)));
     const body = renderComment(sections);
     expect(body.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
     const parsed = parseCommentSections(body);
@@ -219,7 +223,7 @@ describe('renderComment and parseCommentSections', () => {
   });
 
   it('respects a smaller budget and still keeps every headline', () => {
-    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(analyseRun(worstRun(i), T)));
     const body = renderComment(sections, { maxChars: 20_000 });
     expect(body.length).toBeLessThanOrEqual(20_000);
     expect(body).toContain('the detail of some runners (their headlines kept)');
@@ -227,7 +231,7 @@ describe('renderComment and parseCommentSections', () => {
   });
 
   it('when even the headlines do not fit, says how many runners were left out', () => {
-    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(worstRun(i)));
+    const sections = Array.from({ length: 16 }, (_, i) => renderRunnerSection(analyseRun(worstRun(i), T)));
     const body = renderComment(sections, { maxChars: 4_000 });
     expect(body.length).toBeLessThanOrEqual(4_000);
     expect(body).toMatch(/\d+ more runners not shown: see the full report\./);
@@ -241,7 +245,7 @@ describe('renderReport', () => {
   ];
 
   it('has an overview row per runner, then each runner section, without cut markers', () => {
-    const report = renderReport(runs);
+    const report = renderReport(analyseRuns(runs, T));
     expect(report).toContain('| runner | device | verdict | correctness | kernel | end to end |');
     expect(report.indexOf('| h100-1 |')).toBeLessThan(report.indexOf('| mi355x-1 |'));
     expect(report).toContain('| h100-1 | NVIDIA H100 80GB HBM3 | ❌ failed |');
@@ -251,23 +255,50 @@ describe('renderReport', () => {
 
   it('judges with the given minimum effect', () => {
     const small = fullRun({ change: 0.01, cv: 0.002 });
-    expect(renderReport([small])).toContain('no significant change');
-    expect(renderReport([small], { minEffectPct: 0.5 })).toContain('✅ improved');
+    expect(renderReport(analyseRuns([small], T))).toContain('no significant change');
+    expect(renderReport(analyseRuns([small], { ...T, minEffectPct: 0.5 }))).toContain('✅ improved');
+  });
+
+  it('judges with the method the GPU job recorded, unless the report is given a minimum effect, and says so', () => {
+    const small = fullRun({ change: 0.01, cv: 0.002 });
+    small.verdicts = {
+      minEffectPct: 0.5,
+      confidencePct: 95,
+      rerunConfidencePct: 97.5,
+      rule: 'confirmed',
+      repeats: 8,
+    };
+    // the recorded 0.5% decides, whatever the report's default; a call of one round waits for its re-run
+    const recorded = analyseRuns([small], T).runners[0];
+    expect(recorded.method).toMatchObject({ minEffectPct: 0.5, rule: 'confirmed' });
+    expect(recorded.compared[0].comparison).toMatchObject({
+      verdict: 'improved',
+      borderline: true,
+      reason: 'one round only: not confirmed by a re-run',
+    });
+    const text = renderReport(analyseRuns([small], T));
+    expect(text).toContain('min effect 0.5%, calls confirmed by a re-run ·');
+    expect(text).toContain(
+      'A call is re-run and stands only when the fresh pairs, judged alone, make the same call.',
+    );
+    const overridden = analyseRuns([small], { ...T, minEffectSet: true });
+    expect(overridden.verdict.verdict).toBe('no-significant-change');
+    expect(renderReport(overridden)).toContain('(min effect 2% given to the report; the GPU job used 0.5%)');
   });
 
   it('cuts to maxChars when asked', () => {
     const many = Array.from({ length: 16 }, (_, i) => worstRun(i));
-    const report = renderReport(many, { maxChars: COMMENT_MAX_CHARS });
+    const report = renderReport(analyseRuns(many, T), { maxChars: COMMENT_MAX_CHARS });
     expect(report.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
     expect(report).toContain("Cut to fit GitHub's 65,536-character comment limit");
-    const summary = renderReport(many, { maxChars: 20_000, fullReportHint: 'report.md' });
+    const summary = renderReport(analyseRuns(many, T), { maxChars: 20_000, fullReportHint: 'report.md' });
     expect(summary.length).toBeLessThanOrEqual(20_000);
     expect(summary).toContain('Cut to fit 20,000 characters:');
     expect(summary).toContain('The full report is in report.md.');
   });
 
   it('says so when there is nothing to report', () => {
-    expect(renderReport([])).toContain('No RunResults were given.');
+    expect(renderReport(analyseRuns([], T))).toContain('No RunResults were given.');
   });
 });
 

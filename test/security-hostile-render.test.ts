@@ -9,6 +9,10 @@ import {
   renderReport,
   renderRunnerSection,
 } from '../src/report/render.js';
+import { analyseRun, analyseRuns } from '../src/stats/analyse.js';
+
+const T = { minEffectPct: 2, failOnRegression: false };
+
 import type { RunResult } from '../src/results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../src/security/artifacts.js';
 import {
@@ -114,8 +118,8 @@ async function intake(r: RunResult): Promise<RunResult> {
 }
 
 const renderings = {
-  report: (r: RunResult) => renderReport([r]),
-  comment: (r: RunResult) => renderComment([renderRunnerSection(r)]),
+  report: (r: RunResult) => renderReport(analyseRuns([r], T)),
+  comment: (r: RunResult) => renderComment([renderRunnerSection(analyseRun(r, T))]),
 };
 
 // through intake (report mode), and straight to the renderer (validate renders its own RunResult): both must hold
@@ -174,7 +178,7 @@ describe('a flood within the size cap', () => {
       message: `${PAYLOADS.html} ${'x'.repeat(500)}`,
     }));
     const hostile = await intake(r);
-    const comment = renderComment([renderRunnerSection(hostile)]);
+    const comment = renderComment([renderRunnerSection(analyseRun(hostile, T))]);
     expect(comment.length).toBeLessThanOrEqual(65_536);
     expect([...parseCommentSections(comment).keys()]).toEqual([hostile.identity.runner]);
     expect(shape(toHtml(comment)).prose).not.toMatch(MENTION);

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { E2eCell } from '../src/results/run-result.js';
-import { cellsToRerun, compareCell, MIN_PAIRS } from '../src/stats/e2e.js';
+import { compareCell, defaultMethod, judgeCell, MIN_PAIRS, needsRerun } from '../src/stats/e2e.js';
 import {
   signedRankCounts,
   signedRankCritical,
   signedRankInterval,
   walshAverages,
 } from '../src/stats/signed-rank.js';
+import { perCellMethod } from '../src/stats/verdict.js';
 
 function cell(baseline: number[], patched: number[], extra: Partial<E2eCell> = {}): E2eCell {
   return {
@@ -171,9 +172,35 @@ describe('compareCell', () => {
     const clear = cell(BASE, around(1.05), { id: 'clear' });
     const c = compareCell(borderline, opts);
     expect(c.borderline).toBe(true);
-    const e2e = { backend: 'vllm-serve' as const, method: 'm', model: 'x', cells: [borderline, clear] };
-    expect(cellsToRerun(e2e, opts)).toEqual(['edge']);
-    expect(cellsToRerun({ ...e2e, cells: [{ ...borderline, reruns: 1 }, clear] }, opts)).toEqual([]);
+    const named = (method: ReturnType<typeof defaultMethod>, cells: E2eCell[]) =>
+      cells.filter((x) => needsRerun(x, method)).map((x) => x.id);
+    expect(named(perCellMethod(2), [borderline, clear])).toEqual(['edge']);
+    // confirmed: every call is re-run too
+    expect(named(defaultMethod(2), [borderline, clear])).toEqual(['edge', 'clear']);
+    expect(
+      named(defaultMethod(2), [
+        { ...borderline, reruns: 1 },
+        { ...clear, reruns: 1 },
+      ]),
+    ).toEqual([]);
+  });
+
+  it('keeps a call only when the re-run round alone agrees with it', () => {
+    const confirmed = defaultMethod(2);
+    const agreeing = cell([...BASE, ...BASE], [...around(1.05), ...around(1.02)], { reruns: 1 });
+    expect(judgeCell(agreeing, confirmed, 8).verdict).toBe('improved');
+    // the first round's +5% carries the pooled interval, but the fresh pairs alone say +0.5%
+    const disagreeing = cell([...BASE, ...BASE], [...around(1.08), ...around(1.005)], { reruns: 1 });
+    expect(compareCell(disagreeing, confirmed).verdict).toBe('improved');
+    const judged = judgeCell(disagreeing, confirmed, 8);
+    expect(judged.verdict).toBe('no-significant-change');
+    expect(judged.reason).toMatch(/not confirmed: the re-run's 8 fresh pairs alone gave \+0\.5%/);
+    expect(judgeCell(disagreeing, perCellMethod(2), 8).verdict).toBe('improved');
+    // a call without its re-run stays a call, marked borderline
+    expect(judgeCell(cell(BASE, around(1.05)), confirmed)).toMatchObject({
+      verdict: 'improved',
+      borderline: true,
+    });
   });
 
   it('judges a re-run cell, looked at twice, with a 97.5% interval', () => {

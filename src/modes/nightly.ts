@@ -14,7 +14,10 @@ import { type PublishedIssue, publishRegressionIssue } from '../nightly/publish.
 import { historyRecordFrom } from '../nightly/record.js';
 import { DEFAULT_TREND, type RunnerTrend, trendsByRunner } from '../nightly/trend.js';
 import { escapeText } from '../report/escape.js';
+import type { OverallVerdict, RunnerReport } from '../report/model.js';
+import { stopsRun } from '../results/predicates.js';
 import { parseRunResult, type RunResult } from '../results/run-result.js';
+import { analyseRun } from '../stats/analyse.js';
 import { runValidate } from './validate.js';
 
 export interface NightlyRun {
@@ -49,9 +52,6 @@ function runUrlFromEnv(env: Host['env']): string | undefined {
   return `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`;
 }
 
-/** Steps whose failure stops a validate run (as validate's own verdict counts them). */
-const STOPPING_STEPS = new Set(['checkout', 'apply-bundle', 'install', 'detect-device', 'kernel-tests']);
-
 /** Said in the issue when vLLM main carries the op itself and the night tested that kernel, not the bundle's. */
 export function treeKernelNote(result: RunResult): string | undefined {
   const kernel = result.kernel;
@@ -59,11 +59,12 @@ export function treeKernelNote(result: RunResult): string | undefined {
   return `**vLLM main carries ${inert(kernel.symbol)} itself** (in ${inert(kernel.path)}, blob ${inert(kernel.blobSha.slice(0, 12))}): ${inert(result.identity.runner)} tested main's own kernel instead of putting the bundle's in (kernel-source tree); its numbers form a new history series.`;
 }
 
-function verdictFor(own: RunnerTrend | undefined): string {
+/** Tonight's run as validate judged it (failed steps and cases), then its place in the history. */
+function nightlyVerdict(run: RunnerReport, own: RunnerTrend | undefined): OverallVerdict {
   if (!own) return 'not-available';
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
-  if (own.latest.failedSteps.some((s) => STOPPING_STEPS.has(s))) return 'failed';
-  if (own.regressed.length > 0) return 'regressed';
+  if (run.verdict.verdict === 'failed') return 'failed';
+  if (own.regressed.length > 0 || own.slowLoss.length > 0) return 'regressed';
   if (own.status === 'suspicious') return 'no-significant-change';
   if (own.status === 'warming-up' || own.status === 'new-series') return 'insufficient-data';
   return 'passed';
@@ -152,9 +153,9 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   await host.summary(report);
 
   const own = trends.find((t) => t.runner === record.runner);
-  const verdict = verdictFor(own);
+  const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), own);
   for (const p of problems) host.warning(p);
-  const stopped = record.failedSteps.filter((s) => STOPPING_STEPS.has(s));
+  const stopped = record.failedSteps.filter(stopsRun);
   const failure =
     problems[0] ??
     (own && (own.drift.length > 0 || own.correctness.length > 0)

@@ -20,6 +20,7 @@ import {
 import type { Host, ModeOutcome } from '../host.js';
 import { escapeText } from '../report/escape.js';
 import { VERDICT_WORDS } from '../report/format.js';
+import type { OverallVerdict, Report, RunVerdict } from '../report/model.js';
 import {
   COMMENT_MARKER,
   parseCommentSections,
@@ -30,7 +31,7 @@ import {
 } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
-import { combineVerdicts, type OverallVerdict, overallVerdict, type RunVerdict } from '../stats/verdict.js';
+import { analyseRuns } from '../stats/analyse.js';
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
 
@@ -151,7 +152,7 @@ async function publish(
   config: Config,
   host: Host,
   target: ReportTarget,
-  results: RunResult[],
+  analysed: Report,
   verdict: RunVerdict,
   render: RenderOptions,
   tuning: ReportTuning,
@@ -169,7 +170,8 @@ async function publish(
     return undefined;
   }
   const client = createOctokit(token, { ...tuning.client, baseUrl: host.env.GITHUB_API_URL, log: host });
-  const sections = new Map(results.map((r) => [r.identity.runner, renderRunnerSection(r, render)]));
+  const results = analysed.runners.map((r) => r.result);
+  const sections = new Map(analysed.runners.map((r) => [r.result.identity.runner, renderRunnerSection(r)]));
   const comment = renderComment([...sections.values()], render);
   let commentUrl: string | undefined;
 
@@ -223,12 +225,12 @@ async function publish(
 }
 
 /** The whole report when it fits the job summary; else one cut in priority order, pointing to report.md. */
-function fitSummary(report: string, results: RunResult[], render: RenderOptions, refused: Refused[]): string {
+function fitSummary(report: string, analysed: Report, render: RenderOptions, refused: Refused[]): string {
   if (Buffer.byteLength(report) <= SUMMARY_MAX_BYTES) return report;
   const hint = "`report.md` in this job's `output-dir`";
   // a character can take up to 3 bytes in UTF-8 (4 for a pair that is 2 characters)
   for (const maxChars of [SUMMARY_MAX_BYTES / 2, SUMMARY_MAX_BYTES / 3 - 4096]) {
-    const cut = `${renderReport(results, { ...render, maxChars, fullReportHint: hint })}${refusedSection(refused)}`;
+    const cut = `${renderReport(analysed, { ...render, maxChars, fullReportHint: hint })}${refusedSection(refused)}`;
     if (Buffer.byteLength(cut) <= SUMMARY_MAX_BYTES) return cut;
   }
   return `# vllm-kernel-ci report\n\nThe report is over GitHub's 1 MiB job-summary limit; it is in ${hint}.\n`;
@@ -245,9 +247,10 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   const hint = target.runUrl
     ? `the [job summary](${target.runUrl}) and the run's \`vllm-kernel-ci\` artifact`
     : "the job summary and the run's `vllm-kernel-ci` artifact";
-  const render: RenderOptions = { minEffectPct: config.thresholds.minEffectPct, fullReportHint: hint };
+  const render: RenderOptions = { fullReportHint: hint };
 
-  let verdict: RunVerdict = combineVerdicts(results.map((r) => overallVerdict(r, config.thresholds)));
+  const analysed = analyseRuns(results, config.thresholds);
+  let verdict: RunVerdict = analysed.verdict;
   if (results.length === 0) {
     verdict = {
       verdict: 'not-available',
@@ -266,14 +269,14 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
     };
   }
 
-  const report = `${renderReport(results, render)}${refusedSection(refused)}`;
+  const report = `${renderReport(analysed, render)}${refusedSection(refused)}`;
   await writeFile(reportPath, report);
-  await host.summary(fitSummary(report, results, render, refused));
+  await host.summary(fitSummary(report, analysed, render, refused));
 
   const commentUrl =
     results.length > 0
       ? await host.group('Publish to GitHub', () =>
-          publish(config, host, target, results, verdict, render, tuning),
+          publish(config, host, target, analysed, verdict, render, tuning),
         )
       : undefined;
   return {

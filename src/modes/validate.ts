@@ -10,8 +10,8 @@ import type { RunResult } from '../results/run-result.js';
 import { knownSecrets, scrubSecrets } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
-import { compareCell } from '../stats/e2e.js';
-import { overallVerdict } from '../stats/verdict.js';
+import { analyseRuns } from '../stats/analyse.js';
+import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 
 export function defaultDeps(config: Config, host: Host): PipelineDeps {
@@ -23,18 +23,13 @@ export function defaultDeps(config: Config, host: Host): PipelineDeps {
       fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
     applyBundle,
     scrub: (text) => scrubSecrets(text, secrets),
-    isBorderline: (cell) => compareCell(cell, { minEffectPct: config.thresholds.minEffectPct }).borderline,
+    isBorderline: (cell) => needsRerun(cell, verdictSettings(config)),
   };
 }
 
-/** The verdict and exit status: non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression). */
-export function decideValidateVerdict(
-  result: RunResult,
-  config: Config,
-  stopped?: string,
-): Pick<ModeOutcome, 'verdict' | 'exitCode' | 'failure'> {
-  if (stopped) return { verdict: 'failed', exitCode: 1, failure: stopped };
-  return overallVerdict(result, config.thresholds);
+/** What validate records so a later report judges the cells the way this job chose its re-runs. */
+export function verdictSettings(config: Config): NonNullable<RunResult['verdicts']> {
+  return { ...defaultMethod(config.thresholds.minEffectPct), repeats: config.e2e.repeats };
 }
 
 /** Name of the artifact holding one runner's output directory; unique per runner within a workflow run. */
@@ -63,6 +58,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   const resultPath = join(outDir, 'run-result.json');
   const reportPath = join(outDir, 'report.md');
   const result = emptyResult(config, host);
+  result.verdicts = verdictSettings(config);
   let stopped: string | undefined;
   try {
     stopped = (await runPipeline(config, host, outDir, result, deps ?? defaultDeps(config, host))).stopped;
@@ -74,10 +70,13 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     result.identity.finishedAt = new Date().toISOString();
     await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
-  const report = renderReport([result], { minEffectPct: config.thresholds.minEffectPct });
+  const analysed = analyseRuns([result], config.thresholds);
+  const report = renderReport(analysed);
   await writeFile(reportPath, report);
   await host.summary(report);
   host.info(report);
   await uploadOutputs(host, outDir, result.identity.runner);
-  return { ...decideValidateVerdict(result, config, stopped), resultPath, reportPath };
+  // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression)
+  const verdict = stopped ? { verdict: 'failed', exitCode: 1, failure: stopped } : analysed.verdict;
+  return { ...verdict, resultPath, reportPath };
 }

@@ -166,7 +166,7 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
   if (shown.length > 0) {
     out.push(
       trend.regressed.length > 0
-        ? `**Performance regression** in ${trend.regressed.length} cell(s) (beyond the threshold two nights in a row):`
+        ? `**Performance regression** in ${trend.regressed.length} cell(s) (beyond the threshold ${Math.max(...trend.regressed.map((c) => c.streakNeeded)) > 2 ? 'on enough nights in a row' : 'two nights in a row'}):`
         : '**Suspicious** cells (beyond the threshold for one night):',
       '',
       '| cell | unit | reference median ± spread | last nights (worse by) | threshold | status |',
@@ -184,6 +184,37 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
         '',
       );
     }
+  }
+  if (trend.slowLoss.length > 0) {
+    out.push(
+      `**Slow loss** in ${trend.slowLoss.length} cell(s): no single night beyond the threshold, but the last nights are worse than the series' first good nights:`,
+      '',
+      '| cell | unit | anchor (since) | last nights, median | worse by | threshold |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...trend.slowLoss.slice(0, MAX_LISTED).map((c) => {
+        const a = c.anchor;
+        return a
+          ? `| ${inert(c.label)} | ${inert(c.unit)} | ${fmt(a.median)} (${a.since}) | ${fmt(a.recentMedian)} | ${signed(a.worsePct)} | ${a.thresholdPct.toFixed(1)}% |`
+          : '';
+      }),
+      '',
+    );
+  }
+  if (trend.changedWithSeries.length > 0 && trend.change) {
+    out.push(
+      `**Changed with the ${inert(trend.change)}** (not blamed on vLLM: the level moved from the series' first two nights): ${trend.changedWithSeries
+        .slice(0, MAX_LISTED)
+        .map((c) => `${inert(c.label)} ${signed(c.seriesStepPct ?? 0)} worse`)
+        .join(', ')}.`,
+      '',
+    );
+  }
+  const guarded = trend.cells.filter((c) => c.streakNeeded > 2);
+  if (guarded.length > 0) {
+    out.push(
+      `Bimodal guard: ${guarded.length} cell(s) were often beyond the threshold on their own lately, so a regression there needs up to ${Math.max(...guarded.map((c) => c.streakNeeded))} bad nights in a row.`,
+      '',
+    );
   }
   if (charts) for (const cell of chartedCells(trend)) out.push(trendChart(cell), '');
   return out.join('\n');
@@ -211,7 +242,7 @@ function renderBody(trends: readonly RunnerTrend[], options: IssueTextOptions, c
     ...trends.map((t) => runnerSection(t, options, charts)),
     '<details><summary>How this is decided</summary>',
     '',
-    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than four robust standard deviations of up to 30 earlier good nights; one such night is suspicious, two in a row a regression. A change of GPU, driver, torch or triton starts a new series. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
+    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than four robust standard deviations of up to 30 earlier good nights; one such night is suspicious, two in a row a regression (more on a cell that is often beyond the threshold on its own). The median of the last 7 nights is also compared with the series' first 7 good nights, so a slow loss alarms too. A change of GPU, card, host, driver, torch or triton starts a new series, judged against the previous series' good nights; a level that moved from its first two nights on is reported as changed with that update. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
     '',
     '</details>',
     '',

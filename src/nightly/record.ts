@@ -1,5 +1,7 @@
 // One history line: what a nightly run on one runner measured, with the device and software that measured it.
+
 import { z } from 'zod';
+import { caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import { Device, type RunResult } from '../results/run-result.js';
 import { medianOf } from '../stats/signed-rank.js';
 
@@ -92,16 +94,14 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
       value,
     });
   }
-  const failedSteps = result.steps.filter((s) => s.status === 'failed' || s.status === 'timed-out');
+  const failedSteps = result.steps.filter(stepBroke);
   const drift = (result.patch?.sites ?? [])
-    .filter((s) => s.status === 'unmatched' || s.status === 'missing-file')
+    .filter(siteDrifted)
     .map((s) => `${s.file}:${s.line} (${s.status})`);
   const applyStep = failedSteps.find((s) => s.name === 'apply-bundle');
   if (applyStep && drift.length === 0)
     drift.push(`bundle did not apply: ${applyStep.reason ?? 'no reason given'}`);
-  const correctness = (result.tests ?? [])
-    .filter((t) => t.status === 'failed' || t.status === 'error')
-    .map((t) => t.id);
+  const correctness = (result.tests ?? []).filter(caseFailed).map((t) => t.id);
   const testStep = failedSteps.find((s) => s.name === 'kernel-tests');
   if (testStep && correctness.length === 0) {
     correctness.push(`kernel tests failed: ${testStep.reason ?? 'no reason given'}`);
@@ -128,6 +128,8 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
       torch: device.torch,
       triton: device.triton,
       python: device.python,
+      card: device.card,
+      host: device.host,
     },
     complete: failedSteps.length === 0,
     failedSteps: failedSteps.map((s) => s.name),
@@ -151,11 +153,31 @@ export function seriesKey(
 ): string {
   return [
     `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`,
+    // the card's own identity: a same-model card on another machine is another series, not a regression
+    ...(device.card ? [`card ${device.card}`] : []),
+    ...(device.host ? [`host ${device.host}`] : []),
     `driver ${device.driver ?? '?'}`,
     `torch ${device.torch ?? '?'}`,
     `triton ${device.triton ?? '?'}`,
     ...(kernelSource === 'tree' ? ["vLLM main's own kernel"] : []),
   ].join(', ');
+}
+
+/** What changed between two series, in words: "driver 580.1 → 590.2", "card a1b2 → c3d4". */
+export function seriesChange(before: HistoryDevice, after: HistoryDevice): string {
+  const fields: [string, keyof HistoryDevice][] = [
+    ['GPU', 'name'],
+    ['GPU count', 'count'],
+    ['card', 'card'],
+    ['host', 'host'],
+    ['driver', 'driver'],
+    ['torch', 'torch'],
+    ['triton', 'triton'],
+  ];
+  const changes = fields
+    .filter(([, k]) => String(before[k] ?? '?') !== String(after[k] ?? '?'))
+    .map(([label, k]) => `${label} ${before[k] ?? '?'} → ${after[k] ?? '?'}`);
+  return changes.join(', ') || 'the device';
 }
 
 /** Parses the history file's lines; a line that does not parse is reported, never silently dropped. */

@@ -1,4 +1,5 @@
 // What nvidia-smi, amd-smi, rocm-smi and the torch probe print → Device fields. Pure.
+import { createHash } from 'node:crypto';
 
 export interface GpuInfo {
   names: string[];
@@ -6,9 +7,11 @@ export interface GpuInfo {
   cuda?: string;
   rocm?: string;
   memoryUsedMiB?: number[];
+  /** the cards' UUIDs (nvidia-smi's `uuid`), when the query asked for them */
+  uuids?: string[];
 }
 
-/** `nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used --format=csv,noheader,nounits` */
+/** `nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used[,uuid] --format=csv,noheader,nounits` */
 export function parseNvidiaQuery(csv: string): GpuInfo {
   const rows = csv
     .split('\n')
@@ -22,6 +25,7 @@ export function parseNvidiaQuery(csv: string): GpuInfo {
     names: good.map((r) => r[1]),
     driver: good[0][2],
     memoryUsedMiB: good.map((r) => Number(r[4])).filter((n) => Number.isFinite(n)),
+    ...(good.every((r) => /^GPU-[0-9a-f-]+$/i.test(r[5] ?? '')) ? { uuids: good.map((r) => r[5]) } : {}),
   };
 }
 
@@ -196,4 +200,17 @@ export function gateSettings(vendor: string, env: Record<string, string>): Recor
   for (const name of ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES'])
     if (env[name] !== undefined) settings[name] = env[name];
   return settings;
+}
+
+/** A short stable name for the cards a run used: the same cards give the same id; the UUIDs stay private. */
+export function cardIdentity(uuids: readonly string[]): string {
+  return createHash('sha256')
+    .update(
+      [...uuids]
+        .map((u) => u.toLowerCase())
+        .sort()
+        .join(','),
+    )
+    .digest('hex')
+    .slice(0, 12);
 }

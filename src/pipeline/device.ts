@@ -1,6 +1,7 @@
 // Step detect-device: nvidia-smi, then amd-smi / rocm-smi, then torch through the configured python.
 import type { Device } from '../results/run-result.js';
 import {
+  cardIdentity,
   type GpuInfo,
   gateSettings,
   parseAmdSmiStatic,
@@ -37,7 +38,7 @@ type Tried = { tool: string; note: string };
 async function tryNvidia(step: StepHandle, o: DetectOptions, tried: Tried[]): Promise<GpuInfo | undefined> {
   const q = await step.run(
     'nvidia-smi',
-    ['--query-gpu=index,name,driver_version,memory.total,memory.used', '--format=csv,noheader,nounits'],
+    ['--query-gpu=index,name,driver_version,memory.total,memory.used,uuid', '--format=csv,noheader,nounits'],
     { env: o.env, timeoutMs: o.timeoutMs },
   );
   if (q.spawnError || q.exitCode !== 0) {
@@ -102,6 +103,9 @@ export async function detectDevice(step: StepHandle, o: DetectOptions): Promise<
     ...(probe?.triton ? { triton: probe.triton } : {}),
     ...(probe?.python ? { python: probe.python } : {}),
     ...(probe?.vllm ? { vllm: probe.vllm } : {}),
+    // which card and machine measured: a swapped card starts a new nightly series instead of a false alarm
+    ...(gpu?.uuids?.length ? { card: cardIdentity(gpu.uuids) } : {}),
+    ...(o.env.RUNNER_NAME ? { host: o.env.RUNNER_NAME } : {}),
   };
   if (vendor === 'cpu' && probe?.gpuAvailable) {
     // torch sees a GPU that no vendor tool reported (e.g. tools missing from a container)

@@ -3,10 +3,10 @@
 import { markdownTable } from 'markdown-table';
 import type { CompileConfig, CompileTarget } from '../results/compile-matrix.js';
 import type { RunResult } from '../results/run-result.js';
-import { type Roofline, rooflines } from '../stats/roofline.js';
 import { cuttable } from './budget.js';
 import { codeBlock, escapeCell, escapeText } from './escape.js';
 import { DASH, micros, plain } from './format.js';
+import type { Roofline } from './model.js';
 
 const table = (rows: string[][]) => `${markdownTable(rows, { alignDelimiters: false })}\n`;
 
@@ -115,7 +115,7 @@ function rooflinePart(r: Roofline): string {
 }
 
 /** The compile section of a runner's report; empty when the RunResult has no compile matrix. */
-export function compilePart(result: RunResult): string {
+export function compilePart(result: RunResult, roofline: Roofline): string {
   const m = result.compile;
   if (!m) return '';
   const symbol = m.impl.split('::').at(-1) ?? m.impl;
@@ -130,6 +130,6 @@ export function compilePart(result: RunResult): string {
   const details = m.targets.filter((t) => t.configs.length > 0).map(targetDetails);
   const parts = [intro, summary];
   if (details.length) parts.push(cuttable(2, details.join('\n\n')));
-  parts.push(cuttable(2, rooflinePart(rooflines(result))));
+  parts.push(cuttable(2, rooflinePart(roofline)));
   return parts.join('\n');
 }

@@ -1,6 +1,5 @@
 // Numbers and verdict marks as the report prints them. Pure.
-import type { CellVerdict } from '../stats/e2e.js';
-import type { OverallVerdict } from '../stats/verdict.js';
+import type { CellVerdict, OverallVerdict } from './model.js';
 
 export const DASH = '—';
 

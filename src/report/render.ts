@@ -1,11 +1,9 @@
-// RunResults → markdown: the whole report (validate's file and job summary, the CLI), one section per runner,
-// and the sticky pull-request comment that holds every runner's section within GitHub's size limit. Pure.
+// An analysed Report → markdown: the whole report (validate's file and job summary, the CLI), one section per
+// runner, and the sticky pull-request comment that holds every runner's section within GitHub's size limit.
+// Formats only: every verdict and number comes decided in the Report. Pure.
 import { markdownTable } from 'markdown-table';
-import { inputSpec } from '../inputs.js';
+import { caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
-import { CONFIDENCE, type ComparedCell, compareE2e, RERUN_CONFIDENCE } from '../stats/e2e.js';
-import { headlineRow, type KernelRow, kernelRows } from '../stats/microbench.js';
-import { overallVerdict, type RunVerdict } from '../stats/verdict.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
 import { compilePart } from './compile.js';
@@ -23,10 +21,9 @@ import {
   VERDICT_WORDS,
 } from './format.js';
 import { kernelUnderTestPart } from './kernel-source.js';
+import type { ComparedCell, KernelRow, Report, RunnerReport, RunVerdict, VerdictMethod } from './model.js';
 
 export interface RenderOptions {
-  /** smallest relative change called improved or regressed, % (default: the `min-effect` input's default) */
-  minEffectPct?: number;
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
   maxChars?: number;
   /** where the uncut report is, as trusted markdown from the publisher, e.g. a link to the job summary */
@@ -41,9 +38,6 @@ const SECTION =
 const DEFAULT_HINT = "the job summary and the run's `vllm-kernel-ci` artifact";
 /** Failures listed in full before the rest become cuttable. */
 const FAILURES_KEPT = 10;
-
-const minEffect = (options: RenderOptions) =>
-  options.minEffectPct ?? Number(inputSpec('min-effect').default ?? '2');
 
 const table = (rows: string[][]) => `${markdownTable(rows, { alignDelimiters: false })}\n`;
 const sha = (value: string | undefined) =>
@@ -67,13 +61,12 @@ const STEP_MARK: Record<Step['status'], string> = {
 function correctnessSummary(tests: readonly TestCase[] | undefined): string {
   if (!tests || tests.length === 0) return 'not run';
   const passed = tests.filter((t) => t.status === 'passed').length;
-  const failed = tests.filter((t) => t.status === 'failed' || t.status === 'error').length;
+  const failed = tests.filter(caseFailed).length;
   const skipped = tests.length - passed - failed;
   return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${skipped ? `, ${skipped} skipped` : ''}`;
 }
 
-function kernelSummary(rows: readonly KernelRow[]): string {
-  const row = headlineRow(rows);
+function kernelSummary(row: KernelRow | undefined): string {
   if (!row) return 'not measured';
   return `${times(row.speedupVsEager)} eager, ${times(row.speedupVsCompile)} compile, ${pct(row.fusedPctOfCopy, 0).replace('+', '')} of copy (${escapeText(row.dtype, 20)} K=${row.k} N=${row.n})`;
 }
@@ -99,14 +92,14 @@ function headline(
   result: RunResult,
   verdict: RunVerdict,
   compared: ComparedCell[],
-  rows: KernelRow[],
+  head?: KernelRow,
 ): string {
   const lines = [
     `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
     '',
-    `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(rows)} · **End to end** ${e2eSummary(compared)}`,
+    `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(head)} · **End to end** ${e2eSummary(compared)}`,
   ];
-  const broken = result.steps.filter((s) => s.status === 'failed' || s.status === 'timed-out');
+  const broken = result.steps.filter(stepBroke);
   for (const s of broken) {
     lines.push(
       `${STEP_MARK[s.status]} step **${s.name}** ${s.status}: ${escapeText(s.reason ?? 'no reason recorded')}`,
@@ -132,9 +125,7 @@ function stepsPart(result: RunResult): string {
     ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(s.reason, 80)}` : ''})`).join('; ')}.`
     : '';
   const parts = [cuttable(2, table(rows), short)];
-  for (const s of result.steps.filter(
-    (x) => x.logTail && (x.status === 'failed' || x.status === 'timed-out'),
-  )) {
+  for (const s of result.steps.filter((x) => x.logTail && stepBroke(x))) {
     parts.push(
       cuttable(
         3,
@@ -149,7 +140,7 @@ function stepsPart(result: RunResult): string {
 function patchPart(result: RunResult): string {
   const patch = result.patch;
   if (!patch) return '';
-  const bad = patch.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
+  const bad = patch.sites.filter(siteDrifted);
   const good = patch.sites.filter((s) => s.status === 'applied' || s.status === 'already-applied');
   const site = (s: (typeof patch.sites)[number]) =>
     `${escapeText(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${escapeText(s.symbol, 60)})` : ''}`;
@@ -191,7 +182,7 @@ function correctnessPart(result: RunResult): string {
       const here = tests.filter(
         (t) => (t.dtype ?? 'other') === dtype && (t.k === undefined ? 'other' : String(t.k)) === k,
       );
-      const failed = here.filter((t) => t.status === 'failed' || t.status === 'error').length;
+      const failed = here.filter(caseFailed).length;
       const passed = here.filter((t) => t.status === 'passed').length;
       const skipped = here.length - failed - passed;
       row.push(
@@ -203,7 +194,7 @@ function correctnessPart(result: RunResult): string {
     rows.push(row);
   }
   const out = [`#### Correctness\n\n${table(rows)}`];
-  const failures = tests.filter((t) => t.status === 'failed' || t.status === 'error');
+  const failures = tests.filter(caseFailed);
   const failureLine = (t: TestCase) =>
     `- ❌ ${escapeText(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${escapeText(t.message ?? 'no message', 240)}`;
   if (failures.length) {
@@ -252,11 +243,10 @@ function kernelTable(rows: readonly KernelRow[]): string {
   ]);
 }
 
-function kernelPart(result: RunResult, rows: KernelRow[]): string {
+function kernelPart(result: RunResult, rows: KernelRow[], head?: KernelRow): string {
   const mb = result.microbench;
   if (!mb) return '';
   const intro = `#### Kernel\n\nCUDA-graph replay medians; copy ceiling ${plain(mb.copyGbps)} GB/s measured in the same run (floor = bytes ÷ copy bandwidth).\n`;
-  const head = headlineRow(rows);
   return `${intro}\n${cuttable(2, kernelTable(rows), head ? kernelTable([head]) : '')}`;
 }
 
@@ -301,7 +291,10 @@ const cellText = ({ comparison: c }: ComparedCell) =>
     ? `${cellMark(c.verdict)} n/a`
     : `${cellMark(c.verdict)} ${pct(c.deltaPct)} ${interval(c.ciLow, c.ciHigh)}${c.borderline ? ' †' : ''}`;
 
-function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: number): string {
+const CONFIRMED_RULE =
+  ' A call is re-run and stands only when the fresh pairs, judged alone, make the same call.';
+
+function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): string {
   const e2e = result.e2e;
   if (!e2e) return '';
   const metric = [
@@ -315,7 +308,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
     .slice(0, 4)
     .join(', ');
   const out = [
-    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% once re-run); a change counts when |Δ| ≥ ${minEffectPct}% and the interval excludes 0. † borderline: named for a re-run.\n`,
+    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''} † borderline: named for a re-run.\n`,
   ];
   if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
   const { column, rowLabel, colLabel } = layout(e2e.cells);
@@ -363,7 +356,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], minEffectPct: numb
   return out.join('\n');
 }
 
-function footer(result: RunResult, minEffectPct: number): string {
+function footer(result: RunResult, method: VerdictMethod, override?: string): string {
   const id = result.identity;
   const d = result.device;
   const versions = [
@@ -385,23 +378,9 @@ function footer(result: RunResult, minEffectPct: number): string {
     versions.length ? versions.join(' · ') : '',
     settings.length ? `settings: ${settings.join(' · ')}` : '',
     result.e2e ? `e2e method: ${escapeText(result.e2e.method, 300)}` : '',
-    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${CONFIDENCE * 100}% interval (${RERUN_CONFIDENCE * 100}% after a re-run), min effect ${minEffectPct}% · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
+    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run), min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${escapeText(override, 200)})` : ''} · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
   ].filter(Boolean);
   return `<sub>${lines.join('<br>')}</sub>\n`;
-}
-
-interface Analysed {
-  verdict: RunVerdict;
-  compared: ComparedCell[];
-  rows: KernelRow[];
-}
-
-function analyse(result: RunResult, minEffectPct: number): Analysed {
-  return {
-    verdict: overallVerdict(result, { minEffectPct, failOnRegression: false }),
-    compared: result.e2e ? compareE2e(result.e2e, { minEffectPct }) : [],
-    rows: result.microbench ? kernelRows(result.microbench) : [],
-  };
 }
 
 // ── public ───────────────────────────────────────────────────────────────────
@@ -410,20 +389,19 @@ function analyse(result: RunResult, minEffectPct: number): Analysed {
  * One runner's section of the report and of the PR comment, between hidden markers that name the runner, so
  * a later report job can replace it without touching the other runners' sections.
  */
-export function renderRunnerSection(result: RunResult, options: RenderOptions = {}): string {
-  const m = minEffect(options);
-  const a = analyse(result, m);
+export function renderRunnerSection(runner: RunnerReport): string {
+  const { result } = runner;
   const parts = [
     RUNNER_OPEN(result.identity.runner),
-    headline(result, a.verdict, a.compared, a.rows),
+    headline(result, runner.verdict, runner.compared, runner.headline),
     stepsPart(result),
     kernelUnderTestPart(result),
     result.kernel?.source === 'tree' ? '' : patchPart(result),
     correctnessPart(result),
-    compilePart(result),
-    kernelPart(result, a.rows),
-    e2ePart(result, a.compared, m),
-    footer(result, m),
+    compilePart(result, runner.roofline),
+    kernelPart(result, runner.rows, runner.headline),
+    e2ePart(result, runner.compared, runner.method),
+    footer(result, runner.method, runner.override),
   ].filter(Boolean);
   return `${parts.join('\n')}${RUNNER_CLOSE}\n`;
 }
@@ -519,34 +497,33 @@ export function renderComment(sections: readonly string[], options: RenderOption
 const LEGEND =
   '\n<sub>✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available · ⏭️ skipped · ⏱️ timed out</sub>\n';
 
-function overview(results: readonly RunResult[], analysed: readonly Analysed[]): string {
+function overview(runners: readonly RunnerReport[]): string {
   const rows = [['runner', 'device', 'verdict', 'correctness', 'kernel', 'end to end']];
-  results.forEach((r, i) => {
-    const a = analysed[i];
+  for (const a of runners) {
     rows.push([
-      escapeCell(r.identity.runner, 60),
-      deviceLine(r),
+      escapeCell(a.result.identity.runner, 60),
+      deviceLine(a.result),
       `${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]}`,
-      correctnessSummary(r.tests),
-      kernelSummary(a.rows),
+      correctnessSummary(a.result.tests),
+      kernelSummary(a.headline),
       e2eSummary(a.compared),
     ]);
-  });
+  }
   return table(rows);
 }
 
 /** The whole report over any number of runners; cut to maxChars when given. */
-export function renderReport(results: RunResult[], options: RenderOptions = {}): string {
-  const m = minEffect(options);
-  const sorted = [...results].sort((a, b) => a.identity.runner.localeCompare(b.identity.runner));
-  const analysed = sorted.map((r) => analyse(r, m));
-  const bundles = [...new Set(sorted.map((r) => r.identity.bundle))].map((b) => escapeText(b, 60)).join(', ');
+export function renderReport(report: Report, options: RenderOptions = {}): string {
+  const runners = report.runners;
+  const bundles = [...new Set(runners.map((r) => r.result.identity.bundle))]
+    .map((b) => escapeText(b, 60))
+    .join(', ');
   const title = `# vllm-kernel-ci report${bundles ? `: ${bundles}` : ''}`;
-  if (sorted.length === 0) return `${title}\n\nNo RunResults were given.\n`;
+  if (runners.length === 0) return `${title}\n\nNo RunResults were given.\n`;
   const text = assemble(
     title,
-    overview(sorted, analysed),
-    sorted.map((r) => renderRunnerSection(r, { ...options, minEffectPct: m })),
+    overview(runners),
+    runners.map((r) => renderRunnerSection(r)),
     options.maxChars ?? Number.POSITIVE_INFINITY,
     options.fullReportHint ?? DEFAULT_HINT,
     LEGEND,

@@ -67,6 +67,8 @@ export const Device = z.object({
   python: z.string().optional(),
   vllm: z.string().optional(),
   vllmSha: z.string().optional(),
+  card: z.string().optional().describe('hash of the GPU UUIDs (not kept): which cards measured'),
+  host: z.string().optional().describe('the machine that measured: the runner name'),
 });
 export type Device = z.infer<typeof Device>;
 
@@ -200,6 +202,24 @@ export const KernelUnderTest = z.object({
 });
 export type KernelUnderTest = z.infer<typeof KernelUnderTest>;
 
+export const VerdictSettings = z
+  .object({
+    minEffectPct: z
+      .number()
+      .nonnegative()
+      .describe('smallest relative change called improved or regressed, %'),
+    confidencePct: z.number().gt(0).lt(100).describe("level of a cell's first look, %"),
+    rerunConfidencePct: z.number().gt(0).lt(100).describe('level once a cell was re-run, %'),
+    rule: z
+      .enum(['confirmed', 'per-cell'])
+      .describe(
+        'confirmed: a call stands only when the re-run of the cell agrees; per-cell: no confirmation',
+      ),
+    repeats: z.number().int().positive().describe("pairs of each cell's first round; re-runs follow them"),
+  })
+  .describe('how the GPU job judged e2e cells and chose re-runs, so a later report decides the same');
+export type VerdictSettings = z.infer<typeof VerdictSettings>;
+
 export const RunResult = z.object({
   schema: z.literal(RUN_RESULT_SCHEMA_VERSION),
   tool: z.object({ name: z.literal('vllm-kernel-ci'), version: z.string() }),
@@ -218,6 +238,7 @@ export const RunResult = z.object({
   microbench: Microbench.optional(),
   e2e: E2e.optional(),
   compile: CompileMatrix.optional().describe('the op compiled for AMD and NVIDIA targets on this runner'),
+  verdicts: VerdictSettings.optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;
 

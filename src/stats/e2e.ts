@@ -6,15 +6,11 @@
 // distribution-free at the 6–10 pairs a GPU job can afford, where a percentile bootstrap undercovers (its A/A
 // false-call rate is measured in test/stats-simulation.test.ts), and one hiccup repeat cannot drag the estimate
 // (it widens the interval instead, which asks for a re-run).
+import type { CellComparison, CellVerdict, ComparedCell, VerdictMethod } from '../report/model.js';
 import type { E2e, E2eCell } from '../results/run-result.js';
 import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
 
-export type CellVerdict =
-  | 'improved'
-  | 'regressed'
-  | 'no-significant-change'
-  | 'too-noisy'
-  | 'insufficient-data';
+export type { CellComparison, CellVerdict, ComparedCell } from '../report/model.js';
 
 export const CONFIDENCE = 0.95;
 /**
@@ -27,39 +23,32 @@ export const MIN_SAMPLES = 3;
 /** Pairs the exact 95% signed-rank interval needs (6: with 5, even five of five in one direction has p = 0.0625). */
 export const MIN_PAIRS = minPairsFor(1 - CONFIDENCE);
 
-export interface CellComparison {
-  verdict: CellVerdict;
-  /**
-   * Relative change of the patched arm against the baseline, in %, with its raw sign: positive means the
-   * patched metric is larger. Whether larger is better is the cell's `higherIsBetter`, which the verdict uses.
-   * NaN when it cannot be computed.
-   */
-  deltaPct: number;
-  /** 95% interval of deltaPct (same sign convention); NaN when there are too few pairs */
-  ciLow: number;
-  ciHigh: number;
-  /** Named for a re-run: one more run could change the verdict. */
-  borderline: boolean;
-  /** pairs used (repeat i of each arm, both finite and positive) */
-  pairs: number;
-  /** the interval's nominal level, in %: 95, or 97.5 for a cell that was re-run */
-  levelPct: number;
-  /** exact coverage of [ciLow, ciHigh], in % (at least levelPct) */
-  confidencePct: number;
-  baselineMedian: number;
-  patchedMedian: number;
-  /** why the verdict is insufficient-data, when it is */
-  reason?: string;
-}
-
 export interface CompareOptions {
   minEffectPct: number;
+  /** first-look and re-run levels, %: 95 and 97.5 unless given */
+  confidencePct?: number;
+  rerunConfidencePct?: number;
+}
+
+const levelOf = (cell: E2eCell, opts: CompareOptions) =>
+  (cell.reruns ?? 0) > 0
+    ? (opts.rerunConfidencePct ?? RERUN_CONFIDENCE * 100)
+    : (opts.confidencePct ?? CONFIDENCE * 100);
+
+/** The method validate records when none is given: 95%, 97.5% once re-run, every call confirmed. */
+export function defaultMethod(minEffectPct: number): VerdictMethod {
+  return {
+    minEffectPct,
+    confidencePct: CONFIDENCE * 100,
+    rerunConfidencePct: RERUN_CONFIDENCE * 100,
+    rule: 'confirmed',
+  };
 }
 
 const toPct = (logRatio: number) => (Math.exp(logRatio) - 1) * 100;
 const usable = (v: number) => Number.isFinite(v) && v > 0;
 
-function insufficient(cell: E2eCell, pairs: number, reason: string): CellComparison {
+function insufficient(cell: E2eCell, pairs: number, reason: string, opts: CompareOptions): CellComparison {
   return {
     verdict: 'insufficient-data',
     deltaPct: Number.NaN,
@@ -67,7 +56,7 @@ function insufficient(cell: E2eCell, pairs: number, reason: string): CellCompari
     ciHigh: Number.NaN,
     borderline: false,
     pairs,
-    levelPct: Number((((cell.reruns ?? 0) > 0 ? RERUN_CONFIDENCE : CONFIDENCE) * 100).toFixed(1)),
+    levelPct: Number(levelOf(cell, opts).toFixed(1)),
     confidencePct: Number.NaN,
     baselineMedian: cell.baseline.length ? medianOf(cell.baseline) : Number.NaN,
     patchedMedian: cell.patched.length ? medianOf(cell.patched) : Number.NaN,
@@ -82,12 +71,13 @@ function insufficient(cell: E2eCell, pairs: number, reason: string): CellCompari
  */
 export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison {
   if (cell.status === 'failed')
-    return insufficient(cell, 0, `the cell failed: ${cell.reason ?? 'no reason given'}`);
+    return insufficient(cell, 0, `the cell failed: ${cell.reason ?? 'no reason given'}`, opts);
   if (cell.baseline.length < MIN_SAMPLES || cell.patched.length < MIN_SAMPLES) {
     return insufficient(
       cell,
       Math.min(cell.baseline.length, cell.patched.length),
       `${cell.baseline.length} baseline and ${cell.patched.length} patched samples; at least ${MIN_SAMPLES} an arm are needed`,
+      opts,
     );
   }
   const d: number[] = [];
@@ -97,7 +87,7 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
     const p = cell.patched[i];
     if (usable(b) && usable(p)) d.push(Math.log(p / b));
   }
-  const base = insufficient(cell, d.length, '');
+  const base = insufficient(cell, d.length, '', opts);
   if (d.length < MIN_SAMPLES) {
     return { ...base, reason: `only ${d.length} repeats have a positive sample in both arms` };
   }
@@ -145,18 +135,57 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
   };
 }
 
-export interface ComparedCell {
-  cell: E2eCell;
-  comparison: CellComparison;
-}
-
 export function compareE2e(e2e: E2e, opts: CompareOptions): ComparedCell[] {
   return e2e.cells.map((cell) => ({ cell, comparison: compareCell(cell, opts) }));
 }
 
-/** Ids of the cells to run once more before the final verdict (cells already re-run are not named again). */
-export function cellsToRerun(e2e: E2e, opts: CompareOptions): string[] {
-  return compareE2e(e2e, opts)
-    .filter(({ cell, comparison }) => comparison.borderline && (cell.reruns ?? 0) === 0)
-    .map(({ cell }) => cell.id);
+const called = (v: CellVerdict) => v === 'improved' || v === 'regressed';
+
+/**
+ * Pairs of a cell's first round: `firstRound` (the `repeats` the GPU job recorded) when given, else an equal
+ * share of the pairs per round.
+ */
+function firstRoundPairs(cell: E2eCell, firstRound: number | undefined): number {
+  const n = Math.min(cell.baseline.length, cell.patched.length);
+  const rounds = (cell.reruns ?? 0) + 1;
+  return Math.min(n, firstRound ?? Math.floor(n / rounds));
+}
+
+/**
+ * The verdict of one cell under a method. With the `confirmed` rule a call (improved or regressed) is
+ * borderline until a re-run, and after one it stands only when the re-run's fresh pairs, judged alone as a first
+ * look, make the same call: two independent rounds must agree, so the false-call rate of a whole run of many
+ * cells stays near 5% (the README's run-level tables, from `vllm-kernel-ci simulate`).
+ */
+export function judgeCell(cell: E2eCell, method: VerdictMethod, firstRound?: number): CellComparison {
+  const c = compareCell(cell, method);
+  if (method.rule === 'per-cell' || !called(c.verdict)) return c;
+  // validate re-runs it; a backend that could not leaves the call standing, and says so
+  if ((cell.reruns ?? 0) === 0)
+    return { ...c, borderline: true, reason: 'one round only: not confirmed by a re-run' };
+  const start = firstRoundPairs(cell, firstRound);
+  const fresh = compareCell(
+    { ...cell, baseline: cell.baseline.slice(start), patched: cell.patched.slice(start), reruns: 0 },
+    method,
+  );
+  if (fresh.verdict === c.verdict) return c;
+  return {
+    ...c,
+    verdict: 'no-significant-change',
+    reason: `not confirmed: the re-run's ${fresh.pairs} fresh pairs alone gave ${signed(fresh.deltaPct)} ${
+      Number.isFinite(fresh.ciLow) ? `[${signed(fresh.ciLow)}, ${signed(fresh.ciHigh)}]` : '(no interval)'
+    }, not ${c.verdict}`,
+  };
+}
+
+const signed = (x: number) =>
+  Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}%` : 'n/a';
+
+export function judgeE2e(e2e: E2e, method: VerdictMethod, firstRound?: number): ComparedCell[] {
+  return e2e.cells.map((cell) => ({ cell, comparison: judgeCell(cell, method, firstRound) }));
+}
+
+/** Whether validate runs a cell once more before the final verdict (a cell already re-run is not named again). */
+export function needsRerun(cell: E2eCell, method: VerdictMethod): boolean {
+  return (cell.reruns ?? 0) === 0 && cell.status === 'ok' && judgeCell(cell, method).borderline;
 }

@@ -1,23 +1,9 @@
 // Microbenchmark: speedup of the fused kernel over eager and torch.compile per (dtype, K, N), and its place
 // against the memory roofline measured in the same run. Pure.
+import type { KernelRow } from '../report/model.js';
 import type { Microbench, MicrobenchCell } from '../results/run-result.js';
 
-export interface KernelRow {
-  dtype: string;
-  k: number;
-  n: number;
-  /** CUDA-graph replay medians, µs; NaN when that implementation was not measured */
-  fusedUs: number;
-  eagerUs: number;
-  compileUs: number;
-  /** eager ÷ fused and compile ÷ fused: above 1 means the fused kernel is faster */
-  speedupVsEager: number;
-  speedupVsCompile: number;
-  /** the fused kernel's bandwidth as % of the copy bandwidth measured in the same run */
-  fusedPctOfCopy: number;
-  /** bytes ÷ copy bandwidth: no kernel can beat it, µs */
-  floorUs: number;
-}
+export type { KernelRow } from '../report/model.js';
 
 const key = (c: Pick<MicrobenchCell, 'dtype' | 'k' | 'n'>) => `${c.dtype}\u0000${c.k}\u0000${c.n}`;
 

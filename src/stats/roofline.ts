@@ -1,6 +1,7 @@
 // Per-card memory roofline of the gate: bytes moved over the card's bandwidth gives the floor in µs per shape.
 // Published HBM bandwidth for cards not on the runner; on a runner with the card, the copy ceiling measured in
 // the same run (the microbench's) replaces it. Pure.
+import type { CardRoofline, Roofline } from '../report/model.js';
 import type { RunResult } from '../results/run-result.js';
 
 export interface Card {
@@ -26,28 +27,6 @@ export const CARDS: readonly Card[] = [
   { name: 'H100 SXM', target: 'sm_90', publishedGbps: 3350, match: /H100(?!.*(PCIe|NVL))/i },
   { name: 'B200', target: 'sm_100', publishedGbps: 8000, match: /B200/i },
 ];
-
-export interface Shape {
-  dtype: string;
-  k: number;
-  n: number;
-  /** x and out read, y written, the weight read once: 3·N·K·elt + K·elt (the microbench's bytes) */
-  bytes: number;
-}
-
-export interface CardRoofline {
-  card: string;
-  target: string;
-  gbps: number;
-  source: 'published' | 'measured';
-  /** floor per shape, µs, in the order of `shapes` */
-  floorUs: number[];
-}
-
-export interface Roofline {
-  shapes: Shape[];
-  cards: CardRoofline[];
-}
 
 const ELEMENT_BYTES: Record<string, number> = {
   bf16: 2,

@@ -1,13 +1,18 @@
 // Wilcoxon signed-rank machinery: the exact null distribution, Walsh averages, Hodges–Lehmann estimate and its interval. Pure.
 
 /** Count of sign assignments of ranks 1..n whose positive-rank sum is t, for t = 0..n(n+1)/2. */
+const countsCache = new Map<number, number[]>();
+
 export function signedRankCounts(n: number): number[] {
+  const cached = countsCache.get(n);
+  if (cached) return cached;
   const max = (n * (n + 1)) / 2;
   const counts = new Array<number>(max + 1).fill(0);
   counts[0] = 1;
   for (let rank = 1; rank <= n; rank++) {
     for (let t = max; t >= rank; t--) counts[t] += counts[t - rank];
   }
+  countsCache.set(n, counts);
   return counts;
 }
 

@@ -1,8 +1,16 @@
 // One verdict and exit status per RunResult, and one across runners. Pure.
-import type { RunResult, Step, StepName } from '../results/run-result.js';
-import { type CellComparison, type CellVerdict, compareE2e } from './e2e.js';
+import type {
+  CellComparison,
+  CellVerdict,
+  OverallVerdict,
+  RunVerdict,
+  VerdictMethod,
+} from '../report/model.js';
+import { caseFailed, stepBroke, stopsRun } from '../results/predicates.js';
+import type { RunResult } from '../results/run-result.js';
+import { judgeE2e } from './e2e.js';
 
-export type OverallVerdict = 'passed' | 'failed' | CellVerdict | 'not-available';
+export type { OverallVerdict, RunVerdict } from '../report/model.js';
 
 export const VERDICTS: readonly OverallVerdict[] = [
   'passed',
@@ -18,26 +26,11 @@ export const VERDICTS: readonly OverallVerdict[] = [
 export interface VerdictOptions {
   minEffectPct: number;
   failOnRegression: boolean;
+  /** how cells are judged; per-cell at minEffectPct when not given */
+  method?: VerdictMethod;
+  /** pairs of each cell's first round (the recorded `repeats`) */
+  firstRound?: number;
 }
-
-export interface RunVerdict {
-  verdict: OverallVerdict;
-  exitCode: number;
-  /** one line saying why exitCode is not 0 */
-  failure?: string;
-}
-
-/** Steps after which nothing meaningful can run: their failure fails the run. */
-const RUN_STOPPING: readonly StepName[] = [
-  'checkout',
-  'apply-bundle',
-  'install',
-  'detect-device',
-  'kernel-tests',
-  'compile',
-];
-
-const broke = (s: Step) => s.status === 'failed' || s.status === 'timed-out';
 
 /** The e2e verdict across cells: a regression anywhere outweighs an improvement elsewhere. */
 export function e2eVerdict(comparisons: readonly CellComparison[]): CellVerdict | undefined {
@@ -54,10 +47,14 @@ export function e2eVerdict(comparisons: readonly CellComparison[]): CellVerdict 
 /**
  * failed: a correctness case failed or a step that stops the run failed (exit 1). Otherwise the e2e verdict
  * when there are cells (regressed exits 1 only with failOnRegression), else passed when the kernel tests ran,
- * else not-available.
+ * else not-available. `cells` are the runner's judged cells when the caller has them already.
  */
-export function overallVerdict(result: RunResult, opts: VerdictOptions): RunVerdict {
-  const failedCases = (result.tests ?? []).filter((t) => t.status === 'failed' || t.status === 'error');
+export function overallVerdict(
+  result: RunResult,
+  opts: VerdictOptions,
+  cells?: readonly CellComparison[],
+): RunVerdict {
+  const failedCases = (result.tests ?? []).filter(caseFailed);
   if (failedCases.length > 0) {
     const first = failedCases[0];
     return {
@@ -66,7 +63,7 @@ export function overallVerdict(result: RunResult, opts: VerdictOptions): RunVerd
       failure: `${failedCases.length} correctness case${failedCases.length > 1 ? 's' : ''} failed on ${result.identity.runner}, first: ${first.id}`,
     };
   }
-  const stopped = result.steps.find((s) => RUN_STOPPING.includes(s.name) && broke(s));
+  const stopped = result.steps.find((s) => stopsRun(s.name) && stepBroke(s));
   if (stopped) {
     return {
       verdict: 'failed',
@@ -74,10 +71,12 @@ export function overallVerdict(result: RunResult, opts: VerdictOptions): RunVerd
       failure: `step ${stopped.name} ${stopped.status} on ${result.identity.runner}${stopped.reason ? `: ${stopped.reason}` : ''}`,
     };
   }
-  const cells = result.e2e ? compareE2e(result.e2e, opts).map((c) => c.comparison) : [];
-  const e2e = e2eVerdict(cells);
+  const method = opts.method ?? perCellMethod(opts.minEffectPct);
+  const judged =
+    cells ?? (result.e2e ? judgeE2e(result.e2e, method, opts.firstRound).map((c) => c.comparison) : []);
+  const e2e = e2eVerdict(judged);
   if (e2e === 'regressed') {
-    const count = cells.filter((c) => c.verdict === 'regressed').length;
+    const count = judged.filter((c) => c.verdict === 'regressed').length;
     return opts.failOnRegression
       ? {
           verdict: e2e,
@@ -89,6 +88,11 @@ export function overallVerdict(result: RunResult, opts: VerdictOptions): RunVerd
   if (e2e) return { verdict: e2e, exitCode: 0 };
   const testsRan = (result.tests ?? []).some((t) => t.status === 'passed');
   return { verdict: testsRan ? 'passed' : 'not-available', exitCode: 0 };
+}
+
+/** The method of a RunResult that recorded none: it was re-run under the per-cell rule. */
+export function perCellMethod(minEffectPct: number): VerdictMethod {
+  return { minEffectPct, confidencePct: 95, rerunConfidencePct: 97.5, rule: 'per-cell' };
 }
 
 /** Across runners: the worst verdict wins, and the run fails when any runner's does. */
