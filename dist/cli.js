@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-2TBUWBO3.js";
+} from "./chunks/chunk-XYZ5YLE5.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

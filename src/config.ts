@@ -1,5 +1,6 @@
 // Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
 import { inputSpec, MODES, type Mode } from './inputs.js';
+import { checkNotOption, checkRef } from './security/refs.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
@@ -110,6 +111,14 @@ export function parseBranchName(name: string, value: string): string {
   return value;
 }
 
+function asConfigError<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
 export function parseConfig(read: InputReader): Config {
   const get = (name: string): string => {
@@ -121,8 +130,18 @@ export function parseConfig(read: InputReader): Config {
 
   const mode = oneOf('mode', get('mode'), MODES);
   const repository = get('vllm-repository');
-  const ref = get('vllm-ref');
-  if (/\s/.test(ref)) throw bad('vllm-ref', ref, 'a branch, tag, SHA or refs/pull/N/head without spaces');
+  const ref = asConfigError(() => checkRef('vllm-ref', get('vllm-ref'), repository));
+  // values that reach a command line as arguments must never read as options
+  for (const name of [
+    'vllm-repository',
+    'bundle',
+    'python',
+    'model',
+    'runner-label',
+    'results',
+    'output-dir',
+  ])
+    asConfigError(() => checkNotOption(name, get(name)));
   const repeats = parsePositiveInt('repeats', get('repeats'));
   return {
     mode,
