@@ -11,8 +11,8 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-XYZ5YLE5.js";
-import "./chunks/chunk-IVK7DNWI.js";
+} from "./chunks/chunk-4KKFPHJJ.js";
+import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts
 import { parseArgs as parseArgs2 } from "node:util";

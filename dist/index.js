@@ -1,8 +1,8 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-XYZ5YLE5.js";
-import "./chunks/chunk-IVK7DNWI.js";
+} from "./chunks/chunk-4KKFPHJJ.js";
+import "./chunks/chunk-MDYHUNVL.js";
 
 // src/index.ts
 await run();

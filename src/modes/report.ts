@@ -1,6 +1,6 @@
 // Mode report: read every runner's RunResult (untrusted), decide, render, publish (PR comment, check run,
 // job summary, outputs, report.md). Publishing problems are warnings; only the verdict fails the run.
-import { glob, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { glob, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
@@ -11,6 +11,7 @@ import {
   publishStickyComment,
   type StickyOptions,
 } from '../github/comment.js';
+import { workflowContextOf } from '../github/context.js';
 import {
   confirmPullRequest,
   findPullRequestByHead,
@@ -48,18 +49,6 @@ interface Refused {
   reason: string;
 }
 
-async function readEvent(host: Host): Promise<unknown> {
-  const path = host.env.GITHUB_EVENT_PATH;
-  if (!path || !host.env.GITHUB_EVENT_NAME) return {};
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new Error(
-      `Cannot read the ${host.env.GITHUB_EVENT_NAME} event payload at ${path} (GITHUB_EVENT_PATH): ${(error as Error).message}.`,
-    );
-  }
-}
-
 async function resultFiles(pattern: string): Promise<string[]> {
   const files: string[] = [];
   for await (const f of glob(pattern)) files.push(resolve(f));
@@ -72,7 +61,7 @@ async function readResults(
   target: ReportTarget,
   host: Host,
 ): Promise<{ results: RunResult[]; refused: Refused[] }> {
-  const fromOtherRun = target.eventName === 'workflow_run';
+  const fromOtherRun = target.eventName?.toLowerCase() === 'workflow_run';
   const results: RunResult[] = [];
   const refused: Refused[] = [];
   for (const file of files) {
@@ -238,7 +227,8 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
   const reportPath = join(outDir, 'report.md');
-  const target = reportTarget(host.env.GITHUB_EVENT_NAME, await readEvent(host), host.env);
+  const workflow = await workflowContextOf(host);
+  const target = reportTarget(workflow.eventName, workflow.payload, host.env);
 
   const files = await resultFiles(config.results);
   const { results, refused } = await host.group('Read RunResults', () => readResults(files, target, host));

@@ -2,6 +2,7 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { parseRunResult, RUN_RESULT_SCHEMA_VERSION, type RunResult } from '../results/run-result.js';
+import { scrubSecrets } from './scrub.js';
 
 export interface UntrustedReadOptions {
   /** files larger than this are refused before they are read */
@@ -55,14 +56,9 @@ async function readCapped(path: string, maxBytes: number): Promise<Buffer> {
   }
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
-const ANSI_SEQUENCE = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]/g;
-// C0/C1 controls except tab and newline, and bidirectional overrides that make text read differently than it is
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
 function neutraliseString(value: string, cap: number): string {
-  const clean = value.replace(ANSI_SEQUENCE, '').replace(INVISIBLE, '');
+  // token shapes too: a RunResult from a job that printed one must not publish it
+  const clean = scrubSecrets(value, []);
   if (clean.length <= cap) return clean;
   return `${clean.slice(0, cap)}… [${clean.length - cap} characters cut]`;
 }
