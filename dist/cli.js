@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-4KKFPHJJ.js";
+} from "./chunks/chunk-WTJWLWKD.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts

@@ -15,6 +15,8 @@ export interface TokenSpec {
   /** 'Bot' for an installation token such as GITHUB_TOKEN (GET /user is refused), 'User' for a personal token */
   type?: 'Bot' | 'User';
   permissions?: Partial<Record<Permission, Level>>;
+  /** the GitHub App an installation token acts for (its comments carry performed_via_github_app); a Bot's default: its login without [bot] */
+  app?: string;
 }
 
 /** GITHUB_TOKEN of a trusted workflow with `pull-requests: write` and `checks: write`. */
@@ -50,6 +52,8 @@ export interface StoredComment {
   body: string;
   login: string;
   userType: 'Bot' | 'User';
+  /** slug of the GitHub App that wrote it, if an app did */
+  app?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -201,6 +205,7 @@ export class FakeGitHub {
       login: spec.login ?? 'octocat',
       type: spec.type ?? 'User',
       permissions: spec.permissions ?? {},
+      app: spec.app ?? (spec.type === 'Bot' ? (spec.login ?? 'octocat').replace(/\[bot\]$/, '') : ''),
       id: this.nextId++,
     });
   }
@@ -262,6 +267,7 @@ export class FakeGitHub {
     body: string,
     login = 'someone',
     userType: 'Bot' | 'User' = 'User',
+    app?: string,
   ) {
     const at = now();
     const c: StoredComment = {
@@ -271,6 +277,7 @@ export class FakeGitHub {
       body,
       login,
       userType,
+      ...(app ? { app } : {}),
       createdAt: at,
       updatedAt: at,
     };
@@ -535,6 +542,13 @@ export class FakeGitHub {
       issue_url: `${repoApi}/issues/${c.issueNumber}`,
       body: c.body,
       user: this.loginUser(c.login, c.userType),
+      performed_via_github_app: c.app
+        ? this.shape('integration', {
+            slug: c.app,
+            name: c.app,
+            html_url: `https://github.com/apps/${c.app}`,
+          })
+        : null,
       created_at: c.createdAt,
       updated_at: c.updatedAt,
       author_association: c.userType === 'Bot' ? 'NONE' : 'CONTRIBUTOR',
@@ -813,6 +827,7 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
       body,
       ctx.user.login,
       ctx.user.type,
+      ctx.user.app || undefined,
     );
     return {
       status: 201,
