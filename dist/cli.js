@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-WTJWLWKD.js";
+} from "./chunks/chunk-KTNFWHOH.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts

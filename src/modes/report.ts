@@ -31,6 +31,7 @@ import {
 } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
+import { distinctRunners } from '../security/runners.js';
 import { combineVerdicts, type OverallVerdict, overallVerdict, type RunVerdict } from '../stats/verdict.js';
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
@@ -49,6 +50,19 @@ interface Refused {
   reason: string;
 }
 
+/** The directory a results pattern starts from: its components before the first glob character. */
+export function globRoot(pattern: string): string {
+  const parts = pattern.split('/');
+  const fixed = parts.slice(
+    0,
+    Math.max(
+      0,
+      parts.findIndex((p) => /[*?[\]{}]/.test(p)),
+    ),
+  );
+  return resolve(fixed.join('/') || '.');
+}
+
 async function resultFiles(pattern: string): Promise<string[]> {
   const files: string[] = [];
   for await (const f of glob(pattern)) files.push(resolve(f));
@@ -60,6 +74,7 @@ async function readResults(
   files: string[],
   target: ReportTarget,
   host: Host,
+  root: string,
 ): Promise<{ results: RunResult[]; refused: Refused[] }> {
   const fromOtherRun = target.eventName?.toLowerCase() === 'workflow_run';
   const results: RunResult[] = [];
@@ -71,6 +86,7 @@ async function readResults(
           maxBytes: DEFAULT_MAX_RUN_RESULT_BYTES,
           expectedSha: fromOtherRun ? target.headSha : undefined,
           expectedPr: fromOtherRun ? target.pr : undefined,
+          root,
         }),
       );
     } catch (error) {
@@ -87,6 +103,11 @@ function refusedSection(refused: Refused[]): string {
   // the reasons quote artifact content: escaped like any RunResult string
   const lines = refused.map((r) => `- ${escapeText(r.reason, 400)}`);
   return `\n## Refused RunResults\n\n${lines.join('\n')}\n`;
+}
+
+function runnerNotesSection(notes: string[]): string {
+  if (notes.length === 0) return '';
+  return `\n## Runner labels\n\n${notes.map((n) => `- ${escapeText(n, 400)}`).join('\n')}\n`;
 }
 
 function checkTitle(verdict: RunVerdict, runners: number): string {
@@ -231,7 +252,13 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   const target = reportTarget(workflow.eventName, workflow.payload, host.env);
 
   const files = await resultFiles(config.results);
-  const { results, refused } = await host.group('Read RunResults', () => readResults(files, target, host));
+  const read = await host.group('Read RunResults', () =>
+    readResults(files, target, host, globRoot(config.results)),
+  );
+  const refused = read.refused;
+  // two sections under one label would let one runner's numbers silently replace another's
+  const { results, notes: runnerNotes } = distinctRunners(read.results);
+  for (const note of runnerNotes) host.warning(note);
   const hint = target.runUrl
     ? `the [job summary](${target.runUrl}) and the run's \`vllm-kernel-ci\` artifact`
     : "the job summary and the run's `vllm-kernel-ci` artifact";
@@ -256,7 +283,7 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
     };
   }
 
-  const report = `${renderReport(results, render)}${refusedSection(refused)}`;
+  const report = `${renderReport(results, render)}${refusedSection(refused)}${runnerNotesSection(runnerNotes)}`;
   await writeFile(reportPath, report);
   await host.summary(fitSummary(report, results, render, refused));
 
