@@ -11,7 +11,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-KTNFWHOH.js";
+} from "./chunks/chunk-DI6HRHMF.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts

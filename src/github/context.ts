@@ -120,7 +120,8 @@ export function runIdentity(ctx: WorkflowContext): RunIdentityFromContext {
   const out: RunIdentityFromContext = {
     repository: ctx.repository,
     pr: typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined,
-    headSha: sha(obj(pr.head).sha) ?? sha(ctx.sha),
+    // an approving review names the exact commit it approved, which is the one validated
+    headSha: sha(obj(ctx.payload.review).commit_id) ?? sha(obj(pr.head).sha) ?? sha(ctx.sha),
     baseSha: sha(obj(pr.base).sha),
     runId: ctx.runId,
     runUrl: runUrl(ctx),

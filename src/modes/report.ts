@@ -148,6 +148,34 @@ async function pullRequestToComment(
   }
 }
 
+/**
+ * Why a fork's RunResult cannot gate the merge: its pull request changes .github/workflows/, so the validate run
+ * may have been a workflow of its own making that uploaded any RunResult. undefined when it does not (or no fork).
+ */
+async function untrustedWorkflowChange(
+  client: GitHubClient,
+  target: ReportTarget,
+  pr: number | undefined,
+): Promise<string | undefined> {
+  const run = target.run;
+  if (!run || !target.owner || !target.repo) return undefined;
+  if (run.headRepository.toLowerCase() === run.repository.toLowerCase()) return undefined;
+  if (pr === undefined) return 'the pull request of this fork run could not be confirmed';
+  try {
+    const files = await client.paginate(client.rest.pulls.listFiles, {
+      owner: target.owner,
+      repo: target.repo,
+      pull_number: pr,
+      per_page: 100,
+    });
+    const changed = files.map((f) => f.filename).filter((f) => f.startsWith('.github/workflows/'));
+    if (changed.length === 0) return undefined;
+    return `fork pull request #${pr} changes ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ' and more' : ''} under .github/workflows/, so the run that uploaded this RunResult may not be this repository's validate workflow`;
+  } catch (error) {
+    return `the files of pull request #${pr} could not be listed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
+  }
+}
+
 function permissionAdvice(what: string, permission: string, error: unknown): string {
   return (
     `Could not ${what}: GitHub answered ${httpStatus(error)} (${error instanceof Error ? error.message.split('\n')[0] : String(error)}). ` +
@@ -209,15 +237,25 @@ async function publish(
   }
 
   if (target.headSha) {
+    // a fork that edits the workflows never gets a success from its own upload: neutral, saying why
+    const untrusted = await untrustedWorkflowChange(client, target, pr);
+    if (untrusted)
+      host.warning(
+        `The check run is neutral: ${untrusted}. A maintainer reviews the workflow change and merges it first.`,
+      );
     try {
       const check = await publishCheckRun(client, {
         owner,
         repo,
         headSha: target.headSha,
         name: CHECK_RUN_NAME,
-        conclusion: gateConclusion(verdict),
-        title: checkTitle(verdict, results.length),
-        summary: fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
+        conclusion: untrusted ? 'neutral' : gateConclusion(verdict),
+        title: untrusted
+          ? 'Not trusted: the fork changes .github/workflows/'
+          : checkTitle(verdict, results.length),
+        summary: untrusted
+          ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
+          : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
       });
       host.info(`Check run: ${check.url}`);
@@ -265,7 +303,14 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   const render: RenderOptions = { minEffectPct: config.thresholds.minEffectPct, fullReportHint: hint };
 
   let verdict: RunVerdict = combineVerdicts(results.map((r) => overallVerdict(r, config.thresholds)));
-  if (results.length === 0) {
+  const upstream = workflow.payload.workflow_run as { conclusion?: unknown } | undefined;
+  if (results.length === 0 && files.length === 0 && target.run && upstream?.conclusion === 'success') {
+    // the validate run succeeded without a GPU job: a fork's push waiting for a maintainer's approval
+    verdict = { verdict: 'not-available', exitCode: 0 };
+    host.info(
+      `Workflow run ${target.run.runId} uploaded no RunResult for ${target.headSha}: it is waiting for a maintainer's approval. Nothing to publish yet.`,
+    );
+  } else if (results.length === 0) {
     verdict = {
       verdict: 'not-available',
       exitCode: 1,

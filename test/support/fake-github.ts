@@ -69,7 +69,7 @@ export interface StoredIssue {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
-  pull?: { headSha: string; headRef: string; baseRef: string; headRepo: string };
+  pull?: { headSha: string; headRef: string; baseRef: string; headRepo: string; files: string[] };
 }
 
 export interface StoredCheckRun {
@@ -236,6 +236,8 @@ export class FakeGitHub {
       baseRef?: string;
       headRepo?: string;
       title?: string;
+      /** paths the pull request changes (GET .../pulls/N/files) */
+      files?: string[];
     },
   ): void {
     this.addRepo(fullName);
@@ -256,6 +258,7 @@ export class FakeGitHub {
         headRef: pr.headRef ?? 'feature',
         baseRef: pr.baseRef ?? 'main',
         headRepo: pr.headRepo ?? fullName,
+        files: pr.files ?? ['vllm/model_executor/layers/fused_moe/shared_expert_gate.py'],
       },
     });
   }
@@ -937,6 +940,25 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
       .filter((i) => !head || `${i.pull?.headRepo.split('/')[0]}:${i.pull?.headRef}` === head)
       .sort((a, b) => b.number - a.number)
       .map((i) => this.pullObject(ctx.repo, i, 'pull-request-simple'));
+    return this.paginate(list, ctx.params, ctx.url);
+  },
+
+  'pulls/list-files'(ctx) {
+    const issue = ctx.repo.issues.get(Number(ctx.params.pull_number));
+    if (!issue?.pull) throw new HttpError(404, 'Not Found');
+    const list = issue.pull.files.map((filename, i) =>
+      this.shape('diff-entry', {
+        sha: sha1(`${filename}${i}`),
+        filename,
+        status: 'modified',
+        additions: 1,
+        deletions: 1,
+        changes: 2,
+        blob_url: `https://github.com/${ctx.repo.owner}/${ctx.repo.name}/blob/${issue.pull?.headSha}/${filename}`,
+        raw_url: `https://github.com/${ctx.repo.owner}/${ctx.repo.name}/raw/${issue.pull?.headSha}/${filename}`,
+        contents_url: `${this.url}/repos/${ctx.repo.owner}/${ctx.repo.name}/contents/${filename}`,
+      }),
+    );
     return this.paginate(list, ctx.params, ctx.url);
   },
 
