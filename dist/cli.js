@@ -10,8 +10,9 @@ import {
   parseConfig,
   resolveBundleDir,
   runMode,
+  showInvisible,
   writeOutputs
-} from "./chunks/chunk-DI6HRHMF.js";
+} from "./chunks/chunk-PDK6UB3X.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts
@@ -142,15 +143,15 @@ var processIo = {
 };
 function cliHost(io) {
   const secrets = [];
-  const mask = (t) => secrets.reduce((s, secret) => s.split(secret).join("***"), t);
+  const mask = (t) => showInvisible(secrets.reduce((s, secret) => s.split(secret).join("***"), t));
   return {
     info: (m) => io.err(mask(m)),
     warning: (m) => io.err(mask(`warning: ${m}`)),
     group: async (name, fn) => {
-      io.err(`\u2500\u2500 ${name}`);
+      io.err(mask(`\u2500\u2500 ${name}`));
       return fn();
     },
-    setOutput: (name, value) => io.err(`${name}: ${value}`),
+    setOutput: (name, value) => io.err(mask(`${name}: ${value}`)),
     summary: async () => {
     },
     setSecret: (value) => {

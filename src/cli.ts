@@ -7,6 +7,7 @@ import { INPUTS, MODES, type Mode } from './inputs.js';
 import { writeOutputs } from './main.js';
 import { runMode } from './modes/index.js';
 import { patchCommand } from './patch/command.js';
+import { showInvisible } from './security/text.js';
 import { TOOL_VERSION } from './version.js';
 
 export interface CliIo {
@@ -21,15 +22,16 @@ const processIo: CliIo = {
 
 export function cliHost(io: CliIo): Host {
   const secrets: string[] = [];
-  const mask = (t: string) => secrets.reduce((s, secret) => s.split(secret).join('***'), t);
+  // names from artifacts reach these lines: an escape sequence in one must not act on the terminal
+  const mask = (t: string) => showInvisible(secrets.reduce((s, secret) => s.split(secret).join('***'), t));
   return {
     info: (m) => io.err(mask(m)),
     warning: (m) => io.err(mask(`warning: ${m}`)),
     group: async (name, fn) => {
-      io.err(`── ${name}`);
+      io.err(mask(`── ${name}`));
       return fn();
     },
-    setOutput: (name, value) => io.err(`${name}: ${value}`),
+    setOutput: (name, value) => io.err(mask(`${name}: ${value}`)),
     summary: async () => {},
     setSecret: (value) => {
       if (value) secrets.push(value);

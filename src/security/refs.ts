@@ -1,4 +1,5 @@
 // What a ref or any other input that reaches a command line may look like: never an option, always a ref. Pure.
+import { showInvisible } from './text.js';
 
 /** A release version as PyPI publishes vLLM (PEP 440 shapes: 0.33.0, 0.10.1rc1, 0.9.2.post1). */
 const VERSION = /^\d+(\.\d+)*((a|b|rc|\.post|\.dev)\d+)*$/i;
@@ -55,9 +56,5 @@ export function checkNotOption(name: string, value: string): string {
 /** Shows control and invisible characters of a refused value as \u escapes, so the message cannot be spoofed. */
 export function printable(value: string, max = 200): string {
   const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return cut.replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is made visible
-    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb]|\udb40[\udc00-\udc7f]/g,
-    (c) => [...c].map((u) => `\\u{${u.codePointAt(0)?.toString(16)}}`).join(''),
-  );
+  return showInvisible(cut).replace(/[\t\n]/g, (c) => (c === '\t' ? '\\t' : '\\n'));
 }

@@ -17,3 +17,11 @@ const SEPARATORS = /[\u2028\u2029]/g;
 export function stripInvisible(text: string): string {
   return text.replace(ANSI_SEQUENCE, '').replace(SEPARATORS, ' ').replace(INVISIBLE, '');
 }
+
+/** Makes every invisible character of `text` (not tab or newline) visible as \u{…}: for a terminal, where an escape sequence would act. */
+export function showInvisible(text: string): string {
+  return text.replace(
+    /(?![\t\n])[\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0\u2028\u2029]/gu,
+    (c) => `\\u{${c.codePointAt(0)?.toString(16)}}`,
+  );
+}
