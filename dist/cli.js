@@ -12,7 +12,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-PDK6UB3X.js";
+} from "./chunks/chunk-24BNPQDO.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/cli.ts

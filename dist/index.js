@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-PDK6UB3X.js";
+} from "./chunks/chunk-24BNPQDO.js";
 import "./chunks/chunk-MDYHUNVL.js";
 
 // src/index.ts

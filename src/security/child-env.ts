@@ -83,6 +83,8 @@ const PREFIXES = [
   'HUGGINGFACE_',
   'TRANSFORMERS_',
   'RAY_',
+  'FLASHINFER_',
+  'NUMBA_',
   'OMP_',
   'MKL_',
   'CCACHE_',
