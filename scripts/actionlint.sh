@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Lints workflows (default: the examples in docs/workflows and the project's own in .github/workflows) with
-# actionlint, built once from source through the Go module proxy and cached outside the clone by version, so fresh
-# clones and CI reuse it.
+# Lints workflows (default: the examples in docs/workflows and the project's own .github/workflows) with actionlint, built once from source through the
+# Go module proxy and cached outside the clone by version, so fresh clones and CI reuse it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=v1.7.12
@@ -21,5 +20,8 @@ if [ ! -x "$bin" ]; then
   cp "$tmp/actionlint" "$bin.$$"
   mv -f "$bin.$$" "$bin"
 fi
-if [ $# -eq 0 ]; then set -- "$root"/docs/workflows/*.yml "$root"/.github/workflows/*.yml; fi
+if [ $# -eq 0 ]; then
+  shopt -s nullglob
+  set -- "$root"/docs/workflows/*.yml "$root"/.github/workflows/*.yml "$root"/.github/workflows/*.yaml
+fi
 exec "$bin" -no-color -config-file "$root/docs/workflows/actionlint.yaml" "$@"

@@ -9,8 +9,9 @@ biome ci .
 "$venv/bin/ruff" format --check kernels scripts
 "$venv/bin/ruff" check --config kernels/pyproject.toml src/patch test/patch test/support
 "$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch test/patch test/support
-echo "== lint: example workflows (actionlint)"
+echo "== lint: workflows (actionlint, zizmor)"
 bash scripts/actionlint.sh
+bash scripts/zizmor.sh
 echo "== types: tsc"
 tsc -p tsconfig.json
 echo "== vitest"

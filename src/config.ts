@@ -1,6 +1,7 @@
 // Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
 import { inputSpec, MODES, type Mode } from './inputs.js';
 import { COMPILE_TARGETS } from './results/compile-matrix.js';
+import { checkNotOption, checkRef } from './security/refs.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
@@ -131,12 +132,18 @@ export function parseCompileTargets(name: string, value: string): string[] {
   return targets;
 }
 
-/** A commit, branch or tag: no spaces, no leading dash (it reaches git as an argument). */
+/** A commit, branch or tag of the vLLM repository, checked as git checks a ref (it reaches git as an argument). */
 function parseBaseRef(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (/\s/.test(value) || value.startsWith('-') || value.includes('..'))
-    throw bad('base-ref', value, 'a commit SHA, branch or tag of the vLLM repository');
-  return value;
+  return asConfigError(() => checkRef('base-ref', value, 'git'));
+}
+
+function asConfigError<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 }
 
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
@@ -150,8 +157,18 @@ export function parseConfig(read: InputReader): Config {
 
   const mode = oneOf('mode', get('mode'), MODES);
   const repository = get('vllm-repository');
-  const ref = get('vllm-ref');
-  if (/\s/.test(ref)) throw bad('vllm-ref', ref, 'a branch, tag, SHA or refs/pull/N/head without spaces');
+  const ref = asConfigError(() => checkRef('vllm-ref', get('vllm-ref'), repository));
+  // values that reach a command line as arguments must never read as options
+  for (const name of [
+    'vllm-repository',
+    'bundle',
+    'python',
+    'model',
+    'runner-label',
+    'results',
+    'output-dir',
+  ])
+    asConfigError(() => checkNotOption(name, get(name)));
   const repeats = parsePositiveInt('repeats', get('repeats'));
   return {
     mode,

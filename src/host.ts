@@ -1,4 +1,6 @@
 // What a mode may do to the world it runs in: the action runner or a terminal. Modes take a Host; they never import @actions/*.
+import type { WorkflowContext } from './github/context.js';
+
 export interface Host {
   info(message: string): void;
   warning(message: string): void;
@@ -10,6 +12,8 @@ export interface Host {
   setSecret(value: string): void;
   /** The workflow environment (GITHUB_* variables, event payload path); empty in a terminal. */
   env: Readonly<Record<string, string | undefined>>;
+  /** The event, payload, commit and run, read once at the entry; absent: read from `env` (workflowContextOf). */
+  workflow?: WorkflowContext;
   /** Uploads files under rootDir as one workflow artifact; absent where there is no workflow run (the CLI). */
   uploadArtifact?(name: string, files: string[], rootDir: string): Promise<void>;
 }

@@ -1,12 +1,16 @@
 // Action entry: inputs → Config → one mode → outputs. The only place that calls setFailed.
 import * as core from '@actions/core';
+import { context } from '@actions/github';
 import { parseConfig } from './config.js';
+import { workflowContextFromActions } from './github/context.js';
 import { type Host, writeOutputs } from './host.js';
 import { runMode } from './modes/index.js';
+import { guardWorkflowCommands } from './security/echo.js';
 import { knownSecrets } from './security/scrub.js';
 
 export const actionHost: Host = {
-  info: (m) => core.info(m),
+  // a log tail or a report can quote a PR's output: ::set-output, ::add-mask:: and ::error lines stay text
+  info: (m) => core.info(guardWorkflowCommands(m)),
   warning: (m) => core.warning(m),
   group: (name, fn) => core.group(name, fn),
   setOutput: (name, value) => core.setOutput(name, value),
@@ -16,6 +20,8 @@ export const actionHost: Host = {
   },
   setSecret: (value) => core.setSecret(value),
   env: process.env,
+  // @actions/github read GITHUB_EVENT_PATH and the GITHUB_* variables once, when it was imported
+  workflow: workflowContextFromActions(context, process.env),
   uploadArtifact: async (name, files, rootDir) => {
     // the Actions runtime hands its artifact service token only to real workflow jobs
     if (!process.env.ACTIONS_RUNTIME_TOKEN) {

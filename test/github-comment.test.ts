@@ -104,6 +104,54 @@ describe('one comment per PR, edited in place', () => {
   });
 });
 
+describe('the comment is ours only if this token wrote it', () => {
+  it("with GITHUB_TOKEN, another app's marked comment is left alone: ours is created (no 403, no lost report)", async () => {
+    const other = fake.addComment(
+      'example/vllm',
+      12,
+      `${MARKER}\n${section('h100', 'other app numbers')}`,
+      'other-app[bot]',
+      'Bot',
+      'other-app',
+    );
+    const r = await publishStickyComment(client(), target, own('h100', 'ours'), format, fast);
+    expect(r.created).toBe(true);
+    expect(r.id).not.toBe(other.id);
+    expect(fake.comments.get(other.id)?.body).toContain('other app numbers');
+    expect(fake.comments.get(r.id)?.body).not.toContain('other app numbers');
+  });
+
+  it('with an installation token of another app, a github-actions[bot] comment and its forged section are not taken', async () => {
+    fake.addToken('ghs_app_token', {
+      login: 'kernel-ci-app[bot]',
+      type: 'Bot',
+      app: 'kernel-ci-app',
+      permissions: { issues: 'write', pull_requests: 'write' },
+    });
+    const forged = fake.addComment(
+      'example/vllm',
+      12,
+      `${MARKER}\n${section('mi355x', 'forged numbers')}`,
+      'github-actions[bot]',
+      'Bot',
+      'github-actions',
+    );
+    const first = await publishStickyComment(client('ghs_app_token'), target, own('h100', 'one'), format, {
+      ...fast,
+      appSlug: 'kernel-ci-app',
+    });
+    expect(first.id).not.toBe(forged.id);
+    expect(fake.comments.get(first.id)?.body).not.toContain('forged');
+    // the next run finds its own comment again, learned from the app that wrote it
+    const second = await publishStickyComment(client('ghs_app_token'), target, own('h100', 'two'), format, {
+      ...fast,
+      appSlug: 'kernel-ci-app',
+    });
+    expect(second).toMatchObject({ id: first.id, created: false });
+    expect(fake.comments.get(forged.id)?.body).toContain('forged');
+  });
+});
+
 describe('faults', () => {
   it('a read-only token gets 403 and nothing is written', async () => {
     await expect(

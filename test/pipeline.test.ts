@@ -40,10 +40,10 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       ['apply-bundle', 'passed'],
       ['install', 'passed'],
       ['detect-device', 'passed'],
+      ['compile', 'passed'],
       ['kernel-tests', 'passed'],
       ['microbench', 'passed'],
       ['e2e', 'passed'],
-      ['compile', 'passed'],
     ]);
     expect(r.compile?.targets.map((t) => t.target)).toContain('gfx950');
     expect(r.identity.vllmSha).toBe(repo.sha);

@@ -38,7 +38,44 @@ describe('scrubSecrets', () => {
   it("removes the base64 form git's extraheader logs for a given token", () => {
     const token = 'v1.0123456789abcdef0123456789abcdef';
     const header = Buffer.from(`x-access-token:${token}`).toString('base64');
-    expect(scrubSecrets(`extraheader ${header}`, [token])).toBe('extraheader ***');
+    // the user part before the token is not secret and stays; no base64 character that depends on the token does
+    expect(scrubSecrets(`extraheader ${header}`, [token])).toMatch(
+      /^extraheader eC1hY2Nlc3MtdG9rZW46\*\*\*[A-Za-z0-9+/=]{0,4}$/,
+    );
+  });
+
+  it.each([
+    ['an SGR reset', '\u001b[0m'],
+    ['a carriage return', '\r'],
+    ['a NUL', '\u0000'],
+    ['a zero-width space', '\u200b'],
+    ['a left-to-right mark', '\u200e'],
+  ])('finds a token split by %s (intake would join it again)', (_, split) => {
+    const token = 'Sup3rS3cretValue-0123456789';
+    const out = scrubSecrets(`FAILED ${token.slice(0, 9)}${split}${token.slice(9)} end`, [token]);
+    expect(out).toBe('FAILED *** end');
+    const shaped = scrubSecrets(`x ${GHP.slice(0, 10)}${split}${GHP.slice(10)} y`, []);
+    expect(shaped).toBe('x *** y');
+  });
+
+  it.each(['anyuser', 'x', 'ab', 'oauth2', 'pat'])(
+    'finds base64("%s:" + token), whatever the user part',
+    (user) => {
+      const token = 'v1.0123456789abcdef0123456789abcdef';
+      const encoded = Buffer.from(`${user}:${token}`).toString('base64');
+      const out = scrubSecrets(`Authorization-ish ${encoded} end`, [token]);
+      expect(out).toContain('***');
+      // what is left of the encoding decodes to the user part and at most two bytes of the token's edges
+      const left = out.replace('Authorization-ish ', '').replace(' end', '');
+      expect(left.length).toBeLessThan(user.length + 16);
+    },
+  );
+
+  it('removes credentials from a URL with a bare user part', () => {
+    expect(scrubSecrets(`git clone https://${GHS.slice(4)}@github.com/o/r`, [])).toBe(
+      'git clone https://***@github.com/o/r',
+    );
+    expect(scrubSecrets('ssh://git@github.com/o/r', [])).toBe('ssh://git@github.com/o/r');
   });
 
   it('leaves ordinary vLLM log lines alone', () => {

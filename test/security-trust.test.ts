@@ -40,6 +40,11 @@ const EVENTS = {
   commentOnIssue: { action: 'created', repository: BASE, issue: { number: 7 }, comment: { body: 'hi' } },
 };
 
+const withUpstream = (upstream: string) => ({
+  ...EVENTS.workflowRunSame,
+  workflow_run: { ...EVENTS.workflowRunSame.workflow_run, event: upstream },
+});
+
 function ctx(eventName: string, event: unknown, extra: Partial<TrustContext> = {}): TrustContext {
   return { eventName, event, hasWriteToken: false, allowUnsafe: false, ...extra };
 }
@@ -68,50 +73,107 @@ describe('assertSafeToRunGpuSteps: the refusal rule per event', () => {
       { hasWriteToken: true },
       'runs',
     ],
-    ['pull_request_target from a fork', 'pull_request_target', EVENTS.pullRequestFork, {}, 'refused'],
+    ['pull_request_review from a fork, no token', 'pull_request_review', EVENTS.pullRequestFork, {}, 'runs'],
     [
-      'pull_request_target from a deleted fork',
-      'pull_request_target',
-      EVENTS.pullRequestDeletedFork,
+      'pull_request_review_comment from a fork with a token',
+      'pull_request_review_comment',
+      EVENTS.pullRequestFork,
+      { hasWriteToken: true },
+      'refused',
+    ],
+    ['workflow_run of a fork PR', 'workflow_run', EVENTS.workflowRunFork, {}, 'refused'],
+    ['workflow_run of the repository itself', 'workflow_run', EVENTS.workflowRunSame, {}, 'runs'],
+    [
+      'workflow_run whose upstream event was pull_request_target',
+      'workflow_run',
+      withUpstream('pull_request_target'),
       {},
       'refused',
     ],
-    ['pull_request_target with no pull request in the payload', 'pull_request_target', {}, {}, 'refused'],
     [
-      'pull_request_target from the same repository',
-      'pull_request_target',
-      EVENTS.pullRequestSame,
-      {},
-      'runs',
-    ],
-    ['workflow_run of a fork PR', 'workflow_run', EVENTS.workflowRunFork, {}, 'refused'],
-    [
-      'workflow_run of a fork PR, checkout known to be the base',
+      'workflow_run whose upstream event was issue_comment',
       'workflow_run',
-      EVENTS.workflowRunFork,
-      { checkoutIsForkCode: false },
-      'runs',
+      withUpstream('issue_comment'),
+      {},
+      'refused',
     ],
-    ['workflow_run of the repository itself', 'workflow_run', EVENTS.workflowRunSame, {}, 'runs'],
+    [
+      'workflow_run with the same full_name but another repository id',
+      'workflow_run',
+      {
+        ...EVENTS.workflowRunSame,
+        repository: { ...BASE, id: 1 },
+        workflow_run: { ...EVENTS.workflowRunSame.workflow_run, head_repository: { ...BASE, id: 666 } },
+      },
+      {},
+      'refused',
+    ],
     ['push', 'push', EVENTS.push, { hasWriteToken: true }, 'runs'],
     ['push checking out a pull request ref', 'push', EVENTS.push, { checkoutIsForkCode: true }, 'refused'],
+    [
+      'a push to refs/heads/refs/pull/5/head',
+      'push',
+      { ...EVENTS.push, ref: 'refs/heads/refs/pull/5/head' },
+      { refs: ['refs/heads/refs/pull/5/head'] },
+      'refused',
+    ],
     ['schedule', 'schedule', EVENTS.schedule, { hasWriteToken: true }, 'runs'],
+    ['schedule with vllm-ref pull/5/head', 'schedule', EVENTS.schedule, { refs: ['pull/5/head'] }, 'refused'],
     ['workflow_dispatch', 'workflow_dispatch', EVENTS.workflowDispatch, {}, 'runs'],
     [
       'workflow_dispatch on a pull request ref',
       'workflow_dispatch',
       EVENTS.workflowDispatch,
-      { checkoutIsForkCode: true },
+      { refs: ['refs/pull/42/head'] },
+      'refused',
+    ],
+    // not on the allowlist: refused whatever the payload says
+    ['pull_request_target from a fork', 'pull_request_target', EVENTS.pullRequestFork, {}, 'refused'],
+    [
+      'pull_request_target from the same repository',
+      'pull_request_target',
+      EVENTS.pullRequestSame,
+      {},
+      'refused',
+    ],
+    ['PULL_REQUEST_TARGET in upper case', 'PULL_REQUEST_TARGET', EVENTS.pullRequestSame, {}, 'refused'],
+    [
+      'repository_dispatch with vllm-ref pull/5/head',
+      'repository_dispatch',
+      { action: 'x', repository: BASE },
+      { refs: ['pull/5/head'] },
+      'refused',
+    ],
+    ['repository_dispatch', 'repository_dispatch', { action: 'x', repository: BASE }, {}, 'refused'],
+    [
+      'merge_group',
+      'merge_group',
+      { merge_group: { head_sha: 'c'.repeat(40) }, repository: BASE },
+      {},
+      'refused',
+    ],
+    [
+      'check_suite naming a fork PR',
+      'check_suite',
+      { check_suite: { pull_requests: [{ number: 42, head: { repo: FORK } }] }, repository: BASE },
+      {},
       'refused',
     ],
     ['issue_comment on a pull request', 'issue_comment', EVENTS.commentOnPr, {}, 'refused'],
-    ['issue_comment on an issue', 'issue_comment', EVENTS.commentOnIssue, {}, 'runs'],
+    [
+      'issue_comment with pull_request: null',
+      'issue_comment',
+      { ...EVENTS.commentOnPr, issue: { number: 42, pull_request: null } },
+      {},
+      'refused',
+    ],
+    ['issue_comment on an issue', 'issue_comment', EVENTS.commentOnIssue, {}, 'refused'],
   ];
   for (const [title, eventName, event, extra, expected] of cases) {
     it(`${title}: ${expected}`, () => {
       const run = () => assertSafeToRunGpuSteps(ctx(eventName, event, extra));
       if (expected === 'runs') expect(run).not.toThrow();
-      else expect(run).toThrow(/Refusing to run GPU steps on fork code in a job that holds a write token/);
+      else expect(run).toThrow(/Refusing to run GPU steps/);
     });
     if (expected === 'refused') {
       it(`${title}: runs when the user accepts it explicitly`, () => {
@@ -122,9 +184,15 @@ describe('assertSafeToRunGpuSteps: the refusal rule per event', () => {
     }
   }
 
-  it('tells a pull_request_target user to use the two-workflow pattern and names the input', () => {
+  it('tells a pull_request_target user which events run GPU steps and names the input', () => {
     expect(() => assertSafeToRunGpuSteps(ctx('pull_request_target', EVENTS.pullRequestFork))).toThrow(
-      /pull request #42 comes from mallory\/vllm.*`pull_request` workflow with `permissions: contents: read`.*workflow_run.*allow-write-token-with-fork-code: true/,
+      /pull_request_target is not an event GPU steps run on \(pull_request, .*Trigger validate from pull_request .*approving review.*allow-write-token-with-fork-code: true/,
+    );
+  });
+
+  it('tells a workflow_run of a fork to use the two-workflow pattern', () => {
+    expect(() => assertSafeToRunGpuSteps(ctx('workflow_run', EVENTS.workflowRunFork))).toThrow(
+      /mallory\/vllm.*`pull_request` workflow with `permissions: contents: read`.*workflow_run/,
     );
   });
 
@@ -136,7 +204,7 @@ describe('assertSafeToRunGpuSteps: the refusal rule per event', () => {
 
   it('compares repository names without case, as GitHub does', () => {
     const event = { repository: { full_name: 'ACME/vLLM' }, pull_request: pr(BASE) };
-    expect(decideTrust(ctx('pull_request_target', event)).forkCode).toBe(false);
+    expect(decideTrust(ctx('pull_request', event)).forkCode).toBe(false);
   });
 
   it('outside a workflow (a terminal) nothing is refused', () => {
@@ -189,18 +257,15 @@ describe('gpuTrustContext: what the runner environment says', () => {
     ).toBe(true);
   });
 
-  it('marks a refs/pull ref as PR code on events that do not name the head', async () => {
-    const ref = config({ 'vllm-ref': 'refs/pull/42/head' });
-    expect(
-      (await gpuTrustContext(ref, env('workflow_dispatch'), reader(EVENTS.workflowDispatch)))
-        .checkoutIsForkCode,
-    ).toBe(true);
-    expect(
-      (await gpuTrustContext(ref, env('pull_request'), reader(EVENTS.pullRequestSame))).checkoutIsForkCode,
-    ).toBeUndefined();
-    expect(
-      (await gpuTrustContext(config(), env('workflow_dispatch'), reader({}))).checkoutIsForkCode,
-    ).toBeUndefined();
+  it('hands vllm-ref and the event ref to the rule, which refuses a pull ref outside pull_request', async () => {
+    const ref = config({ 'vllm-repository': 'vllm-project/vllm', 'vllm-ref': 'refs/pull/42/head' });
+    const dispatch = await gpuTrustContext(ref, env('workflow_dispatch'), reader(EVENTS.workflowDispatch));
+    expect(dispatch.refs).toEqual(['refs/pull/42/head', 'refs/heads/main']);
+    expect(decideTrust(dispatch).forkCode).toBe(true);
+    const same = await gpuTrustContext(ref, env('pull_request'), reader(EVENTS.pullRequestSame));
+    expect(decideTrust(same).forkCode).toBe(false);
+    const plain = await gpuTrustContext(config(), env('workflow_dispatch'), reader({}));
+    expect(decideTrust(plain).forkCode).toBe(false);
   });
 
   it('says where the payload is when it cannot be read', async () => {
@@ -223,9 +288,7 @@ describe('dist/index.js refuses before any GPU step', () => {
     env.GITHUB_EVENT_NAME = 'pull_request_target';
     const r = await runNode([join(ROOT, 'dist/index.js')], env, dir);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(
-      '::error::Refusing to run GPU steps on fork code in a job that holds a write token',
-    );
+    expect(r.stdout).toContain('::error::Refusing to run GPU steps on a pull_request_target event');
     await expect(access(join(dir, 'out', 'run-result.json'))).rejects.toThrow();
   });
 

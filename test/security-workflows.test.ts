@@ -107,18 +107,20 @@ describe('pr-validate.yml: untrusted code, read-only', () => {
   const w = wf['pr-validate.yml'];
   const validate = w.jobs.validate;
 
-  it('runs on pull_request only, with contents: read and nothing more', () => {
-    expect(Object.keys(w.on)).toEqual(['pull_request']);
+  it('runs on pull_request and pull_request_review only, with contents: read and nothing more', () => {
+    expect(Object.keys(w.on)).toEqual(['pull_request', 'pull_request_review']);
+    expect(w.on.pull_request).toEqual({ types: ['opened', 'synchronize', 'reopened'] });
+    expect(w.on.pull_request_review).toEqual({ types: ['submitted'] });
     expect(w.permissions).toEqual({ contents: 'read' });
     for (const job of Object.values(w.jobs)) expect(job.permissions).toBeUndefined();
     expect(text['pr-validate.yml']).not.toMatch(/secrets\.|github\.token|github-token/);
   });
 
-  it('runs the GPU matrix over self-hosted labels, on the approved head SHA, without stored credentials', () => {
+  it('runs the GPU matrix over self-hosted labels, on the approved commit, without stored credentials', () => {
     expect(validate['runs-on']).toEqual(['self-hosted', x('matrix.runner')]);
     const checkout = validate.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
     expect(checkout?.with).toEqual({
-      ref: x('github.event.pull_request.head.sha'),
+      ref: x('github.event.review.commit_id || github.event.pull_request.head.sha'),
       'fetch-depth': 0,
       'persist-credentials': false,
     });
@@ -126,14 +128,22 @@ describe('pr-validate.yml: untrusted code, read-only', () => {
     expect(action?.with?.mode).toBe('validate');
   });
 
-  it('gates forks on the maintainer label event, not on author_association', () => {
-    expect(validate.if).toContain(
-      "github.event.action == 'labeled' && github.event.label.name == 'gpu-approved'",
+  it("gates forks on a maintainer's approving review of the head commit, not on a label", () => {
+    const gate = (validate.if ?? '').replace(/\s+/g, ' ');
+    expect(gate).toContain(
+      "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository",
     );
-    expect(validate.if).toContain(
-      "github.event.action != 'labeled' && github.event.pull_request.head.repo.full_name == github.repository",
+    expect(gate).toContain(
+      "github.event_name == 'pull_request_review' && github.event.review.state == 'approved'",
     );
-    expect(text['pr-validate.yml']).not.toContain('author_association');
+    // the reviewer's association with this repository (GitHub computes it), not the PR author's
+    expect(gate).toContain(
+      `contains(fromJSON('["OWNER", "MEMBER", "COLLABORATOR"]'), github.event.review.author_association)`,
+    );
+    // the approval names the commit it approved; a push after it is not what was reviewed
+    expect(gate).toContain('github.event.review.commit_id == github.event.pull_request.head.sha');
+    expect(JSON.stringify(w.on)).not.toContain('labeled');
+    expect(gate).not.toContain('label');
     expect(selfHosted(w.jobs['awaiting-approval'])).toBe(false);
   });
 
@@ -141,7 +151,7 @@ describe('pr-validate.yml: untrusted code, read-only', () => {
     const upload = validate.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
     expect(upload?.if).toBe('always()');
     expect(upload?.with?.name).toBe(
-      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.pull_request.head.sha')}-${x('matrix.runner')}`,
+      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.review.commit_id || github.event.pull_request.head.sha')}-${x('matrix.runner')}`,
     );
   });
 });
@@ -179,6 +189,45 @@ describe('pr-report.yml: trusted, publishes, never runs PR code', () => {
       pattern: `vllm-kernel-ci-pr*-${x('github.event.workflow_run.head_sha')}-*`,
     });
     expect(all.find((s) => s.uses?.startsWith('vllm-kernel-ci/'))?.with?.mode).toBe('report');
+  });
+
+  it('reports runs of both validate events, and puts no event field into a URL or a script', () => {
+    expect((w.jobs.report.if ?? '').replace(/\s+/g, ' ')).toContain(
+      "(github.event.workflow_run.event == 'pull_request' || github.event.workflow_run.event == 'pull_request_review')",
+    );
+    expect(steps(w).filter((s) => s.run)).toEqual([]);
+  });
+});
+
+describe('zizmor', () => {
+  it('finds nothing in the workflows, and every ignored finding says why', {
+    timeout: 300_000,
+  }, async () => {
+    const r = await promisify(execFile)('bash', [join(ROOT, 'scripts/zizmor.sh')]).then(
+      ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+    expect(r.out).toContain('No findings to report');
+    expect(r.code).toBe(0);
+    for (const f of FILES) {
+      for (const [, audit] of text[f].matchAll(/zizmor: ignore\[([a-z-]+)\]/g))
+        expect(text[f]).toContain(`# zizmor's ${audit}: `);
+    }
+  });
+
+  it('really audits: an unpinned third-party action is a finding', { timeout: 300_000 }, async () => {
+    const dir = await tempDir('vkci-zizmor-');
+    const file = join(dir, 'bad.yml');
+    await writeFile(
+      file,
+      'name: bad\non: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: someone/action@main\n',
+    );
+    const r = await promisify(execFile)('bash', [join(ROOT, 'scripts/zizmor.sh'), file]).then(
+      () => ({ code: 0, out: '' }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('unpinned-uses');
   });
 });
 

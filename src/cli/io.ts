@@ -1,5 +1,6 @@
 // What a terminal command is given and how it talks back; shared by the CLI and the commands it dispatches to.
 import type { Host } from '../host.js';
+import { showInvisible } from '../security/text.js';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -21,15 +22,16 @@ export interface CliCommand {
 
 export function cliHost(io: CliIo): Host {
   const secrets: string[] = [];
-  const mask = (t: string) => secrets.reduce((s, secret) => s.split(secret).join('***'), t);
+  // names from artifacts reach these lines: an escape sequence in one must not act on the terminal
+  const mask = (t: string) => showInvisible(secrets.reduce((s, secret) => s.split(secret).join('***'), t));
   return {
     info: (m) => io.err(mask(m)),
     warning: (m) => io.err(mask(`warning: ${m}`)),
     group: async (name, fn) => {
-      io.err(`── ${name}`);
+      io.err(mask(`── ${name}`));
       return fn();
     },
-    setOutput: (name, value) => io.err(`${name}: ${value}`),
+    setOutput: (name, value) => io.err(mask(`${name}: ${value}`)),
     summary: async () => {},
     setSecret: (value) => {
       if (value) secrets.push(value);

@@ -27,6 +27,11 @@ export interface StickyOptions {
   /** how long the comment must stay as we left it before we stop watching, ms (default 2000); longer than a write takes */
   settleMs?: number;
   warn?: (message: string) => void;
+  /**
+   * The GitHub App an installation token acts for, when GET /user cannot say who it is (default github-actions,
+   * the app of GITHUB_TOKEN); learned from our own comment once we wrote one.
+   */
+  appSlug?: string;
   /** the body to write when GitHub refuses the composed one as too long */
   tooLongBody?: (message: string) => string;
 }
@@ -55,21 +60,35 @@ export function httpStatus(error: unknown): number | undefined {
     : undefined;
 }
 
-/** The login this token writes as, when GitHub tells it (a personal token); installation tokens cannot ask. */
-async function ownLogin(client: GitHubClient): Promise<string | undefined> {
+/** Who this token writes as: a login (a personal token), or the GitHub App whose installation token it is. */
+export type OwnIdentity = { login: string } | { appSlug: string };
+
+/** GET /user for a personal token; an installation token cannot ask, so it is the app given (or GITHUB_TOKEN's). */
+async function ownIdentity(client: GitHubClient, appSlug = 'github-actions'): Promise<OwnIdentity> {
   try {
-    return (await client.rest.users.getAuthenticated()).data.login;
+    return { login: (await client.rest.users.getAuthenticated()).data.login };
   } catch (error) {
-    if (httpStatus(error) === 401 || httpStatus(error) === 403) return undefined;
+    if (httpStatus(error) === 401 || httpStatus(error) === 403) return { appSlug };
     throw error;
   }
+}
+
+interface AuthoredComment {
+  user?: { login: string; type?: string } | null;
+  performed_via_github_app?: { slug?: string } | null;
+}
+
+/** Ours only when written by this token's own identity: the same login, or a bot acting for the same app. */
+export function writtenBy(comment: AuthoredComment, identity: OwnIdentity): boolean {
+  if ('login' in identity) return comment.user?.login === identity.login;
+  return comment.user?.type === 'Bot' && comment.performed_via_github_app?.slug === identity.appSlug;
 }
 
 async function listMarked(
   client: GitHubClient,
   target: IssueTarget,
   marker: string,
-  login: string | undefined,
+  identity: OwnIdentity,
 ): Promise<MarkedComment[]> {
   const all = await client.paginate(client.rest.issues.listComments, {
     owner: target.owner,
@@ -79,10 +98,8 @@ async function listMarked(
   });
   return (
     all
-      // anyone can paste the marker into a comment; only our own (or a bot's, for an installation token) counts
-      .filter(
-        (c) => c.body?.includes(marker) && c.user && (login ? c.user.login === login : c.user.type === 'Bot'),
-      )
+      // anyone can paste the marker into a comment, and any other bot or app can too: only our own counts
+      .filter((c) => c.body?.includes(marker) && writtenBy(c, identity))
       .map((c) => ({ id: c.id, body: c.body ?? '', url: c.html_url, updatedAt: c.updated_at }))
       .sort((a, b) => a.id - b.id)
   );
@@ -119,7 +136,7 @@ export async function publishStickyComment(
   const settle = options.settleMs ?? 2000;
   const warn = options.warn ?? (() => {});
   const where = { owner: target.owner, repo: target.repo };
-  const login = await ownLogin(client);
+  let identity = await ownIdentity(client, options.appSlug);
   let created = false;
   let deleted = 0;
   let fallback = false;
@@ -134,6 +151,9 @@ export async function publishStickyComment(
         : client.rest.issues.updateComment({ ...where, comment_id: id, body: text });
     try {
       const { data } = await send(body);
+      // the app that wrote our own comment is the one this installation token acts for
+      const slug = data.performed_via_github_app?.slug;
+      if ('appSlug' in identity && data.user?.type === 'Bot' && slug) identity = { appSlug: slug };
       return { id: data.id, body: data.body ?? '', url: data.html_url, updatedAt: data.updated_at };
     } catch (error) {
       if (httpStatus(error) !== 422 || !options.tooLongBody) throw error;
@@ -148,7 +168,7 @@ export async function publishStickyComment(
   };
 
   for (let round = 0; round < maxRounds; round++) {
-    const marked = await listMarked(client, target, format.marker, login);
+    const marked = await listMarked(client, target, format.marker, identity);
     if (marked.length === 0) {
       last = await write(format.compose([...own.values()]));
       created = true;

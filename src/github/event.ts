@@ -5,6 +5,7 @@ import {
   workflowRunIdentity,
 } from '../security/workflow-run.js';
 import type { GitHubClient } from './client.js';
+import { runUrl as buildRunUrl } from './context.js';
 
 export interface ReportTarget {
   owner?: string;
@@ -41,10 +42,9 @@ export function reportTarget(
   const full = str(get(payload, 'repository', 'full_name')) ?? str(env.GITHUB_REPOSITORY);
   const [owner, repo] = full?.split('/') ?? [];
   const server = str(env.GITHUB_SERVER_URL) ?? 'https://github.com';
-  const runUrl =
-    full && env.GITHUB_RUN_ID ? `${server}/${full}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+  const runUrl = buildRunUrl({ repository: full, runId: str(env.GITHUB_RUN_ID), serverUrl: server });
   const base: ReportTarget = { owner, repo, eventName, runUrl };
-  switch (eventName) {
+  switch (eventName?.toLowerCase()) {
     case 'pull_request':
     case 'pull_request_target':
       return {

@@ -1,6 +1,6 @@
 // Mode report: read every runner's RunResult (untrusted), decide, render, publish (PR comment, check run,
 // job summary, outputs, report.md). Publishing problems are warnings; only the verdict fails the run.
-import { glob, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { glob, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
@@ -11,6 +11,7 @@ import {
   publishStickyComment,
   type StickyOptions,
 } from '../github/comment.js';
+import { workflowContextOf } from '../github/context.js';
 import {
   confirmPullRequest,
   findPullRequestByHead,
@@ -31,6 +32,7 @@ import {
 } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
+import { distinctRunners } from '../security/runners.js';
 import { analyseRuns } from '../stats/analyse.js';
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
@@ -49,16 +51,17 @@ interface Refused {
   reason: string;
 }
 
-async function readEvent(host: Host): Promise<unknown> {
-  const path = host.env.GITHUB_EVENT_PATH;
-  if (!path || !host.env.GITHUB_EVENT_NAME) return {};
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new Error(
-      `Cannot read the ${host.env.GITHUB_EVENT_NAME} event payload at ${path} (GITHUB_EVENT_PATH): ${(error as Error).message}.`,
-    );
-  }
+/** The directory a results pattern starts from: its components before the first glob character. */
+export function globRoot(pattern: string): string {
+  const parts = pattern.split('/');
+  const fixed = parts.slice(
+    0,
+    Math.max(
+      0,
+      parts.findIndex((p) => /[*?[\]{}]/.test(p)),
+    ),
+  );
+  return resolve(fixed.join('/') || '.');
 }
 
 async function resultFiles(pattern: string): Promise<string[]> {
@@ -72,8 +75,9 @@ async function readResults(
   files: string[],
   target: ReportTarget,
   host: Host,
+  root: string,
 ): Promise<{ results: RunResult[]; refused: Refused[] }> {
-  const fromOtherRun = target.eventName === 'workflow_run';
+  const fromOtherRun = target.eventName?.toLowerCase() === 'workflow_run';
   const results: RunResult[] = [];
   const refused: Refused[] = [];
   for (const file of files) {
@@ -83,6 +87,7 @@ async function readResults(
           maxBytes: DEFAULT_MAX_RUN_RESULT_BYTES,
           expectedSha: fromOtherRun ? target.headSha : undefined,
           expectedPr: fromOtherRun ? target.pr : undefined,
+          root,
         }),
       );
     } catch (error) {
@@ -99,6 +104,11 @@ function refusedSection(refused: Refused[]): string {
   // the reasons quote artifact content: escaped like any RunResult string
   const lines = refused.map((r) => `- ${escapeText(r.reason, 400)}`);
   return `\n## Refused RunResults\n\n${lines.join('\n')}\n`;
+}
+
+function runnerNotesSection(notes: string[]): string {
+  if (notes.length === 0) return '';
+  return `\n## Runner labels\n\n${notes.map((n) => `- ${escapeText(n, 400)}`).join('\n')}\n`;
 }
 
 function checkTitle(verdict: RunVerdict, runners: number): string {
@@ -136,6 +146,34 @@ async function pullRequestToComment(
   } catch (error) {
     host.warning(error instanceof Error ? error.message : String(error));
     return undefined;
+  }
+}
+
+/**
+ * Why a fork's RunResult cannot gate the merge: its pull request changes .github/workflows/, so the validate run
+ * may have been a workflow of its own making that uploaded any RunResult. undefined when it does not (or no fork).
+ */
+async function untrustedWorkflowChange(
+  client: GitHubClient,
+  target: ReportTarget,
+  pr: number | undefined,
+): Promise<string | undefined> {
+  const run = target.run;
+  if (!run || !target.owner || !target.repo) return undefined;
+  if (run.headRepository.toLowerCase() === run.repository.toLowerCase()) return undefined;
+  if (pr === undefined) return 'the pull request of this fork run could not be confirmed';
+  try {
+    const files = await client.paginate(client.rest.pulls.listFiles, {
+      owner: target.owner,
+      repo: target.repo,
+      pull_number: pr,
+      per_page: 100,
+    });
+    const changed = files.map((f) => f.filename).filter((f) => f.startsWith('.github/workflows/'));
+    if (changed.length === 0) return undefined;
+    return `fork pull request #${pr} changes ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ' and more' : ''} under .github/workflows/, so the run that uploaded this RunResult may not be this repository's validate workflow`;
+  } catch (error) {
+    return `the files of pull request #${pr} could not be listed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }
 }
 
@@ -201,15 +239,25 @@ async function publish(
   }
 
   if (target.headSha) {
+    // a fork that edits the workflows never gets a success from its own upload: neutral, saying why
+    const untrusted = await untrustedWorkflowChange(client, target, pr);
+    if (untrusted)
+      host.warning(
+        `The check run is neutral: ${untrusted}. A maintainer reviews the workflow change and merges it first.`,
+      );
     try {
       const check = await publishCheckRun(client, {
         owner,
         repo,
         headSha: target.headSha,
         name: CHECK_RUN_NAME,
-        conclusion: gateConclusion(verdict),
-        title: checkTitle(verdict, results.length),
-        summary: fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
+        conclusion: untrusted ? 'neutral' : gateConclusion(verdict),
+        title: untrusted
+          ? 'Not trusted: the fork changes .github/workflows/'
+          : checkTitle(verdict, results.length),
+        summary: untrusted
+          ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
+          : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
       });
       host.info(`Check run: ${check.url}`);
@@ -240,10 +288,17 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
   const reportPath = join(outDir, 'report.md');
-  const target = reportTarget(host.env.GITHUB_EVENT_NAME, await readEvent(host), host.env);
+  const workflow = await workflowContextOf(host);
+  const target = reportTarget(workflow.eventName, workflow.payload, host.env);
 
   const files = await resultFiles(config.results);
-  const { results, refused } = await host.group('Read RunResults', () => readResults(files, target, host));
+  const read = await host.group('Read RunResults', () =>
+    readResults(files, target, host, globRoot(config.results)),
+  );
+  const refused = read.refused;
+  // two sections under one label would let one runner's numbers silently replace another's
+  const { results, notes: runnerNotes } = distinctRunners(read.results);
+  for (const note of runnerNotes) host.warning(note);
   const hint = target.runUrl
     ? `the [job summary](${target.runUrl}) and the run's \`vllm-kernel-ci\` artifact`
     : "the job summary and the run's `vllm-kernel-ci` artifact";
@@ -251,7 +306,14 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
 
   const analysed = analyseRuns(results, config.thresholds);
   let verdict: RunVerdict = analysed.verdict;
-  if (results.length === 0) {
+  const upstream = workflow.payload.workflow_run as { conclusion?: unknown } | undefined;
+  if (results.length === 0 && files.length === 0 && target.run && upstream?.conclusion === 'success') {
+    // the validate run succeeded without a GPU job: a fork's push waiting for a maintainer's approval
+    verdict = { verdict: 'not-available', exitCode: 0 };
+    host.info(
+      `Workflow run ${target.run.runId} uploaded no RunResult for ${target.headSha}: it is waiting for a maintainer's approval. Nothing to publish yet.`,
+    );
+  } else if (results.length === 0) {
     verdict = {
       verdict: 'not-available',
       exitCode: 1,
@@ -269,7 +331,7 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
     };
   }
 
-  const report = `${renderReport(analysed, render)}${refusedSection(refused)}`;
+  const report = `${renderReport(analysed, render)}${refusedSection(refused)}${runnerNotesSection(runnerNotes)}`;
   await writeFile(reportPath, report);
   await host.summary(fitSummary(report, analysed, render, refused));
 

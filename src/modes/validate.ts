@@ -7,22 +7,30 @@ import { applyBundle } from '../patch/engine.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
 import { renderReport } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
-import { knownSecrets, scrubSecrets } from '../security/scrub.js';
+import { scrubFilesUnder, scrubStrings } from '../security/boundary.js';
+import { childEnvironment } from '../security/child-env.js';
+import { knownSecrets, makeScrubber } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
 import { analyseRuns } from '../stats/analyse.js';
 import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 
+/** Every secret this job could hold: the github-token input and the credential variables of either environment. */
+function boundaryScrub(config: Config, host: Host, deps?: PipelineDeps): (text: string) => string {
+  const secrets = knownSecrets({ ...deps?.env, ...process.env, ...host.env }, config.githubToken);
+  return makeScrubber(secrets);
+}
+
 export function defaultDeps(config: Config, host: Host): PipelineDeps {
-  const secrets = knownSecrets({ ...process.env, ...host.env }, config.githubToken);
   return {
-    env: { ...process.env },
+    // an allowlist: no token input or variable, nothing that writes to the workflow (security/child-env.ts)
+    env: childEnvironment(process.env),
     reposDir: join(defaultCacheRoot(), 'repos'),
     fetchVllmSource: (version) =>
       fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
     applyBundle,
-    scrub: (text) => scrubSecrets(text, secrets),
+    scrub: boundaryScrub(config, host),
     isBorderline: (cell) => needsRerun(cell, verdictSettings(config)),
   };
 }
@@ -52,29 +60,36 @@ async function uploadOutputs(host: Host, outDir: string, runner: string): Promis
 }
 
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
-  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env));
+  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env, undefined, host.workflow));
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
   const resultPath = join(outDir, 'run-result.json');
   const reportPath = join(outDir, 'report.md');
-  const result = emptyResult(config, host);
-  result.verdicts = verdictSettings(config);
+  const raw = emptyResult(config, host);
+  raw.verdicts = verdictSettings(config);
+  const scrub = boundaryScrub(config, host, deps);
+  let result = raw;
   let stopped: string | undefined;
   try {
-    stopped = (await runPipeline(config, host, outDir, result, deps ?? defaultDeps(config, host))).stopped;
+    stopped = (await runPipeline(config, host, outDir, raw, deps ?? defaultDeps(config, host))).stopped;
   } catch (error) {
     // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
     stopped = error instanceof Error ? error.message : String(error);
-    for (const s of result.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
+    for (const s of raw.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
   } finally {
-    result.identity.finishedAt = new Date().toISOString();
+    raw.identity.finishedAt = new Date().toISOString();
+    // every string the run collected (test ids, messages, cell ids, notes, device strings) leaves scrubbed
+    result = scrubStrings(raw, scrub);
     await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
+  if (stopped) stopped = scrub(stopped);
   const analysed = analyseRuns([result], config.thresholds);
   const report = renderReport(analysed);
   await writeFile(reportPath, report);
   await host.summary(report);
   host.info(report);
+  // the raw logs and junit.xml go into the artifact too
+  await scrubFilesUnder(outDir, scrub);
   await uploadOutputs(host, outDir, result.identity.runner);
   // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression)
   const verdict = stopped ? { verdict: 'failed', exitCode: 1, failure: stopped } : analysed.verdict;

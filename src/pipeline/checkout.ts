@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { checkRef } from '../security/refs.js';
 import { NO_AUTO_GC } from './git-settings.js';
 import { fail, type StepHandle } from './step.js';
 
@@ -57,6 +58,8 @@ async function exists(path: string): Promise<boolean> {
 
 const GIT_ENV = {
   GIT_TERMINAL_PROMPT: '0',
+  // no ext:: or fd:: transports: a repository value must never become a command
+  GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
   GIT_ASKPASS: 'echo',
   GIT_CONFIG_COUNT: '1',
   GIT_CONFIG_KEY_0: 'advice.detachedHead',
@@ -65,6 +68,11 @@ const GIT_ENV = {
 
 export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<CheckedOut> {
   const { kind, url: given } = classifyRepository(o.repository);
+  try {
+    checkRef('vllm-ref', o.ref, o.repository);
+  } catch (error) {
+    throw fail((error as Error).message);
+  }
   const env = { ...o.env, ...GIT_ENV };
   const git = async (args: string[], cwd?: string) => {
     const r = await step.run('git', args, { cwd, env, timeoutMs: o.timeoutMs });
@@ -101,23 +109,35 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
   if (!(await exists(join(dir, '.git')))) {
     await rm(dir, { recursive: true, force: true });
     if (!(await git(['init', '--quiet', dir])).ok) throw fail(`git init ${dir} failed`);
-    await git(['remote', 'add', 'origin', url], dir);
+    await git(['remote', 'add', '--end-of-options', 'origin', url], dir);
   } else {
     await step.log(`reusing the cached clone ${dir}`);
-    await git(['remote', 'set-url', 'origin', url], dir);
+    await git(['remote', 'set-url', '--end-of-options', 'origin', url], dir);
   }
   for (const args of NO_AUTO_GC) await git([...args], dir);
-  // one shallow fetch serves a branch, a tag, refs/pull/N/head and (on GitHub) a full SHA
-  let fetched = await git(['fetch', '--depth', '1', '--force', '--no-tags', 'origin', ref], dir);
+  // one shallow fetch serves a branch, a tag, refs/pull/N/head and (on GitHub) a full SHA; every ref after
+  // --end-of-options, so a value that slipped past validation is still never an option
+  let fetched = await git(
+    ['fetch', '--depth', '1', '--force', '--no-tags', '--end-of-options', 'origin', ref],
+    dir,
+  );
   if (!fetched.ok) {
     await step.log(`shallow fetch of '${ref}' failed; fetching all branches and tags to find it`);
     fetched = await git(
-      ['fetch', '--force', '--tags', '--unshallow', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
+      [
+        'fetch',
+        '--force',
+        '--tags',
+        '--unshallow',
+        '--end-of-options',
+        'origin',
+        '+refs/heads/*:refs/remotes/origin/*',
+      ],
       dir,
     );
     if (!fetched.ok)
       fetched = await git(
-        ['fetch', '--force', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
+        ['fetch', '--force', '--tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
         dir,
       );
     if (!fetched.ok)
@@ -130,7 +150,7 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
   } else {
     ref = 'FETCH_HEAD';
   }
-  if (!(await git(['checkout', '--quiet', '--force', '--detach', ref], dir)).ok) {
+  if (!(await git(['checkout', '--quiet', '--force', '--detach', ref, '--'], dir)).ok) {
     throw fail(`git checkout of '${o.ref}' failed in ${dir}`);
   }
   // a previous run's patch and build products must not leak into this one
@@ -147,7 +167,10 @@ async function resolveRef(
   ref: string,
 ): Promise<string | undefined> {
   for (const candidate of [`origin/${ref}`, `refs/tags/${ref}`, ref]) {
-    const r = await git(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], dir);
+    const r = await git(
+      ['rev-parse', '--verify', '--quiet', '--end-of-options', `${candidate}^{commit}`],
+      dir,
+    );
     if (r.ok) return r.r.stdout.trim();
   }
   return undefined;
@@ -187,7 +210,7 @@ async function pypiRepository(
     ...NO_AUTO_GC.map((a) => [...a]),
     ['add', '--all', '--force'],
     [...ident, 'commit', '--quiet', '--no-verify', '-m', `vLLM ${version} as published on PyPI`],
-    [...ident, 'tag', `v${version}`],
+    [...ident, 'tag', '--end-of-options', `v${version}`],
   ]) {
     const r = await git(args, repo);
     if (!r.ok) throw fail(`making the PyPI source a git repository failed at 'git ${args.join(' ')}'`);

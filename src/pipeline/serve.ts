@@ -1,6 +1,8 @@
 // One `vllm serve` for one arm and repeat: a free port, a readiness check with a timeout, its own log, its process group.
+
 import { appendFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { modelHubCredentials } from '../security/child-env.js';
 import { commandLine, sleep, startLogged, stopProcessGroup } from './process.js';
 
 /** A port nothing listens on right now (the OS picks it). */
@@ -102,7 +104,12 @@ export class VllmServer {
     const server = new VllmServer(
       o.port,
       o.logFile,
-      startLogged(o.vllm, args, { env: o.env, cwd: o.cwd, logFile: o.logFile }),
+      // the pipeline's environment holds no token; a gated model needs the Hugging Face one, here only
+      startLogged(o.vllm, args, {
+        env: { ...o.env, ...modelHubCredentials() },
+        cwd: o.cwd,
+        logFile: o.logFile,
+      }),
     );
     const deadline = Date.now() + o.readyTimeoutMs;
     while (Date.now() < deadline) {

@@ -2,6 +2,7 @@
 // ► microbench ► e2e. Each step's body lives in steps/; this file only orders them and records each one.
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
+import { runResultIdentity, workflowContextOf } from '../github/context.js';
 import type { Host } from '../host.js';
 import type { ApplyBundleOptions } from '../patch/engine.js';
 import {
@@ -14,7 +15,6 @@ import {
 import { TOOL_VERSION } from '../version.js';
 import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
 import { compileStep } from './compile.js';
-import { identityFromEnv, identityFromEvent } from './identity.js';
 import { StepRecorder } from './step.js';
 import { checkoutStep } from './steps/checkout.js';
 import type { PipelineContext } from './steps/context.js';
@@ -105,11 +105,7 @@ export async function runPipeline(
   deps: PipelineDeps,
 ): Promise<PipelineOutcome> {
   const steps = new StepRecorder({ result, outDir, host, scrub: deps.scrub ?? ((s) => s) });
-  Object.assign(
-    result.identity,
-    identityFromEnv(host.env),
-    await identityFromEvent(host.env.GITHUB_EVENT_PATH),
-  );
+  Object.assign(result.identity, runResultIdentity(await workflowContextOf(host)));
   const root = deps.actionRoot ?? actionRoot();
   const bundleDir = await resolveBundle(config.bundle, root);
   result.identity.bundleHash = await bundleHash(bundleDir);

@@ -16,17 +16,21 @@ export function mermaidLabel(text: string, max = 40): string {
   return Array.from(safe).slice(0, max).join('') || '?';
 }
 
-const num = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? Number(x.toFixed(2)) : 0);
+/** Beyond this |Δ%| a value is not a measurement a chart can show (and mermaid cannot parse 1e+308): left out. */
+export const CHART_MAX_ABS = 1e6;
+const plottable = (x: number | undefined): x is number =>
+  x !== undefined && Number.isFinite(x) && Math.abs(x) <= CHART_MAX_ABS;
+const num = (x: number | undefined) => (plottable(x) ? Number(x.toFixed(2)) : 0);
 
 /**
  * A bar per point (Δ%) with two lines for the interval bounds, on a y axis symmetric around zero so the sign
  * reads at a glance.
  */
 export function deltaBarChart(title: string, yLabel: string, points: readonly BarPoint[]): string {
-  const values = points.flatMap((p) => [p.value, p.low ?? 0, p.high ?? 0]).filter(Number.isFinite);
+  const values = points.flatMap((p) => [p.value, p.low ?? 0, p.high ?? 0]).filter(plottable);
   const extent = Math.max(1, ...values.map((v) => Math.abs(v)));
   const limit = Math.ceil(extent * 1.1);
-  const withInterval = points.some((p) => p.low !== undefined && Number.isFinite(p.low));
+  const withInterval = points.some((p) => plottable(p.low));
   const lines = [
     '```mermaid',
     'xychart-beta',

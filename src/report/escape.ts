@@ -2,15 +2,13 @@
 // untrusted: no @mentions or cross-references, no raw HTML, no links or images, no way out of a table cell or
 // a code fence, no hidden comment markers, bounded length. Pure.
 
+import { stripInvisible } from '../security/text.js';
+
 const ZWJ = '\u200d';
 const ZWSP = '\u200b';
 
 /** Default caps, in characters of the original text. */
 export const CAPS = { inline: 200, cell: 120, block: 4000 } as const;
-
-// C0/C1 controls except tab/newline, bidi overrides and isolates (they reorder what a reviewer sees)
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Caps by code points (never splits a surrogate pair) and says so with an ellipsis. */
 export function capLength(text: string, max: number): string {
@@ -19,9 +17,8 @@ export function capLength(text: string, max: number): string {
 }
 
 function clean(value: unknown): string {
-  return String(value ?? '')
-    .replace(/\r\n?/g, '\n')
-    .replace(INVISIBLE, '');
+  // controls, bidi marks and overrides, zero-width and filler characters: they hide or reorder what a reviewer sees
+  return stripInvisible(String(value ?? '').replace(/\r\n?/g, '\n'));
 }
 
 /** Breaks what GitHub would turn into a notification, a reference or a link, without changing what a reader sees. */

@@ -1,7 +1,9 @@
 // Reads a RunResult that came from another job (a PR's artifact): untrusted data, checked before anything uses it.
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseRunResult, RUN_RESULT_SCHEMA_VERSION, type RunResult } from '../results/run-result.js';
+import { scrubSecrets } from './scrub.js';
 
 export interface UntrustedReadOptions {
   /** files larger than this are refused before they are read */
@@ -10,6 +12,8 @@ export interface UntrustedReadOptions {
   expectedPr?: number;
   /** the head SHA of the workflow_run event; the RunResult must name the same */
   expectedSha?: string;
+  /** the directory the artifacts were put in: no directory between it and the file may be a link */
+  root?: string;
 }
 
 /** A RunResult from validate is well under this; 1 MiB of log tail per runner is already unreadable in a comment. */
@@ -19,10 +23,53 @@ export const DEFAULT_MAX_RUN_RESULT_BYTES = 8 * 1024 * 1024;
 export const STRING_CAPS = { logTail: 16_384, long: 4_096, short: 512 } as const;
 const LONG_FIELDS = new Set(['message', 'reason', 'method', 'source']);
 
+/**
+ * The most work one RunResult may ask of report mode, each far above a real run (the H200 run: 79 tests,
+ * 10 e2e cells of 10 samples per arm, 60 microbench cells): the worst RunResult these allow renders in seconds.
+ */
+export const RUN_RESULT_BOUNDS = {
+  tests: 5_000,
+  e2eCells: 200,
+  samplesPerArm: 200,
+  microbenchCells: 1_000,
+} as const;
+
+/** What is over RUN_RESULT_BOUNDS in a parsed RunResult, or undefined. */
+export function overBounds(result: RunResult): string | undefined {
+  const b = RUN_RESULT_BOUNDS;
+  const tests = result.tests?.length ?? 0;
+  if (tests > b.tests) return `it has ${tests} test cases, over the ${b.tests} one report reads`;
+  const cells = result.e2e?.cells ?? [];
+  if (cells.length > b.e2eCells)
+    return `it has ${cells.length} e2e cells, over the ${b.e2eCells} one report reads`;
+  const big = cells.find((c) => c.baseline.length > b.samplesPerArm || c.patched.length > b.samplesPerArm);
+  if (big) {
+    return `e2e cell ${JSON.stringify(big.id.slice(0, 80))} has ${Math.max(big.baseline.length, big.patched.length)} samples in one arm, over the ${b.samplesPerArm} one report reads`;
+  }
+  const mb = result.microbench?.cells.length ?? 0;
+  if (mb > b.microbenchCells)
+    return `it has ${mb} microbench cells, over the ${b.microbenchCells} one report reads`;
+  return undefined;
+}
+
 export class UntrustedArtifactError extends Error {}
 
 function refuse(path: string, what: string, todo: string): never {
   throw new UntrustedArtifactError(`Refusing RunResult ${path}: ${what}. ${todo}`);
+}
+
+/** Refuses a file reached through a linked directory below `root`: an artifact could link to the runner's own files. */
+async function refuseLinkedParents(path: string, root: string): Promise<void> {
+  const from = resolve(root);
+  const rel = relative(from, dirname(resolve(path)));
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return;
+  let at = from;
+  for (const part of rel.split(sep)) {
+    at = join(at, part);
+    const info = await lstat(at).catch(() => undefined);
+    if (info?.isSymbolicLink())
+      refuse(path, `its directory ${at} is a link`, 'Artifacts must hold plain directories and files.');
+  }
 }
 
 async function readCapped(path: string, maxBytes: number): Promise<Buffer> {
@@ -55,14 +102,9 @@ async function readCapped(path: string, maxBytes: number): Promise<Buffer> {
   }
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
-const ANSI_SEQUENCE = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]/g;
-// C0/C1 controls except tab and newline, and bidirectional overrides that make text read differently than it is
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is being removed
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
 function neutraliseString(value: string, cap: number): string {
-  const clean = value.replace(ANSI_SEQUENCE, '').replace(INVISIBLE, '');
+  // token shapes too: a RunResult from a job that printed one must not publish it
+  const clean = scrubSecrets(value, []);
   if (clean.length <= cap) return clean;
   return `${clean.slice(0, cap)}… [${clean.length - cap} characters cut]`;
 }
@@ -91,6 +133,7 @@ export async function readUntrustedRunResult(
   path: string,
   options: UntrustedReadOptions,
 ): Promise<RunResult> {
+  if (options.root !== undefined) await refuseLinkedParents(path, options.root);
   const bytes = await readCapped(path, options.maxBytes);
   let text: string;
   try {
@@ -129,6 +172,8 @@ export async function readUntrustedRunResult(
   } catch (error) {
     refuse(path, (error as Error).message, 'It was not written by this version of validate.');
   }
+  const over = overBounds(result);
+  if (over) refuse(path, over, 'A real validate run is far smaller: it was not written by validate.');
   const { pr, headSha } = result.identity;
   if (options.expectedPr !== undefined && pr !== options.expectedPr) {
     refuse(

@@ -15,6 +15,8 @@ export interface TokenSpec {
   /** 'Bot' for an installation token such as GITHUB_TOKEN (GET /user is refused), 'User' for a personal token */
   type?: 'Bot' | 'User';
   permissions?: Partial<Record<Permission, Level>>;
+  /** the GitHub App an installation token acts for (its comments carry performed_via_github_app); a Bot's default: its login without [bot] */
+  app?: string;
 }
 
 /** GITHUB_TOKEN of a trusted workflow with `pull-requests: write` and `checks: write`. */
@@ -50,6 +52,8 @@ export interface StoredComment {
   body: string;
   login: string;
   userType: 'Bot' | 'User';
+  /** slug of the GitHub App that wrote it, if an app did */
+  app?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -65,7 +69,7 @@ export interface StoredIssue {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
-  pull?: { headSha: string; headRef: string; baseRef: string; headRepo: string };
+  pull?: { headSha: string; headRef: string; baseRef: string; headRepo: string; files: string[] };
 }
 
 export interface StoredCheckRun {
@@ -201,6 +205,7 @@ export class FakeGitHub {
       login: spec.login ?? 'octocat',
       type: spec.type ?? 'User',
       permissions: spec.permissions ?? {},
+      app: spec.app ?? (spec.type === 'Bot' ? (spec.login ?? 'octocat').replace(/\[bot\]$/, '') : ''),
       id: this.nextId++,
     });
   }
@@ -231,6 +236,8 @@ export class FakeGitHub {
       baseRef?: string;
       headRepo?: string;
       title?: string;
+      /** paths the pull request changes (GET .../pulls/N/files) */
+      files?: string[];
     },
   ): void {
     this.addRepo(fullName);
@@ -251,6 +258,7 @@ export class FakeGitHub {
         headRef: pr.headRef ?? 'feature',
         baseRef: pr.baseRef ?? 'main',
         headRepo: pr.headRepo ?? fullName,
+        files: pr.files ?? ['vllm/model_executor/layers/fused_moe/shared_expert_gate.py'],
       },
     });
   }
@@ -262,6 +270,7 @@ export class FakeGitHub {
     body: string,
     login = 'someone',
     userType: 'Bot' | 'User' = 'User',
+    app?: string,
   ) {
     const at = now();
     const c: StoredComment = {
@@ -271,6 +280,7 @@ export class FakeGitHub {
       body,
       login,
       userType,
+      ...(app ? { app } : {}),
       createdAt: at,
       updatedAt: at,
     };
@@ -535,6 +545,13 @@ export class FakeGitHub {
       issue_url: `${repoApi}/issues/${c.issueNumber}`,
       body: c.body,
       user: this.loginUser(c.login, c.userType),
+      performed_via_github_app: c.app
+        ? this.shape('integration', {
+            slug: c.app,
+            name: c.app,
+            html_url: `https://github.com/apps/${c.app}`,
+          })
+        : null,
       created_at: c.createdAt,
       updated_at: c.updatedAt,
       author_association: c.userType === 'Bot' ? 'NONE' : 'CONTRIBUTOR',
@@ -813,6 +830,7 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
       body,
       ctx.user.login,
       ctx.user.type,
+      ctx.user.app || undefined,
     );
     return {
       status: 201,
@@ -922,6 +940,25 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
       .filter((i) => !head || `${i.pull?.headRepo.split('/')[0]}:${i.pull?.headRef}` === head)
       .sort((a, b) => b.number - a.number)
       .map((i) => this.pullObject(ctx.repo, i, 'pull-request-simple'));
+    return this.paginate(list, ctx.params, ctx.url);
+  },
+
+  'pulls/list-files'(ctx) {
+    const issue = ctx.repo.issues.get(Number(ctx.params.pull_number));
+    if (!issue?.pull) throw new HttpError(404, 'Not Found');
+    const list = issue.pull.files.map((filename, i) =>
+      this.shape('diff-entry', {
+        sha: sha1(`${filename}${i}`),
+        filename,
+        status: 'modified',
+        additions: 1,
+        deletions: 1,
+        changes: 2,
+        blob_url: `https://github.com/${ctx.repo.owner}/${ctx.repo.name}/blob/${issue.pull?.headSha}/${filename}`,
+        raw_url: `https://github.com/${ctx.repo.owner}/${ctx.repo.name}/raw/${issue.pull?.headSha}/${filename}`,
+        contents_url: `${this.url}/repos/${ctx.repo.owner}/${ctx.repo.name}/contents/${filename}`,
+      }),
+    );
     return this.paginate(list, ctx.params, ctx.url);
   },
 
