@@ -170,6 +170,20 @@ export const INPUTS: readonly InputSpec[] = [
     default: 'false',
     modes: RUNS,
   },
+  {
+    name: 'e2e-budget',
+    description:
+      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default leaves a 360-minute job room for the other steps and a 30% error in the assumed rates (README, E2e plan).',
+    default: '240',
+    modes: RUNS,
+  },
+  {
+    name: 'e2e-swap',
+    description:
+      'How the vllm-serve e2e swaps arms: `auto` (both servers resident when the model fits twice, else sleep mode, else restarts), `resident`, `sleep` or `restart`.',
+    default: 'auto',
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

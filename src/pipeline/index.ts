@@ -318,6 +318,8 @@ export async function runPipeline(
         concurrencies: config.e2e.concurrencies,
         repeats: config.e2e.repeats,
         aa: config.e2e.aa,
+        swap: config.e2e.swap === 'auto' ? undefined : config.e2e.swap,
+        budgetMinutes: config.e2e.budgetMinutes,
         env,
         vendor,
         readyTimeoutMs: t.serverReadyMs,
