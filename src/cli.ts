@@ -6,6 +6,7 @@ import type { Host } from './host.js';
 import { INPUTS, MODES, type Mode } from './inputs.js';
 import { writeOutputs } from './main.js';
 import { runMode } from './modes/index.js';
+import { renderPlan } from './modes/plan.js';
 import { patchCommand } from './patch/command.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -62,6 +63,11 @@ function modeHelp(mode: Mode): string {
     const def = input.default !== undefined ? ` (default: ${input.default || '""'})` : '';
     lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
   }
+  if (mode === 'validate')
+    lines.push(
+      '  --plan [--json]',
+      '      Print the vllm-serve e2e plan (cells, runs, prompts per run, server starts, swap method, minutes) and run nothing.',
+    );
   lines.push('  --help', '      Show this help.');
   return lines.join('\n');
 }
@@ -123,8 +129,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     return 2;
   }
   const mode = command as Mode;
+  const plan = mode === 'validate' && rest.includes('--plan');
   try {
-    const { values } = parseFlags(rest);
+    const { values } = parseFlags(plan ? rest.filter((a) => a !== '--plan' && a !== '--json') : rest);
     if (values.help) {
       io.out(modeHelp(mode));
       return 0;
@@ -135,6 +142,10 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         ? mode
         : ((values as Record<string, string | boolean | undefined>)[name] as string | undefined),
     );
+    if (plan) {
+      io.out(renderPlan(config, rest.includes('--json')));
+      return 0;
+    }
     if (config.githubToken) host.setSecret(config.githubToken);
     const outcome = await runMode(config, host);
     writeOutputs(host, outcome);

@@ -173,8 +173,8 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'e2e-budget',
     description:
-      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default leaves a 360-minute job room for the other steps and a 30% error in the assumed rates (README, E2e plan).',
-    default: '240',
+      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default runs the whole default grid in a 360-minute job with room for the other steps (README, E2e plan).',
+    default: '250',
     modes: RUNS,
   },
   {

@@ -157,6 +157,8 @@ export interface PlannedCell {
   /** runs of both arms together */
   runs: number;
   estimatedMinutes: number;
+  /** why it will not run (the budget); absent for a cell that runs */
+  dropped?: string;
 }
 
 export interface E2ePlan {
@@ -166,8 +168,8 @@ export interface E2ePlan {
   repeats: number;
   /** the arm order of every cell's runs */
   order: ArmKey[];
+  /** every cell of the grid, in grid order; a dropped one says why and has no runs */
   cells: PlannedCell[];
-  dropped: { id: string; why: string }[];
   runs: number;
   serverStarts: number;
   swaps: number;
@@ -202,25 +204,32 @@ function swapsIn(order: ArmKey[], cells: number): number {
 interface Sizing {
   promptFactor: number;
   repeats: number;
-  keep: { shape: WorkloadShape; concurrency: number }[];
+  /** per grid cell: why it is dropped, or undefined when it runs */
+  dropped: (string | undefined)[];
 }
 
-function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'dropped' | 'fitted' | 'budgetMinutes'> {
+function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budgetMinutes'> {
   const numPrompts = input.numPrompts ?? defaultNumPrompts;
   const order = counterbalancedOrder(sizing.repeats);
-  const cells: PlannedCell[] = sizing.keep.map(({ shape, concurrency }) => {
+  const grid = input.shapes.flatMap((shape) =>
+    input.concurrencies.map((concurrency) => ({ shape, concurrency })),
+  );
+  const all: PlannedCell[] = grid.map(({ shape, concurrency }, i) => {
     const promptsPerRun = Math.max(concurrency, Math.round(numPrompts(concurrency) * sizing.promptFactor));
     const seconds = order.length * runSeconds(input.rates, shape, concurrency, promptsPerRun);
+    const dropped = sizing.dropped[i];
     return {
       id: cellId(shape, concurrency),
       inputLen: shape.inputLen,
       outputLen: shape.outputLen,
       concurrency,
       promptsPerRun,
-      runs: order.length,
-      estimatedMinutes: round1(seconds / 60),
+      runs: dropped ? 0 : order.length,
+      estimatedMinutes: dropped ? 0 : round1(seconds / 60),
+      ...(dropped ? { dropped } : {}),
     };
   });
+  const cells = all.filter((c) => !c.dropped);
   const method = input.swap.method;
   // restart runs every cell in one server visit, so a server per arm change of the order
   const swaps = method === 'restart' ? swapsIn(order, 1) : swapsIn(order, cells.length);
@@ -234,7 +243,7 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'dropped' | 'fit
     swapWhy: input.swap.why,
     repeats: sizing.repeats,
     order,
-    cells,
+    cells: all,
     runs: cells.length * order.length,
     serverStarts,
     swaps,
@@ -263,12 +272,9 @@ export function detectablePct(pairs: number, cvPct = 2): number {
  * expensive cells first.
  */
 export function planServeAb(input: PlanInput): E2ePlan {
-  const all = input.shapes.flatMap((shape) =>
-    input.concurrencies.map((concurrency) => ({ shape, concurrency })),
-  );
-  const sizing: Sizing = { promptFactor: 1, repeats: input.repeats, keep: all };
+  const size = input.shapes.length * input.concurrencies.length;
+  const sizing: Sizing = { promptFactor: 1, repeats: input.repeats, dropped: Array(size).fill(undefined) };
   const fitted: string[] = [];
-  const dropped: E2ePlan['dropped'] = [];
   const budget = input.budgetMinutes;
   const fits = (s: Sizing) => budget === undefined || build(input, s).estimatedMinutes <= budget;
   if (!fits(sizing)) {
@@ -278,19 +284,22 @@ export function planServeAb(input: PlanInput): E2ePlan {
     sizing.promptFactor = factor;
     const floor = Math.min(input.repeats, MIN_PAIRS);
     while (sizing.repeats > floor && !fits(sizing)) sizing.repeats--;
-    while (sizing.keep.length > 1 && !fits(sizing)) {
+    const dropped: string[] = [];
+    while (sizing.dropped.filter((d) => !d).length > 1 && !fits(sizing)) {
       const cells = build(input, sizing).cells;
-      const costliest = cells.reduce((a, b) => (b.estimatedMinutes > a.estimatedMinutes ? b : a));
-      const at = cells.indexOf(costliest);
-      dropped.push({ id: costliest.id, why: `not run (budget): ${costliest.estimatedMinutes} min planned` });
-      sizing.keep = sizing.keep.filter((_, i) => i !== at);
+      const costliest = cells
+        .filter((c) => !c.dropped)
+        .reduce((x, y) => (y.estimatedMinutes > x.estimatedMinutes ? y : x));
+      sizing.dropped[cells.indexOf(costliest)] =
+        `not run (budget): ${costliest.estimatedMinutes} min planned`;
+      dropped.push(costliest.id);
     }
     // what dropping freed goes back: repeats first, then prompts
     while (sizing.repeats < input.repeats && fits({ ...sizing, repeats: sizing.repeats + 1 }))
       sizing.repeats++;
     while (sizing.promptFactor < 1 && fits({ ...sizing, promptFactor: round2(sizing.promptFactor + 0.05) }))
       sizing.promptFactor = round2(sizing.promptFactor + 0.05);
-    const now = build(input, sizing).cells;
+    const now = build(input, sizing).cells.filter((c) => !c.dropped);
     const perConcurrency = (cells: PlannedCell[]) =>
       [...new Map(cells.map((c) => [c.concurrency, `c${c.concurrency} ${c.promptsPerRun}`])).values()].join(
         ', ',
@@ -305,7 +314,7 @@ export function planServeAb(input: PlanInput): E2ePlan {
       );
     if (dropped.length > 0)
       fitted.push(
-        `dropped ${dropped.length} of ${all.length} cells, the most expensive first: ${dropped.map((d) => d.id).join(', ')}`,
+        `dropped ${dropped.length} of ${size} cells, the most expensive first: ${dropped.join(', ')}`,
       );
   }
   const plan = build(input, sizing);
@@ -313,25 +322,31 @@ export function planServeAb(input: PlanInput): E2ePlan {
     fitted.push(
       `even one cell at the fewest prompts and repeats needs ${plan.estimatedMinutes} min, over the budget`,
     );
-  return { ...plan, dropped, fitted, budgetMinutes: budget };
+  return { ...plan, fitted, budgetMinutes: budget };
 }
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+/** The cells that will run. */
+export function running(plan: E2ePlan): PlannedCell[] {
+  return plan.cells.filter((c) => !c.dropped);
+}
+
 /** The plan as lines for a terminal or a log. */
 export function describePlan(plan: E2ePlan): string[] {
   const lines = [
-    `e2e plan (vllm-serve, ${plan.model}): ${plan.cells.length} cells × ${plan.runs / Math.max(1, plan.cells.length)} runs (${plan.repeats} pairs, order ${plan.order
+    `e2e plan (vllm-serve, ${plan.model}): ${running(plan).length} of ${plan.cells.length} cells × ${plan.runs / Math.max(1, running(plan).length)} runs (${plan.repeats} pairs, order ${plan.order
       .slice(0, 8)
       .map((a) => (a === 'baseline' ? 'A' : 'B'))
       .join(' ')}${plan.order.length > 8 ? ' …' : ''})`,
     `swap: ${plan.swap} (${plan.swapWhy}); ${plan.serverStarts} server starts, ${plan.swaps} swaps`,
     'cell                     prompts/run  runs  minutes',
-    ...plan.cells.map(
-      (c) =>
-        `${c.id.padEnd(24)} ${String(c.promptsPerRun).padStart(11)}  ${String(c.runs).padStart(4)}  ${c.estimatedMinutes.toFixed(1).padStart(7)}`,
+    ...plan.cells.map((c) =>
+      c.dropped
+        ? `${c.id.padEnd(24)} ${c.dropped}`
+        : `${c.id.padEnd(24)} ${String(c.promptsPerRun).padStart(11)}  ${String(c.runs).padStart(4)}  ${c.estimatedMinutes.toFixed(1).padStart(7)}`,
     ),
     `estimated ${plan.estimatedMinutes} min in total${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}`,
     ...plan.fitted.map((f) => `budget: ${f}`),

@@ -17,6 +17,7 @@ import {
   maxModelLen,
   planServeAb,
   ratesFor,
+  running,
   type ServeArms,
   type SwapMethod,
   type ThroughputRates,
@@ -228,7 +229,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   await mkdir(rawDir, { recursive: true });
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
-  const states: CellState[] = plan.cells.map((c) => ({
+  const states: CellState[] = running(plan).map((c) => ({
     cell: newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
     shape: { inputLen: c.inputLen, outputLen: c.outputLen },
     concurrency: c.concurrency,
@@ -236,10 +237,13 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     reasons: [],
     planned: c.runs,
   }));
-  const droppedCells = plan.dropped.map((d) => {
-    const [, i, out, c] = /^in(\d+)-out(\d+)-c(\d+)$/.exec(d.id) ?? [];
-    return { ...newCell(d.id, Number(i), Number(out), Number(c)), status: 'not-run' as const, reason: d.why };
-  });
+  const droppedCells = plan.cells
+    .filter((c) => c.dropped)
+    .map((c) => ({
+      ...newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
+      status: 'not-run' as const,
+      reason: c.dropped,
+    }));
   const servers = new ArmServers(step, {
     vllm: o.vllm,
     model: o.model,
@@ -333,7 +337,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   } finally {
     await servers.stopAll();
   }
-  const cells = [...states.map((s) => s.cell), ...droppedCells];
+  const byId = new Map([...states.map((s) => s.cell), ...droppedCells].map((c) => [c.id, c]));
+  const cells = plan.cells.map((c) => byId.get(c.id) as E2eCell);
   return {
     backend: 'vllm-serve',
     method: methodSentence(plan, servers, arms, o.aa),
