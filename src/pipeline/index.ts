@@ -13,6 +13,7 @@ import {
   STEP_NAMES,
 } from '../results/run-result.js';
 import { TOOL_VERSION } from '../version.js';
+import { releaseWheelUrl } from '../vllm/wheel.js';
 import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
 import { type CheckedOut, checkout } from './checkout.js';
 import { type DetectedDevice, detectDevice, gpuMemoryUsed } from './device.js';
@@ -214,6 +215,7 @@ export async function runPipeline(
       rocm: quickRocm,
       env,
       timeoutMs: t.installMs,
+      releaseWheel: config.vllm.repository === 'pypi' ? () => releaseWheelUrl(config.vllm.ref) : undefined,
     }),
   );
 
