@@ -6,16 +6,54 @@ import {
   MODES,
   TOOL_VERSION,
   applyBundle,
+  chooseSwap,
   countSites,
+  describePlan,
   parseConfig,
+  planServeAb,
+  ratesFor,
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-2TBUWBO3.js";
+} from "./chunks/chunk-S3XM6ZVQ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts
 import { parseArgs as parseArgs2 } from "node:util";
+
+// src/modes/plan.ts
+function e2ePlanFor(config) {
+  const { rates, assumed } = ratesFor(config.e2e.model);
+  const swap = config.e2e.swap === "auto" ? (() => {
+    const chosen = chooseSwap({
+      cardMemoryGiB: rates.cardMemoryGiB,
+      weightsGiB: assumed ? void 0 : rates.weightsGiB,
+      tensorParallelSize: config.e2e.tensorParallelSize
+    });
+    return {
+      ...chosen,
+      why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`
+    };
+  })() : { method: config.e2e.swap, why: "asked for" };
+  return planServeAb({
+    model: config.e2e.model,
+    shapes: config.e2e.shapes,
+    concurrencies: config.e2e.concurrencies,
+    repeats: config.e2e.repeats,
+    swap,
+    rates,
+    ratesAssumed: assumed,
+    budgetMinutes: config.e2e.budgetMinutes
+  });
+}
+function renderPlan(config, json) {
+  if (config.e2e.backend === "model" || config.e2e.backend === "none")
+    throw new Error(
+      `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`
+    );
+  const plan = e2ePlanFor(config);
+  return json ? JSON.stringify({ backend: "vllm-serve", ...plan }, null, 2) : describePlan(plan).join("\n");
+}
 
 // src/patch/command.ts
 import { parseArgs } from "node:util";
@@ -171,6 +209,11 @@ function modeHelp(mode) {
     const def = input.default !== void 0 ? ` (default: ${input.default || '""'})` : "";
     lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
   }
+  if (mode === "validate")
+    lines.push(
+      "  --plan [--json]",
+      "      Print the vllm-serve e2e plan (cells, runs, prompts per run, server starts, swap method, minutes) and run nothing."
+    );
   lines.push("  --help", "      Show this help.");
   return lines.join("\n");
 }
@@ -228,8 +271,9 @@ async function runCli(argv, io = processIo) {
     return 2;
   }
   const mode = command;
+  const plan = mode === "validate" && rest.includes("--plan");
   try {
-    const { values } = parseFlags(rest);
+    const { values } = parseFlags(plan ? rest.filter((a) => a !== "--plan" && a !== "--json") : rest);
     if (values.help) {
       io.out(modeHelp(mode));
       return 0;
@@ -238,6 +282,10 @@ async function runCli(argv, io = processIo) {
     const config = parseConfig(
       (name) => name === "mode" ? mode : values[name]
     );
+    if (plan) {
+      io.out(renderPlan(config, rest.includes("--json")));
+      return 0;
+    }
     if (config.githubToken) host.setSecret(config.githubToken);
     const outcome = await runMode(config, host);
     writeOutputs(host, outcome);
