@@ -15,7 +15,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-S3XM6ZVQ.js";
+} from "./chunks/chunk-OVZT5QEP.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

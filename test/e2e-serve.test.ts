@@ -249,6 +249,32 @@ describe('the run on the fake vLLM', () => {
     );
   });
 
+  it('a budget spent during a re-run keeps the cell and the pairs it has', { timeout: 60_000 }, async () => {
+    const step = await stepFor();
+    const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
+    const e2e = await runServeAb(step, {
+      vllm: join(FAKE_BIN, 'vllm'),
+      model: 'm',
+      tensorParallelSize: 1,
+      shapes: SHAPES.slice(0, 1),
+      concurrencies: [4],
+      repeats: 2,
+      env,
+      vendor: 'nvidia',
+      readyTimeoutMs: 20_000,
+      benchTimeoutMs: 30_000,
+      waitForGpuMemory: async () => true,
+      isBorderline: () => true,
+      budgetMinutes: 55,
+      clock: () => step.benches * 10 * 60_000,
+    });
+    // A B B A, then the re-run's B A before the budget ran out
+    expect(step.benches).toBe(6);
+    expect(e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 1 });
+    expect(e2e.cells[0].baseline).toHaveLength(3);
+    expect(e2e.cells[0].patched).toHaveLength(3);
+  });
+
   it('a run with failed requests is repeated once; failing again marks the cell', {
     timeout: 60_000,
   }, async () => {

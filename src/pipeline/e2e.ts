@@ -291,6 +291,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
             `e2e budget of ${o.budgetMinutes} min spent after ${spentMin.toFixed(1)} min: stopping`,
           );
         budgetSpent = true;
+        // a cut re-run keeps the pairs it has: the cell was judged before it started
+        if (run.round > 0) continue;
         s.cell.status = 'not-run';
         s.cell.reason = `${NOT_RUN_BUDGET}: ${Math.min(s.cell.baseline.length, s.cell.patched.length)} of ${s.planned / 2} pairs done`;
         continue;
