@@ -15,7 +15,7 @@ import {
   resolveBundleDir,
   runMode,
   writeOutputs
-} from "./chunks/chunk-OVZT5QEP.js";
+} from "./chunks/chunk-5NEE6ZVJ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

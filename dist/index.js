@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-OVZT5QEP.js";
+} from "./chunks/chunk-5NEE6ZVJ.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/index.ts

@@ -28,8 +28,6 @@ import { gpuMemoryTotalGiB, hubCacheDir, localModelDir, weightsGiB } from './ser
 import { oneLine, type StepHandle } from './step.js';
 
 export { cellId, defaultNumPrompts, GATE_ENV } from './e2e-plan.js';
-export const ARMS = ['baseline', 'patched'] as const;
-export type Arm = (typeof ARMS)[number];
 
 export interface ServeAbOptions {
   vllm: string;
