@@ -33,6 +33,9 @@ export interface Config {
     repeats: number;
     /** both arms run the baseline: the noise floor */
     aa: boolean;
+    /** minutes the vllm-serve e2e may take; undefined: no limit */
+    budgetMinutes?: number;
+    swap: 'auto' | 'resident' | 'sleep' | 'restart';
   };
   /** minEffectSet: min-effect differs from its default, so it overrides the one a RunResult recorded (report mode) */
   thresholds: { minEffectPct: number; failOnRegression: boolean; minEffectSet?: boolean };
@@ -115,6 +118,15 @@ export function parseConcurrencies(name: string, value: string): number[] {
   );
 }
 
+/** Minutes, a positive number, or `none` for no limit. */
+export function parseBudget(name: string, value: string): number | undefined {
+  if (value.trim() === 'none') return undefined;
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw bad(name, value, 'minutes (a number > 0) or `none`');
+  return n;
+}
+
 /** A plain git branch name: letters, digits, `._/-`, and none of the forms git check-ref-format refuses. */
 export function parseBranchName(name: string, value: string): string {
   const invalid = !/^[A-Za-z0-9._/-]+$/.test(value) || /\.\.|\/\/|^[-/.]|[/.]$|\.lock$|\/\./.test(value);
@@ -187,6 +199,8 @@ export function parseConfig(read: InputReader): Config {
       concurrencies: parseConcurrencies('concurrencies', get('concurrencies')),
       repeats,
       aa: parseBoolean('e2e-aa', get('e2e-aa')),
+      budgetMinutes: parseBudget('e2e-budget', get('e2e-budget')),
+      swap: oneOf('e2e-swap', get('e2e-swap'), ['auto', 'resident', 'sleep', 'restart'] as const),
     },
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),

@@ -197,6 +197,20 @@ export const INPUTS: readonly InputSpec[] = [
     default: 'gfx950,gfx942,sm_80,sm_89,sm_90,sm_100,sm_120',
     modes: RUNS,
   },
+  {
+    name: 'e2e-budget',
+    description:
+      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default runs the whole default grid in a 360-minute job with room for the other steps (README, E2e plan).',
+    default: '250',
+    modes: RUNS,
+  },
+  {
+    name: 'e2e-swap',
+    description:
+      'How the vllm-serve e2e swaps arms: `auto` (both servers resident when the model fits twice, else sleep mode, else restarts), `resident`, `sleep` or `restart`.',
+    default: 'auto',
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

@@ -105,10 +105,33 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       expect(Math.min(...cell.patched)).toBeGreaterThan(Math.max(...cell.baseline));
     }
     const e2eLog = await readFile(join(config.outputDir, 'logs/e2e.log'), 'utf8');
-    const starts = [...e2eLog.matchAll(/starting vllm serve \((\w+) arm, repeat (\d)\)/g)].map(
-      (m) => `${m[1]}${m[2]}`,
+    // one server per arm, the idle one asleep (the H200 of the fakes cannot hold two unknown-size models)
+    const starts = [...e2eLog.matchAll(/starting vllm serve \((\w+) arm: (\S+); swap (\w+)\)/g)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
     );
-    expect(starts).toEqual(['baseline1', 'patched1', 'baseline2', 'patched2']);
+    expect(starts).toEqual([
+      'baseline VLLM_FUSED_SHARED_EXPERT_GATE=0 sleep',
+      'patched VLLM_FUSED_SHARED_EXPERT_GATE=1 sleep',
+    ]);
+    // counterbalanced A B B A within each cell, cell after cell
+    const runs = [...e2eLog.matchAll(/^e2e (\S+) (\w+) arm, repeat (\d)/gm)].map(
+      (m) => `${m[1]} ${m[2]}${m[3]}`,
+    );
+    expect(runs).toEqual([
+      'in1024-out1024-c4 baseline1',
+      'in1024-out1024-c4 patched1',
+      'in1024-out1024-c4 patched2',
+      'in1024-out1024-c4 baseline2',
+      'in8192-out1024-c4 baseline1',
+      'in8192-out1024-c4 patched1',
+      'in8192-out1024-c4 patched2',
+      'in8192-out1024-c4 baseline2',
+    ]);
+    expect(e2eLog).toMatch(/baseline arm put to sleep in [\d.]+ s\n/);
+    expect(e2eLog).toMatch(/baseline arm woken in [\d.]+ s\n/);
+    expect(r.e2e?.swap).toBe('sleep');
+    expect(r.e2e?.plan?.serverStarts).toBe(2);
+    expect(r.e2e?.method).toContain('counterbalanced A B B A, B A A B over 2 pairs');
     expect(e2eLog).toContain('4/8 done');
     expect(e2eLog).toMatch(/8\/8 done, elapsed \d+ s, about 0 s left/);
     expect(e2eLog).not.toContain('NOT released');
@@ -124,7 +147,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       'microbench.json',
       'report.md',
       'logs/checkout.log',
-      'logs/e2e-server-patched-r2.log',
+      'logs/e2e-server-patched-1.log',
     ]) {
       expect((await stat(join(out, f))).isFile()).toBe(true);
     }

@@ -4,6 +4,7 @@ import { ConfigError, parseConfig } from '../config.js';
 import { writeOutputs } from '../host.js';
 import { INPUTS, type Mode } from '../inputs.js';
 import { runMode } from '../modes/index.js';
+import { renderPlan } from '../modes/plan.js';
 import { type CliCommand, type CliIo, cliHost } from './io.js';
 
 const MODE_SUMMARY: Record<Mode, string> = {
@@ -20,6 +21,11 @@ function modeHelp(mode: Mode): string {
     const def = input.default !== undefined ? ` (default: ${input.default || '""'})` : '';
     lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
   }
+  if (mode === 'validate')
+    lines.push(
+      '  --plan [--json]',
+      '      Print the vllm-serve e2e plan (cells, runs, prompts per run, server starts, swap method, minutes) and run nothing.',
+    );
   lines.push('  --help', '      Show this help.');
   return lines.join('\n');
 }
@@ -43,8 +49,9 @@ function parseFlags(args: string[]) {
 }
 
 async function runModeCommand(mode: Mode, args: string[], io: CliIo): Promise<number> {
+  const plan = mode === 'validate' && args.includes('--plan');
   try {
-    const { values } = parseFlags(args);
+    const { values } = parseFlags(plan ? args.filter((a) => a !== '--plan' && a !== '--json') : args);
     if (values.help) {
       io.out(modeHelp(mode));
       return 0;
@@ -55,6 +62,10 @@ async function runModeCommand(mode: Mode, args: string[], io: CliIo): Promise<nu
         ? mode
         : ((values as Record<string, string | boolean | undefined>)[name] as string | undefined),
     );
+    if (plan) {
+      io.out(renderPlan(config, args.includes('--json')));
+      return 0;
+    }
     if (config.githubToken) host.setSecret(config.githubToken);
     const outcome = await runMode(config, host);
     writeOutputs(host, outcome);

@@ -2,23 +2,32 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkloadShape } from '../config.js';
-import { parseBenchServe } from '../results/parsers/bench-serve.js';
+import { type BenchServeResult, parseBenchServe } from '../results/parsers/bench-serve.js';
 import { parseE2eModel } from '../results/parsers/e2e-model.js';
 import type { Device, E2e, E2eCell } from '../results/run-result.js';
-import { sleep } from './process.js';
-import { freePort, ServerError, VllmServer } from './serve.js';
+import {
+  type ArmKey,
+  blocksUsed,
+  chooseSwap,
+  counterbalancedOrder,
+  describePlan,
+  type E2ePlan,
+  GATE_ENV,
+  gateSwitchArms,
+  maxModelLen,
+  planServeAb,
+  ratesFor,
+  running,
+  type ServeArms,
+  type SwapMethod,
+  type ThroughputRates,
+} from './e2e-plan.js';
+import { ServerError } from './serve.js';
+import { ArmServers } from './serve-arms.js';
+import { gpuMemoryTotalGiB, hubCacheDir, localModelDir, weightsGiB } from './serve-model.js';
 import { oneLine, type StepHandle } from './step.js';
 
-/** The switch the bundle's patched call sites read: 0 runs vLLM's own gate, 1 the fused kernel. */
-export const GATE_ENV = 'VLLM_FUSED_SHARED_EXPERT_GATE';
-export const ARMS = ['baseline', 'patched'] as const;
-export type Arm = (typeof ARMS)[number];
-
-/** One arm's server environment, e.g. its worktree first on PYTHONPATH for a base-against-head A/B. */
-export interface ServeArm {
-  label: Arm;
-  env: Record<string, string>;
-}
+export { cellId, defaultNumPrompts, GATE_ENV } from './e2e-plan.js';
 
 export interface ServeAbOptions {
   vllm: string;
@@ -27,10 +36,10 @@ export interface ServeAbOptions {
   shapes: WorkloadShape[];
   concurrencies: number[];
   repeats: number;
-  /** A/A: both arms run the baseline */
+  /** A/A: both arms run the baseline (with the default arms) */
   aa?: boolean;
-  /** each arm's server environment; default: the bundle's switch GATE_ENV=0/1 */
-  arms?: ServeArm[];
+  /** the two arms; the bundle's gate switch off and on when absent */
+  arms?: ServeArms;
   env: Record<string, string | undefined>;
   cwd?: string;
   vendor: Device['vendor'];
@@ -44,19 +53,24 @@ export interface ServeAbOptions {
   /** prompts per cell for a concurrency */
   numPrompts?: (concurrency: number) => number;
   seed?: number;
-}
-
-export function cellId(shape: WorkloadShape, concurrency: number): string {
-  return `in${shape.inputLen}-out${shape.outputLen}-c${concurrency}`;
-}
-
-export function defaultNumPrompts(concurrency: number): number {
-  return Math.max(16, 4 * concurrency);
+  /** forces a swap method; else chosen from the card's memory and the weights */
+  swap?: SwapMethod;
+  /** memory of one card and the model's weights, GiB, for the fits-twice check */
+  cardMemoryGiB?: number;
+  weightsGiB?: number;
+  /** minutes the e2e may take: the plan is fitted to it, and the run stops when it is spent */
+  budgetMinutes?: number;
+  rates?: ThroughputRates;
+  /** what `vllm bench serve --tokenizer` gets: the served model's local files, so no download is needed */
+  tokenizer?: string;
+  /** ms clock for the budget; performance.now by default */
+  clock?: () => number;
 }
 
 /** `vllm bench serve` flags, as vllm/benchmarks/serve.py and datasets.py define them. */
 export function benchArgs(o: {
   model: string;
+  tokenizer?: string;
   port: number;
   shape: WorkloadShape;
   concurrency: number;
@@ -74,6 +88,8 @@ export function benchArgs(o: {
     'openai',
     '--model',
     o.model,
+    '--tokenizer',
+    o.tokenizer ?? o.model,
     '--host',
     '127.0.0.1',
     '--port',
@@ -127,211 +143,314 @@ export function progressLine(done: number, total: number, elapsedS: number): str
   return `${done}/${total} done, elapsed ${formatDuration(elapsedS)}${left !== undefined ? `, about ${formatDuration(left)} left` : ''}`;
 }
 
-interface Run {
+/** One bench run in execution order: which cell, which arm, the arm's n-th sample in that cell. */
+export interface ScheduledRun {
+  cell: number;
+  arm: ArmKey;
+  /** place in the counterbalanced order */
+  position: number;
+  /** 1-based sample number of this arm in this cell */
   repeat: number;
-  arm: Arm;
-  cells: E2eCell[];
   round: number;
 }
 
-export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E2e> {
-  const cells: E2eCell[] = [];
-  const shapeOf = new Map<string, { shape: WorkloadShape; concurrency: number }>();
-  for (const shape of o.shapes) {
-    for (const concurrency of o.concurrencies) {
-      const id = cellId(shape, concurrency);
-      shapeOf.set(id, { shape, concurrency });
-      cells.push({
-        id,
-        params: { input_len: shape.inputLen, output_len: shape.outputLen, concurrency },
-        metric: 'output_throughput',
-        unit: 'tok/s',
-        higherIsBetter: true,
-        baseline: [],
-        patched: [],
-        status: 'ok',
-        reruns: 0,
-      });
-    }
+/**
+ * Cell by cell in the counterbalanced order when arms swap cheaply (a cell finishes before the next starts,
+ * so a budget stop leaves whole cells); position by position over all cells when a swap is a restart.
+ */
+export function scheduleRuns(order: ArmKey[], cells: number, method: SwapMethod, round = 0): ScheduledRun[] {
+  const runs: ScheduledRun[] = [];
+  for (let cell = 0; cell < cells; cell++) {
+    const seen: Record<ArmKey, number> = { baseline: 0, patched: 0 };
+    order.forEach((arm, position) => {
+      seen[arm] += 1;
+      runs.push({ cell, arm, position, repeat: seen[arm], round });
+    });
   }
+  return method === 'restart' ? byPosition(runs) : runs;
+}
+
+function byPosition(runs: ScheduledRun[]): ScheduledRun[] {
+  return [...runs].sort((a, b) => a.position - b.position || a.cell - b.cell);
+}
+
+interface CellState {
+  cell: E2eCell;
+  shape: WorkloadShape;
+  concurrency: number;
+  prompts: number;
+  reasons: string[];
+  /** runs left in its schedule, for "k of n pairs" on a budget stop */
+  planned: number;
+}
+
+const NOT_RUN_BUDGET = 'not run (budget)';
+
+/** The vllm-serve A/B: the plan, then each cell's runs on the arms' servers, then one re-run of borderline cells. */
+export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E2e> {
+  const arms = o.arms ?? gateSwitchArms(o.aa);
+  const { rates, assumed } = o.rates ? { rates: o.rates, assumed: false } : ratesFor(o.model);
+  const modelDir = await localModelDir(o.model, o.env);
+  const tokenizer = o.tokenizer ?? modelDir;
+  await step.log(
+    tokenizer
+      ? `tokenizer for vllm bench serve: ${tokenizer}`
+      : `${o.model} is not in the local Hugging Face cache (${hubCacheDir(o.env)}): the bench will look its tokenizer up online`,
+  );
+  const swap = o.swap
+    ? { method: o.swap, why: 'asked for' }
+    : chooseSwap({
+        cardMemoryGiB:
+          o.cardMemoryGiB ??
+          (await gpuMemoryTotalGiB(
+            (file, args) => step.run(file, args, { env: o.env, timeoutMs: 120_000 }),
+            o.vendor,
+          )),
+        weightsGiB: o.weightsGiB ?? (modelDir ? await weightsGiB(modelDir) : undefined),
+        tensorParallelSize: o.tensorParallelSize,
+        vendor: o.vendor,
+      });
+  const plan = planServeAb({
+    model: o.model,
+    shapes: o.shapes,
+    concurrencies: o.concurrencies,
+    repeats: o.repeats,
+    swap,
+    rates,
+    ratesAssumed: assumed,
+    budgetMinutes: o.budgetMinutes,
+    numPrompts: o.numPrompts,
+  });
+  for (const line of describePlan(plan)) await step.log(line);
+
   const rawDir = join(step.outDir, 'e2e');
   await mkdir(rawDir, { recursive: true });
-  const numPrompts = o.numPrompts ?? defaultNumPrompts;
-  const pickPort = o.pickPort ?? freePort;
-  const reasons = new Map<string, string[]>();
-  const noteFailure = (cell: E2eCell, why: string) => {
-    cell.status = 'failed';
-    const list = reasons.get(cell.id) ?? [];
-    list.push(why);
-    reasons.set(cell.id, list);
-    cell.reason = oneLine(list.join('; '), 600);
+  const clock = o.clock ?? (() => performance.now());
+  const started = clock();
+  const states: CellState[] = running(plan).map((c) => ({
+    cell: newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
+    shape: { inputLen: c.inputLen, outputLen: c.outputLen },
+    concurrency: c.concurrency,
+    prompts: c.promptsPerRun,
+    reasons: [],
+    planned: c.runs,
+  }));
+  const droppedCells = plan.cells
+    .filter((c) => c.dropped)
+    .map((c) => ({
+      ...newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
+      status: 'not-run' as const,
+      reason: c.dropped,
+    }));
+  const servers = new ArmServers(step, {
+    vllm: o.vllm,
+    model: o.model,
+    tensorParallelSize: o.tensorParallelSize,
+    arms,
+    env: o.env,
+    cwd: o.cwd,
+    readyTimeoutMs: o.readyTimeoutMs,
+    maxModelLen: maxModelLen(o.shapes),
+    method: plan.swap,
+    pickPort: o.pickPort,
+    waitForGpuMemory: o.waitForGpuMemory,
+  });
+  const noteFailure = (s: CellState, why: string) => {
+    s.cell.status = 'failed';
+    s.reasons.push(why);
+    s.cell.reason = oneLine(s.reasons.join('; '), 600);
   };
-
-  const plan = (round: number, targets: E2eCell[]): Run[] => {
-    const runs: Run[] = [];
-    // A B A B …: drift in clocks or temperature hits both arms alike
-    for (let repeat = 0; repeat < o.repeats; repeat++)
-      for (const arm of ARMS) runs.push({ repeat, arm, cells: targets, round });
-    return runs;
-  };
-  // A/A: both arms run the baseline
-  const gateSwitch = (arm: string) => (arm === 'patched' && !o.aa ? '1' : '0');
-  const armEnv = (arm: Arm): Record<string, string> =>
-    o.arms
-      ? (o.arms.find((a) => a.label === (o.aa ? 'baseline' : arm))?.env ?? {})
-      : { [GATE_ENV]: gateSwitch(arm) };
-  const started = performance.now();
-  let done = 0;
-  let total = cells.length * 2 * o.repeats;
-  let everReady = false;
   let stopReason: string | undefined;
+  let budgetSpent = false;
+  let done = 0;
+  let total = 0;
 
-  const startServer = async (run: Run): Promise<VllmServer> => {
-    const tag = `${run.arm}-r${run.repeat + 1}${run.round > 0 ? `-rerun${run.round}` : ''}`;
-    const logFile = join(step.outDir, 'logs', `e2e-server-${tag}.log`);
-    let lastError: ServerError | undefined;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await pickPort();
-      try {
-        await step.log(
-          `starting vllm serve (${run.arm} arm, repeat ${run.repeat + 1}) on port ${port}; log ${logFile}`,
-        );
-        const server = await VllmServer.start({
-          vllm: o.vllm,
-          model: o.model,
-          tensorParallelSize: o.tensorParallelSize,
-          port,
-          env: { ...o.env, ...armEnv(run.arm) },
-          cwd: o.cwd,
-          logFile,
-          readyTimeoutMs: o.readyTimeoutMs,
-        });
-        everReady = true;
-        return server;
-      } catch (error) {
-        if (!(error instanceof ServerError)) throw error;
-        lastError = error;
-        await step.log(`vllm serve: ${error.message}`);
-        if (error.kind !== 'port-taken') break;
-        await sleep(200);
+  const execute = async (queue: ScheduledRun[], targets: CellState[]) => {
+    total += queue.length;
+    let method = servers.method;
+    while (queue.length > 0) {
+      // a fall-back to restarts mid-run regroups what is left, so it does not restart per run
+      if (servers.method !== method) {
+        method = servers.method;
+        if (method === 'restart') queue.splice(0, queue.length, ...byPosition(queue));
       }
-    }
-    throw lastError ?? new ServerError('vllm serve did not start', 'exited');
-  };
-
-  const stopServer = async (server: VllmServer) => {
-    const t0 = performance.now();
-    await server.stop();
-    const stopped = performance.now();
-    const released = await o.waitForGpuMemory();
-    await step.log(
-      `stopped vllm serve's process group in ${((stopped - t0) / 1000).toFixed(1)} s; GPU memory ` +
-        (released
-          ? `released after ${((performance.now() - stopped) / 1000).toFixed(1)} s`
-          : 'NOT released in time: the next start may fail'),
-    );
-  };
-
-  const execute = async (runs: Run[]) => {
-    for (const run of runs) {
+      const run = queue.shift() as ScheduledRun;
+      const s = targets[run.cell];
+      done += 1;
+      if (s.cell.status !== 'ok') continue;
       if (stopReason) {
-        for (const cell of run.cells) noteFailure(cell, stopReason);
-        done += run.cells.length;
+        noteFailure(s, stopReason);
         continue;
       }
-      let server: VllmServer | undefined;
-      for (const cell of run.cells) {
-        const where = `${run.arm} arm, repeat ${run.repeat + 1}`;
-        if (!server?.alive) {
-          if (server) await stopServer(server);
-          try {
-            server = await startServer(run);
-          } catch (error) {
-            const why = error instanceof Error ? error.message : String(error);
-            server = undefined;
-            // a server that never came up once will not come up for the next arm either
-            if (!everReady) stopReason = `${why}; e2e stopped`;
-            for (const c of run.cells.slice(run.cells.indexOf(cell))) noteFailure(c, `${where}: ${why}`);
-            done += run.cells.length - run.cells.indexOf(cell);
-            break;
-          }
-        }
-        const { shape, concurrency } = shapeOf.get(cell.id) as { shape: WorkloadShape; concurrency: number };
-        const file = `${cell.id}-${run.arm}-r${run.repeat + 1}${run.round > 0 ? `-rerun${run.round}` : ''}.json`;
-        const r = await step.run(
-          o.vllm,
-          benchArgs({
-            model: o.model,
-            port: server.port,
-            shape,
-            concurrency,
-            numPrompts: numPrompts(concurrency),
-            seed: (o.seed ?? 0) + run.repeat,
-            resultDir: rawDir,
-            resultFilename: file,
-            label: `${run.arm}-r${run.repeat + 1}`,
-            metadata: {
-              arm: run.arm,
-              repeat: String(run.repeat + 1),
-              cell: cell.id,
-              ...(o.arms ? {} : { [GATE_ENV]: gateSwitch(run.arm) }),
-            },
-          }),
-          { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
-        );
-        if (!server.alive) {
-          noteFailure(cell, `${where}: vllm serve died during the cell (${await server.deathNote()})`);
-        } else if (r.timedOut) {
-          noteFailure(
-            cell,
-            `${where}: vllm bench serve timed out after ${Math.round(o.benchTimeoutMs / 1000)} s`,
+      const spentMin = (clock() - started) / 60_000;
+      if (o.budgetMinutes !== undefined && spentMin >= o.budgetMinutes) {
+        if (!budgetSpent)
+          await step.log(
+            `e2e budget of ${o.budgetMinutes} min spent after ${spentMin.toFixed(1)} min: stopping`,
           );
-        } else if (r.exitCode !== 0) {
-          noteFailure(
-            cell,
-            `${where}: vllm bench serve exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`,
-          );
-        } else {
-          try {
-            const bench = parseBenchServe(await readFile(join(rawDir, file), 'utf8'), `e2e/${file}`);
-            cell[run.arm].push(bench.outputThroughput);
-            if (bench.failed > 0) await step.log(`${cell.id} ${where}: ${bench.failed} requests failed`);
-          } catch (error) {
-            noteFailure(cell, `${where}: ${error instanceof Error ? error.message : String(error)}`);
-          }
-        }
-        done += 1;
-        await step.log(
-          `e2e ${cell.id} ${where}: ${progressLine(done, total, (performance.now() - started) / 1000)}`,
-        );
+        budgetSpent = true;
+        // a cut re-run keeps the pairs it has: the cell was judged before it started
+        if (run.round > 0) continue;
+        s.cell.status = 'not-run';
+        s.cell.reason = `${NOT_RUN_BUDGET}: ${Math.min(s.cell.baseline.length, s.cell.patched.length)} of ${s.planned / 2} pairs done`;
+        continue;
       }
-      if (server) await stopServer(server);
+      const where = `${run.arm} arm, repeat ${run.repeat}${run.round > 0 ? `, re-run ${run.round}` : ''}`;
+      let server: Awaited<ReturnType<ArmServers['use']>>;
+      try {
+        server = await servers.use(run.arm);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof ServerError)) throw error;
+        // a server that never came up once will not come up for the next arm either
+        if (!servers.anyReady) stopReason = `${why}; e2e stopped`;
+        noteFailure(s, `${where}: ${why}`);
+        continue;
+      }
+      const outcome = await benchOnce(step, o, s, run, server, rawDir, arms, tokenizer);
+      if (outcome.kind === 'died') await servers.forget(run.arm);
+      if (outcome.kind === 'sample') s.cell[run.arm].push(outcome.value);
+      else noteFailure(s, `${where}: ${outcome.why}`);
+      await step.log(`e2e ${s.cell.id} ${where}: ${progressLine(done, total, (clock() - started) / 1000)}`);
     }
   };
 
-  await execute(plan(0, cells));
-  const borderline =
-    o.isBorderline && !stopReason ? cells.filter((c) => c.status === 'ok' && o.isBorderline?.(c)) : [];
-  if (borderline.length > 0) {
-    await step.log(
-      `re-running ${borderline.length} borderline cells once: ${borderline.map((c) => c.id).join(', ')}`,
-    );
-    total += borderline.length * 2 * o.repeats;
-    for (const c of borderline) c.reruns += 1;
-    await execute(plan(1, borderline));
+  try {
+    await execute(scheduleRuns(plan.order, states.length, plan.swap), states);
+    const borderline =
+      o.isBorderline && !stopReason && !budgetSpent
+        ? states.filter((s) => s.cell.status === 'ok' && o.isBorderline?.(s.cell))
+        : [];
+    if (borderline.length > 0) {
+      await step.log(
+        `re-running ${borderline.length} borderline cells once: ${borderline.map((s) => s.cell.id).join(', ')}`,
+      );
+      for (const s of borderline) {
+        s.cell.reruns += 1;
+        s.planned += 2 * o.repeats;
+      }
+      // the re-run continues the counterbalanced sequence: B A A B after A B B A
+      const order = counterbalancedOrder(plan.repeats, blocksUsed(plan.repeats));
+      const queue = scheduleRuns(order, borderline.length, servers.method, 1);
+      await execute(queue, borderline);
+    }
+  } finally {
+    await servers.stopAll();
   }
+  const byId = new Map([...states.map((s) => s.cell), ...droppedCells].map((c) => [c.id, c]));
+  const cells = plan.cells.map((c) => byId.get(c.id) as E2eCell);
   return {
     backend: 'vllm-serve',
-    method:
-      `vllm serve + vllm bench serve (random dataset, ignore-eos, max-concurrency = the cell's concurrency); ` +
-      `baseline and patched arms from one install, differing only in ${o.arms ? "the worktree first on PYTHONPATH (the PR's base, its head)" : `${GATE_ENV}=0/1`}, interleaved A B A B ` +
-      `over ${o.repeats} repeats, a fresh server per arm and repeat; output throughput per run.` +
-      (o.aa
-        ? ` A/A run: both arms ran ${o.arms ? 'the base' : `with ${GATE_ENV}=0`}, so any change is noise.`
-        : ''),
+    method: methodSentence(plan, servers, arms, o.aa),
     aa: o.aa ? true : undefined,
+    swap: servers.method,
+    plan: {
+      estimatedMinutes: plan.estimatedMinutes,
+      budgetMinutes: plan.budgetMinutes,
+      serverStarts: servers.serverStarts,
+      fitted: plan.fitted,
+    },
     model: o.model,
     cells,
+  };
+}
+
+function newCell(id: string, inputLen: number, outputLen: number, concurrency: number): E2eCell {
+  return {
+    id,
+    params: { input_len: inputLen, output_len: outputLen, concurrency },
+    metric: 'output_throughput',
+    unit: 'tok/s',
+    higherIsBetter: true,
+    baseline: [],
+    patched: [],
+    status: 'ok',
+    reruns: 0,
+  };
+}
+
+const SWAP_SENTENCE: Record<SwapMethod, string> = {
+  resident: 'both servers resident, each with half of the GPU memory share',
+  sleep: "one server per arm, the idle one parked in vLLM's sleep mode (level 1) and woken for its runs",
+  restart: "the idle arm's server stopped and the other started at each arm change",
+};
+
+function methodSentence(plan: E2ePlan, servers: ArmServers, arms: ServeArms, aa?: boolean): string {
+  const fell = servers.fallbacks.length > 0 ? ` (after falling back: ${servers.fallbacks.join('; ')})` : '';
+  return (
+    `vllm serve + vllm bench serve (random dataset, ignore-eos, max-concurrency = the cell's concurrency); ` +
+    `baseline (${arms.baseline.label}) against patched (${arms.patched.label}) from one install, ` +
+    `counterbalanced A B B A, B A A B over ${plan.repeats} pairs; ${SWAP_SENTENCE[servers.method]}${fell}, ` +
+    `${servers.serverStarts} server starts; output throughput per run, a run with failed requests repeated once.` +
+    (plan.fitted.length > 0
+      ? ` Fitted to a ${plan.budgetMinutes}-min budget: ${plan.fitted.join('; ')}.`
+      : '') +
+    (aa ? ` A/A run: both arms ran with ${GATE_ENV}=0, so any change is noise.` : '')
+  );
+}
+
+type BenchOutcome = { kind: 'sample'; value: number } | { kind: 'failed' | 'died'; why: string };
+
+/** One bench run of one cell on one arm; a run with failed requests is repeated once, then the cell is marked. */
+async function benchOnce(
+  step: StepHandle,
+  o: ServeAbOptions,
+  s: CellState,
+  run: ScheduledRun,
+  server: { port: number; alive: boolean; deathNote(): Promise<string> },
+  rawDir: string,
+  arms: ServeArms,
+  tokenizer: string | undefined,
+): Promise<BenchOutcome> {
+  const base = `${s.cell.id}-${run.arm}-r${run.repeat}${run.round > 0 ? `-rerun${run.round}` : ''}`;
+  let partial: BenchServeResult | undefined;
+  for (const attempt of [0, 1]) {
+    const file = `${base}${attempt > 0 ? '-again' : ''}.json`;
+    const r = await step.run(
+      o.vllm,
+      benchArgs({
+        model: o.model,
+        tokenizer,
+        port: server.port,
+        shape: s.shape,
+        concurrency: s.concurrency,
+        numPrompts: s.prompts,
+        seed: (o.seed ?? 0) + run.repeat - 1,
+        resultDir: rawDir,
+        resultFilename: file,
+        label: `${run.arm}-r${run.repeat}`,
+        metadata: { arm: run.arm, repeat: String(run.repeat), cell: s.cell.id, ...arms[run.arm].env },
+      }),
+      { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
+    );
+    if (!server.alive)
+      return { kind: 'died', why: `vllm serve died during the cell (${await server.deathNote()})` };
+    if (r.timedOut)
+      return {
+        kind: 'failed',
+        why: `vllm bench serve timed out after ${Math.round(o.benchTimeoutMs / 1000)} s`,
+      };
+    if (r.exitCode !== 0)
+      return {
+        kind: 'failed',
+        why: `vllm bench serve exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`,
+      };
+    let bench: BenchServeResult;
+    try {
+      bench = parseBenchServe(await readFile(join(rawDir, file), 'utf8'), `e2e/${file}`);
+    } catch (error) {
+      return { kind: 'failed', why: error instanceof Error ? error.message : String(error) };
+    }
+    if (bench.failed === 0) return { kind: 'sample', value: bench.outputThroughput };
+    partial = bench;
+    await step.log(
+      `${s.cell.id} ${run.arm} arm: ${bench.failed} of ${bench.failed + bench.completed} requests failed in e2e/${file}${attempt === 0 ? '; repeating the run once' : ''}`,
+    );
+  }
+  const p = partial as BenchServeResult;
+  return {
+    kind: 'failed',
+    why: `${p.failed} of ${p.failed + p.completed} requests failed, also when repeated: not a clean sample`,
   };
 }
 

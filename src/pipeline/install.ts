@@ -1,5 +1,5 @@
 // Step install: existing (verify `import vllm`), precompiled (vLLM's Python-only editable install), or none.
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstallMethod } from '../config.js';
 import { fail, type StepHandle, skip } from './step.js';
@@ -12,6 +12,8 @@ export interface InstallOptions {
   rocm: boolean;
   env: Record<string, string | undefined>;
   timeoutMs: number;
+  /** the release wheel whose binaries a tree without upstream git history (vLLM from PyPI) must use */
+  releaseWheel?: () => Promise<string>;
 }
 
 export interface Installed {
@@ -67,14 +69,35 @@ export async function install(step: StepHandle, o: InstallOptions): Promise<Inst
   if (!o.vllmDir)
     throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
   const uv = await step.run('uv', ['--version'], { env: o.env, timeoutMs: 30_000 });
-  const env = { ...o.env, VLLM_USE_PRECOMPILED: '1' };
+  const env: Record<string, string | undefined> = { ...o.env, VLLM_USE_PRECOMPILED: '1' };
+  // setup.py finds the wheel through upstream history; without it, it takes the nightly wheel
+  if (o.releaseWheel && !o.rocm) {
+    env.VLLM_PRECOMPILED_WHEEL_LOCATION = await o.releaseWheel();
+    await step.log(
+      `VLLM_PRECOMPILED_WHEEL_LOCATION=${env.VLLM_PRECOMPILED_WHEEL_LOCATION} (the release's own wheel)`,
+    );
+  }
+  const treeVersion = await versionOfTree(o.vllmDir);
   for (const [file, ...args] of precompiledCommands(o.python, o.rocm, uv.exitCode === 0)) {
     const r = await step.run(file, args, { cwd: o.vllmDir, env, timeoutMs: o.timeoutMs });
-    if (r.exitCode !== 0) {
-      throw fail(
-        `VLLM_USE_PRECOMPILED=1 ${r.command} ${r.timedOut ? 'timed out' : `failed: ${lastError(r.output)}`}`,
-      );
-    }
+    if (r.exitCode === 0) continue;
+    const why = `VLLM_USE_PRECOMPILED=1 ${r.command} ${r.timedOut ? 'timed out' : `failed: ${lastError(r.output)}`}`;
+    // vLLM treats these kernels as optional, and their index may be out of the runner's reach
+    if (args.includes('download-kernels')) await step.log(`warning: ${why}; going on without them`);
+    else throw fail(why);
   }
-  return verifyImport(step, o);
+  const installed = await verifyImport(step, o);
+  if (treeVersion && treeVersion !== installed.vllmVersion) {
+    await step.log(
+      `recording the tree's version ${treeVersion}: the build rewrote vllm/_version.py to ${installed.vllmVersion}`,
+    );
+    return { ...installed, vllmVersion: treeVersion };
+  }
+  return installed;
+}
+
+/** `__version__ = version = '0.33.0'` in the tree's vllm/_version.py, as published (the build rewrites it). */
+async function versionOfTree(vllmDir: string): Promise<string | undefined> {
+  const text = await readFile(join(vllmDir, 'vllm', '_version.py'), 'utf8').catch(() => '');
+  return /^__version__ = version = '([^']+)'/m.exec(text)?.[1];
 }

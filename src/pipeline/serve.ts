@@ -1,5 +1,4 @@
-// One `vllm serve` for one arm and repeat: a free port, a readiness check with a timeout, its own log, its process group.
-
+// One `vllm serve` for one arm: a free port, a readiness check with a timeout, its own log, its process group.
 import { appendFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { modelHubCredentials } from '../security/child-env.js';
@@ -49,9 +48,19 @@ export interface ServeOptions {
   readyTimeoutMs: number;
   /** how often /health is asked */
   pollMs?: number;
+  /** fraction of each GPU's memory this server may take (vLLM's --gpu-memory-utilization) */
+  gpuMemoryUtilization?: number;
+  /** vLLM's --enable-sleep-mode (the /sleep and /wake_up endpoints need VLLM_SERVER_DEV_MODE=1 as well) */
+  sleepMode?: boolean;
+  maxModelLen?: number;
 }
 
-export function serveArgs(o: Pick<ServeOptions, 'model' | 'tensorParallelSize' | 'port'>): string[] {
+export function serveArgs(
+  o: Pick<
+    ServeOptions,
+    'model' | 'tensorParallelSize' | 'port' | 'gpuMemoryUtilization' | 'sleepMode' | 'maxModelLen'
+  >,
+): string[] {
   return [
     'serve',
     o.model,
@@ -61,6 +70,11 @@ export function serveArgs(o: Pick<ServeOptions, 'model' | 'tensorParallelSize' |
     String(o.port),
     '--tensor-parallel-size',
     String(o.tensorParallelSize),
+    ...(o.gpuMemoryUtilization !== undefined
+      ? ['--gpu-memory-utilization', String(o.gpuMemoryUtilization)]
+      : []),
+    ...(o.maxModelLen !== undefined ? ['--max-model-len', String(o.maxModelLen)] : []),
+    ...(o.sleepMode ? ['--enable-sleep-mode'] : []),
   ];
 }
 
@@ -101,12 +115,13 @@ export class VllmServer {
     if (!(await portIsFree(o.port))) throw new ServerError(`port ${o.port} is already taken`, 'port-taken');
     const args = serveArgs(o);
     await appendFile(o.logFile, `$ ${commandLine(o.vllm, args)}\n`);
+    const env = o.sleepMode ? { ...o.env, VLLM_SERVER_DEV_MODE: '1' } : o.env;
     const server = new VllmServer(
       o.port,
       o.logFile,
       // the pipeline's environment holds no token; a gated model needs the Hugging Face one, here only
       startLogged(o.vllm, args, {
-        env: { ...o.env, ...modelHubCredentials() },
+        env: { ...env, ...modelHubCredentials() },
         cwd: o.cwd,
         logFile: o.logFile,
       }),
@@ -133,6 +148,51 @@ export class VllmServer {
       `vllm serve was not ready within ${Math.round(o.readyTimeoutMs / 1000)} s (last log line: ${await lastLogLine(o.logFile)})`,
       'not-ready',
     );
+  }
+
+  /** POST /sleep?level=1 (vllm/entrypoints/serve/dev/sleep/api_router.py): weights to CPU, KV cache dropped. */
+  async sleep(): Promise<void> {
+    const body = await this.devCall('POST', '/sleep?level=1');
+    if (body.status !== 'sleeping')
+      throw new ServerError(`/sleep answered ${JSON.stringify(body)}`, 'exited');
+  }
+
+  /** POST /wake_up: every tag back; the answer says "awake" only when fully awake. */
+  async wakeUp(): Promise<void> {
+    const body = await this.devCall('POST', '/wake_up');
+    if (body.status !== 'awake') throw new ServerError(`/wake_up answered ${JSON.stringify(body)}`, 'exited');
+  }
+
+  async isSleeping(): Promise<boolean> {
+    return (await this.devCall('GET', '/is_sleeping')).is_sleeping === true;
+  }
+
+  private async devCall(method: string, path: string): Promise<Record<string, unknown>> {
+    let r: Response;
+    try {
+      r = await fetch(`http://127.0.0.1:${this.port}${path}`, {
+        method,
+        signal: AbortSignal.timeout(600_000),
+      });
+    } catch (error) {
+      throw new ServerError(
+        `${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`,
+        'exited',
+      );
+    }
+    const text = await r.text();
+    if (!r.ok) {
+      const hint = r.status === 404 ? ' (the dev endpoints need VLLM_SERVER_DEV_MODE=1)' : '';
+      throw new ServerError(
+        `${method} ${path} answered HTTP ${r.status}${hint}: ${text.slice(0, 200)}`,
+        'exited',
+      );
+    }
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ServerError(`${method} ${path} answered ${text.slice(0, 200)}`, 'exited');
+    }
   }
 
   async stop(): Promise<void> {

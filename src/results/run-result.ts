@@ -158,7 +158,9 @@ export const E2eCell = z.object({
   higherIsBetter: z.boolean(),
   baseline: z.array(z.number()).describe('raw samples of the baseline arm, in run order'),
   patched: z.array(z.number()).describe('raw samples of the patched arm, in run order'),
-  status: z.enum(['ok', 'failed']),
+  status: z
+    .enum(['ok', 'failed', 'not-run'])
+    .describe('not-run: left out or stopped by the e2e budget (reason says which), never judged'),
   reason: z.string().optional(),
   reruns: z.number().int().nonnegative().default(0),
 });
@@ -180,6 +182,19 @@ export const E2e = z.object({
   model: z.string(),
   aa: z.boolean().optional().describe('A/A run: both arms ran the baseline, so every change is noise'),
   cells: z.array(E2eCell),
+  swap: z
+    .enum(['resident', 'sleep', 'restart'])
+    .optional()
+    .describe('vllm-serve: how the arms were swapped (both servers resident, sleep mode, or restarts)'),
+  plan: z
+    .object({
+      estimatedMinutes: z.number().nonnegative(),
+      budgetMinutes: z.number().positive().optional(),
+      serverStarts: z.number().int().nonnegative().describe('server starts that happened'),
+      fitted: z.array(z.string()).describe('what the budget cut, in order'),
+    })
+    .optional()
+    .describe('vllm-serve: the plan it ran to'),
 });
 export type E2e = z.infer<typeof E2e>;
 

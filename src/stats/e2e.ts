@@ -72,6 +72,7 @@ function insufficient(cell: E2eCell, pairs: number, reason: string, opts: Compar
 export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison {
   if (cell.status === 'failed')
     return insufficient(cell, 0, `the cell failed: ${cell.reason ?? 'no reason given'}`, opts);
+  if (cell.status === 'not-run') return insufficient(cell, 0, cell.reason ?? 'not run', opts);
   if (cell.baseline.length < MIN_SAMPLES || cell.patched.length < MIN_SAMPLES) {
     return insufficient(
       cell,

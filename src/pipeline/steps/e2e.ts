@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DetectedDevice } from '../device.js';
 import { gpuMemoryUsed } from '../device.js';
-import { runModelAb, runServeAb, type ServeArm } from '../e2e.js';
+import { runModelAb, runServeAb } from '../e2e.js';
+import type { ArmSpec, ServeArms } from '../e2e-plan.js';
 import type { Installed } from '../install.js';
 import { sleep } from '../process.js';
 import { fail, type StepHandle, skip } from '../step.js';
@@ -13,13 +14,19 @@ import type { PipelineContext } from './context.js';
 import type { KernelSource } from './kernel-source.js';
 import { findFile } from './kernel-tests.js';
 
-/** The arms of a tree kernel's A/B: the base worktree and the head tree, each first on PYTHONPATH. */
-function worktreeArms(env: Record<string, string | undefined>, baseDir: string, headDir: string): ServeArm[] {
-  const path = (dir: string) => [dir, env.PYTHONPATH].filter(Boolean).join(':');
-  return [
-    { label: 'baseline', env: { PYTHONPATH: path(baseDir) } },
-    { label: 'patched', env: { PYTHONPATH: path(headDir) } },
-  ];
+/** The arms of a tree kernel's A/B: the base worktree and the head tree, each first on PYTHONPATH (A/A: the base twice). */
+function worktreeArms(
+  env: Record<string, string | undefined>,
+  base: { dir: string; commit: string },
+  head: { dir: string; sha: string },
+  aa: boolean,
+): ServeArms {
+  const arm = (what: string, dir: string, commit: string): ArmSpec => ({
+    label: `the ${what} worktree at ${commit.slice(0, 12)}`,
+    env: { PYTHONPATH: [dir, env.PYTHONPATH].filter(Boolean).join(':') },
+  });
+  const baseline = arm('base', base.dir, base.commit);
+  return { baseline, patched: aa ? baseline : arm('head', head.dir, head.sha) };
 }
 
 export async function e2eStep(
@@ -83,13 +90,13 @@ export async function e2eStep(
           `use install: precompiled (an editable install of ${tested})`,
       );
     }
-    let arms: ServeArm[] | undefined;
+    let arms: ServeArms | undefined;
     if (kernel.source === 'tree') {
       if (!kernel.base)
         throw fail(
           "a tree kernel's vllm-serve A/B runs the PR's base against its head: pass base-ref or run on a pull_request event",
         );
-      arms = worktreeArms(env, kernel.base.dir, tree.dir);
+      arms = worktreeArms(env, kernel.base, { dir: tree.dir, sha: tree.sha }, config.e2e.aa);
       await step.log(`arms: baseline ${kernel.base.dir} (${kernel.base.commit}), patched ${tree.dir}`);
     }
     const vendor = result.device.vendor;
@@ -103,6 +110,8 @@ export async function e2eStep(
       repeats: config.e2e.repeats,
       aa: config.e2e.aa,
       arms,
+      swap: config.e2e.swap === 'auto' ? undefined : config.e2e.swap,
+      budgetMinutes: config.e2e.budgetMinutes,
       env,
       vendor,
       readyTimeoutMs: timeouts.serverReadyMs,

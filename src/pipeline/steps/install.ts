@@ -1,4 +1,5 @@
 // Step install: vLLM into the runner's python as configured (src/pipeline/install.ts does the work).
+import { releaseWheelUrl } from '../../vllm/wheel.js';
 import { type Installed, install } from '../install.js';
 import type { StepHandle } from '../step.js';
 import type { PipelineContext } from './context.js';
@@ -20,5 +21,7 @@ export function installStep(
     rocm: isRocmRunner(ctx.env),
     env: ctx.env,
     timeoutMs: ctx.timeouts.installMs,
+    releaseWheel:
+      ctx.config.vllm.repository === 'pypi' ? () => releaseWheelUrl(ctx.config.vllm.ref) : undefined,
   });
 }

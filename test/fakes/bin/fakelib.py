@@ -1,8 +1,10 @@
-"""Shared state of the fake tools: which fake vLLM servers hold GPU memory."""
+"""Shared state of the fake tools: which fake vLLM servers hold how much GPU memory."""
 
 import os
 
 STATE = os.environ.get("FAKE_STATE_DIR", "/tmp")
+# one H200 (fixtures/gpu/tools/nvidia-smi-query.csv) or one MI355X (288 GiB)
+TOTAL_MIB = int(os.environ.get("FAKE_GPU_MEM_MIB", "294912" if os.environ.get("FAKE_GPU") == "amd" else "143771"))
 
 
 def alive(pid: int) -> bool:
@@ -20,16 +22,20 @@ def alive(pid: int) -> bool:
         return False
 
 
-def gpu_memory_used_mib() -> int:
+def gpu_memory_used_mib(but: int | None = None) -> int:
     used = 0
     if not os.path.isdir(STATE):
         return used
     for name in os.listdir(STATE):
-        if name.startswith("gpu-holder-") and alive(int(name.split("-")[-1])):
-            used += 70_000
+        if name.startswith("gpu-holder-"):
+            pid = int(name.split("-")[-1])
+            if pid != but and alive(pid):
+                text = open(os.path.join(STATE, name)).read().strip()
+                used += int(text) if text else 70_000
     return used
 
 
-def hold_gpu_memory(pid: int) -> None:
+def hold_gpu_memory(pid: int, mib: int = 70_000) -> None:
     os.makedirs(STATE, exist_ok=True)
-    open(os.path.join(STATE, f"gpu-holder-{pid}"), "w").close()
+    with open(os.path.join(STATE, f"gpu-holder-{pid}"), "w") as f:
+        f.write(str(mib))

@@ -1,0 +1,41 @@
+// `validate --plan [--json]`: the vllm-serve e2e plan for a Config, printed without running anything.
+import type { Config } from '../config.js';
+import { chooseSwap, describePlan, type E2ePlan, planServeAb, ratesFor } from '../pipeline/e2e-plan.js';
+
+/** The plan validate would start from; with swap auto, the card of the rate table stands in for the runner's. */
+export function e2ePlanFor(config: Config): E2ePlan {
+  const { rates, assumed } = ratesFor(config.e2e.model);
+  const swap =
+    config.e2e.swap === 'auto'
+      ? (() => {
+          const chosen = chooseSwap({
+            cardMemoryGiB: rates.cardMemoryGiB,
+            weightsGiB: assumed ? undefined : rates.weightsGiB,
+            tensorParallelSize: config.e2e.tensorParallelSize,
+          });
+          return {
+            ...chosen,
+            why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`,
+          };
+        })()
+      : { method: config.e2e.swap, why: 'asked for' };
+  return planServeAb({
+    model: config.e2e.model,
+    shapes: config.e2e.shapes,
+    concurrencies: config.e2e.concurrencies,
+    repeats: config.e2e.repeats,
+    swap,
+    rates,
+    ratesAssumed: assumed,
+    budgetMinutes: config.e2e.budgetMinutes,
+  });
+}
+
+export function renderPlan(config: Config, json: boolean): string {
+  if (config.e2e.backend === 'model' || config.e2e.backend === 'none')
+    throw new Error(
+      `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`,
+    );
+  const plan = e2ePlanFor(config);
+  return json ? JSON.stringify({ backend: 'vllm-serve', ...plan }, null, 2) : describePlan(plan).join('\n');
+}

@@ -1,0 +1,392 @@
+// The vllm-serve A/B planned before it runs: cells, counterbalanced order, prompts per run, server starts, swap method, minutes. Pure.
+import type { WorkloadShape } from '../config.js';
+import { compareCell, MIN_PAIRS } from '../stats/e2e.js';
+
+export type ArmKey = 'baseline' | 'patched';
+export const ARM_KEYS: readonly ArmKey[] = ['baseline', 'patched'];
+
+/** One arm as the caller defines it: what the report calls it and the environment its server runs with. */
+export interface ArmSpec {
+  label: string;
+  env: Record<string, string>;
+  /** working directory of its server (a base or head worktree); the run's own when absent */
+  cwd?: string;
+}
+export type ServeArms = Record<ArmKey, ArmSpec>;
+
+/** The switch the bundle's patched call sites read: 0 runs vLLM's own gate, 1 the fused kernel. */
+export const GATE_ENV = 'VLLM_FUSED_SHARED_EXPERT_GATE';
+
+/** The bundle kernel's arms: the gate switch off against on (both off for an A/A run). */
+export function gateSwitchArms(aa = false): ServeArms {
+  return {
+    baseline: { label: `${GATE_ENV}=0`, env: { [GATE_ENV]: '0' } },
+    patched: { label: `${GATE_ENV}=${aa ? '0' : '1'}`, env: { [GATE_ENV]: aa ? '0' : '1' } },
+  };
+}
+
+/**
+ * resident: both servers up at once, each with its share of GPU memory; sleep: vLLM's sleep mode (level 1)
+ * parks the idle arm; restart: the idle arm's server is stopped and the other started.
+ */
+export type SwapMethod = 'resident' | 'sleep' | 'restart';
+export const SWAP_METHODS: readonly SwapMethod[] = ['resident', 'sleep', 'restart'];
+
+/** Fraction of GPU memory the servers may take together (vLLM's own default for one server). */
+export const GPU_MEMORY_SHARE = 0.9;
+
+export function cellId(shape: WorkloadShape, concurrency: number): string {
+  return `in${shape.inputLen}-out${shape.outputLen}-c${concurrency}`;
+}
+
+export function defaultNumPrompts(concurrency: number): number {
+  return Math.max(16, 4 * concurrency);
+}
+
+/** Counterbalanced arms for `repeats` pairs: A B B A, then B A A B, ...; `block` continues an earlier sequence. */
+export function counterbalancedOrder(repeats: number, block = 0): ArmKey[] {
+  const order: ArmKey[] = [];
+  for (let b = block; order.length < 2 * repeats; b++) {
+    const [x, y]: ArmKey[] = b % 2 === 0 ? ['baseline', 'patched'] : ['patched', 'baseline'];
+    order.push(x, y, y, x);
+  }
+  return order.slice(0, 2 * repeats);
+}
+
+/** Blocks of four a sequence of `repeats` pairs uses (where a re-run's order continues). */
+export function blocksUsed(repeats: number): number {
+  return Math.ceil(repeats / 2);
+}
+
+/** --max-model-len: the largest shape's prompt and output, with room for the few tokens a template adds. */
+export function maxModelLen(shapes: WorkloadShape[]): number {
+  return Math.max(...shapes.map((s) => s.inputLen + s.outputLen)) + 256;
+}
+
+/** Output throughput (tok/s) of one model on one card, from which the minutes of a plan follow. */
+export interface ThroughputRates {
+  /** where the figures come from, one line for the plan */
+  source: string;
+  card: string;
+  cardMemoryGiB: number;
+  /** model weights, GiB, for the fits-twice check */
+  weightsGiB: number;
+  /** baseline output tok/s at `referenceConcurrency`, by shape */
+  points: { inputLen: number; outputLen: number; tokPerS: number }[];
+  referenceConcurrency: number;
+  /** tok/s scale as (c / reference)^exponent away from the reference concurrency */
+  concurrencyExponent: number;
+  /** loading, compiling and capturing CUDA graphs once; assumed, replace with a runner's own figure */
+  serverStartMinutes: number;
+  /** sleeping one arm and waking the other (level 1); assumed */
+  sleepSwapSeconds: number;
+}
+
+/**
+ * Published figures for Qwen3-Next-80B-A3B-Instruct-FP8 on one MI355X (TP 1, vLLM 0.19.1, concurrency 16, baseline).
+ * The exponent 0.73 fits the same source's 1024/1024 sweep (mean 1801.48 tok/s over concurrencies 4, 16, 32, 64).
+ */
+export const PUBLISHED_MI355X_QWEN3_NEXT: ThroughputRates = {
+  source:
+    'published MI355X figures for Qwen3-Next-80B-A3B-Instruct-FP8 (TP 1, vLLM 0.19.1, baseline, concurrency 16)',
+  card: 'AMD Instinct MI355X',
+  cardMemoryGiB: 288,
+  weightsGiB: 80,
+  points: [
+    { inputLen: 1024, outputLen: 1024, tokPerS: 1243.82 },
+    { inputLen: 1024, outputLen: 8192, tokPerS: 996.55 },
+    { inputLen: 8192, outputLen: 1024, tokPerS: 538.68 },
+    { inputLen: 8192, outputLen: 8192, tokPerS: 663.87 },
+  ],
+  referenceConcurrency: 16,
+  concurrencyExponent: 0.73,
+  serverStartMinutes: 10,
+  sleepSwapSeconds: 20,
+};
+
+export const DEFAULT_SERVE_MODEL = 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8';
+
+/** The rates a plan assumes for a model: the published table for the default model, else the same table, said so. */
+export function ratesFor(model: string): { rates: ThroughputRates; assumed: boolean } {
+  return { rates: PUBLISHED_MI355X_QWEN3_NEXT, assumed: model !== DEFAULT_SERVE_MODEL };
+}
+
+/** Output tok/s at one shape and concurrency: the nearest published shape (log scale), scaled by concurrency. */
+export function throughputAt(rates: ThroughputRates, shape: WorkloadShape, concurrency: number): number {
+  const distance = (p: { inputLen: number; outputLen: number }) =>
+    Math.abs(Math.log(p.inputLen / shape.inputLen)) + Math.abs(Math.log(p.outputLen / shape.outputLen));
+  const nearest = [...rates.points].sort((a, b) => distance(a) - distance(b))[0];
+  return nearest.tokPerS * (concurrency / rates.referenceConcurrency) ** rates.concurrencyExponent;
+}
+
+/** Seconds of one `vllm bench serve` run: a warm-up wave of `concurrency` requests, then the prompts. */
+export function runSeconds(
+  rates: ThroughputRates,
+  shape: WorkloadShape,
+  concurrency: number,
+  prompts: number,
+): number {
+  return ((concurrency + prompts) * shape.outputLen) / throughputAt(rates, shape, concurrency);
+}
+
+/** Which swap the card allows: both servers when each share holds the weights 1.5 times over (KV cache), else sleep. */
+export function chooseSwap(o: {
+  cardMemoryGiB: number | undefined;
+  weightsGiB: number | undefined;
+  tensorParallelSize: number;
+  vendor?: string;
+}): { method: SwapMethod; why: string } {
+  if (o.vendor && o.vendor !== 'nvidia' && o.vendor !== 'amd')
+    return { method: 'restart', why: `sleep mode needs a CUDA or ROCm card, not ${o.vendor}` };
+  if (o.cardMemoryGiB === undefined || o.weightsGiB === undefined)
+    return { method: 'sleep', why: 'the weights or the card memory are unknown, so one server at a time' };
+  const share = (o.cardMemoryGiB * GPU_MEMORY_SHARE) / 2;
+  const need = (1.5 * o.weightsGiB) / o.tensorParallelSize;
+  const sizes = `${need.toFixed(0)} GiB a server (weights × 1.5 / TP) against a share of ${share.toFixed(0)} GiB`;
+  return need <= share
+    ? { method: 'resident', why: `the model fits twice: ${sizes}` }
+    : { method: 'sleep', why: `the model does not fit twice: ${sizes}` };
+}
+
+export interface PlannedCell {
+  id: string;
+  inputLen: number;
+  outputLen: number;
+  concurrency: number;
+  promptsPerRun: number;
+  /** runs of both arms together */
+  runs: number;
+  estimatedMinutes: number;
+  /** why it will not run (the budget); absent for a cell that runs */
+  dropped?: string;
+}
+
+export interface E2ePlan {
+  model: string;
+  swap: SwapMethod;
+  swapWhy: string;
+  repeats: number;
+  /** the arm order of every cell's runs */
+  order: ArmKey[];
+  /** every cell of the grid, in grid order; a dropped one says why and has no runs */
+  cells: PlannedCell[];
+  runs: number;
+  serverStarts: number;
+  swaps: number;
+  estimatedMinutes: number;
+  budgetMinutes?: number;
+  /** what the budget cut, in order, one sentence each */
+  fitted: string[];
+  rates: string;
+  assumptions: string[];
+}
+
+export interface PlanInput {
+  model: string;
+  shapes: WorkloadShape[];
+  concurrencies: number[];
+  repeats: number;
+  swap: { method: SwapMethod; why: string };
+  rates: ThroughputRates;
+  ratesAssumed?: boolean;
+  budgetMinutes?: number;
+  numPrompts?: (concurrency: number) => number;
+}
+
+/** Arm changes in one cell's order (a swap each), plus the one into the next cell when it starts on the other arm. */
+function swapsIn(order: ArmKey[], cells: number): number {
+  let swaps = 0;
+  for (let i = 1; i < order.length; i++) if (order[i] !== order[i - 1]) swaps++;
+  const join = order[0] !== order.at(-1) ? 1 : 0;
+  return cells * swaps + Math.max(0, cells - 1) * join;
+}
+
+interface Sizing {
+  promptFactor: number;
+  repeats: number;
+  /** per grid cell: why it is dropped, or undefined when it runs */
+  dropped: (string | undefined)[];
+}
+
+function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budgetMinutes'> {
+  const numPrompts = input.numPrompts ?? defaultNumPrompts;
+  const order = counterbalancedOrder(sizing.repeats);
+  const grid = input.shapes.flatMap((shape) =>
+    input.concurrencies.map((concurrency) => ({ shape, concurrency })),
+  );
+  const all: PlannedCell[] = grid.map(({ shape, concurrency }, i) => {
+    const promptsPerRun = Math.max(concurrency, Math.round(numPrompts(concurrency) * sizing.promptFactor));
+    const seconds = order.length * runSeconds(input.rates, shape, concurrency, promptsPerRun);
+    const dropped = sizing.dropped[i];
+    return {
+      id: cellId(shape, concurrency),
+      inputLen: shape.inputLen,
+      outputLen: shape.outputLen,
+      concurrency,
+      promptsPerRun,
+      runs: dropped ? 0 : order.length,
+      estimatedMinutes: dropped ? 0 : round1(seconds / 60),
+      ...(dropped ? { dropped } : {}),
+    };
+  });
+  const cells = all.filter((c) => !c.dropped);
+  const method = input.swap.method;
+  // restart runs every cell in one server visit, so a server per arm change of the order
+  const swaps = method === 'restart' ? swapsIn(order, 1) : swapsIn(order, cells.length);
+  const serverStarts = method === 'restart' ? swaps + 1 : 2;
+  const swapMinutes = method === 'sleep' ? (swaps * input.rates.sleepSwapSeconds) / 60 : 0;
+  const startMinutes = serverStarts * input.rates.serverStartMinutes;
+  const cellMinutes = cells.reduce((s, c) => s + c.estimatedMinutes, 0);
+  return {
+    model: input.model,
+    swap: method,
+    swapWhy: input.swap.why,
+    repeats: sizing.repeats,
+    order,
+    cells: all,
+    runs: cells.length * order.length,
+    serverStarts,
+    swaps,
+    estimatedMinutes: round1(cellMinutes + startMinutes + swapMinutes),
+    rates: `${input.rates.source}${input.ratesAssumed ? `; assumed for ${input.model}, which has no figures of its own` : ''}`,
+    assumptions: [
+      `output tok/s scales as (concurrency / ${input.rates.referenceConcurrency})^${input.rates.concurrencyExponent} away from the published concurrency`,
+      `a server start (weights, compile, CUDA graphs) takes ${input.rates.serverStartMinutes} min; a sleep-mode swap ${input.rates.sleepSwapSeconds} s (assumed, not measured)`,
+      'each run adds a warm-up wave of `concurrency` requests; re-runs of borderline cells come on top',
+    ],
+  };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/**
+ * Share of cells in which the project's own comparison (compareCell, min-effect 2%) calls a true +5% change at 2%
+ * run-to-run CV improved, with `pairs` pairs: seeded simulation, log-normal noise, 2,000 trials.
+ */
+export function powerAt(
+  pairs: number,
+  o: { effectPct?: number; cvPct?: number; trials?: number } = {},
+): number {
+  const effect = Math.log(1 + (o.effectPct ?? 5) / 100);
+  const sigma = (o.cvPct ?? 2) / 100;
+  const trials = o.trials ?? 2_000;
+  let seed = 0x9e3779b9 ^ pairs;
+  const uniform = () => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  let called = 0;
+  for (let t = 0; t < trials; t++) {
+    const baseline = Array.from({ length: pairs }, () => Math.exp(sigma * normal()) * 1000);
+    const patched = Array.from({ length: pairs }, () => Math.exp(effect + sigma * normal()) * 1000);
+    const cell = {
+      id: 'power',
+      params: {},
+      metric: 'output_throughput',
+      unit: 'tok/s',
+      higherIsBetter: true,
+      baseline,
+      patched,
+      status: 'ok' as const,
+      reruns: 0,
+    };
+    if (compareCell(cell, { minEffectPct: 2 }).verdict === 'improved') called++;
+  }
+  return Math.round((1000 * called) / trials) / 10;
+}
+
+/**
+ * The plan, fitted to a budget when one is given: first fewer prompts per run (never below one wave of
+ * `concurrency`), then fewer repeats (not below the pairs a 95% interval needs), then dropping the most
+ * expensive cells first.
+ */
+export function planServeAb(input: PlanInput): E2ePlan {
+  const size = input.shapes.length * input.concurrencies.length;
+  const sizing: Sizing = { promptFactor: 1, repeats: input.repeats, dropped: Array(size).fill(undefined) };
+  const fitted: string[] = [];
+  const budget = input.budgetMinutes;
+  const fits = (s: Sizing) => budget === undefined || build(input, s).estimatedMinutes <= budget;
+  if (!fits(sizing)) {
+    const full = build(input, sizing);
+    let factor = 1;
+    while (factor > 0.05 && !fits({ ...sizing, promptFactor: factor })) factor = round2(factor - 0.05);
+    sizing.promptFactor = factor;
+    const floor = Math.min(input.repeats, MIN_PAIRS);
+    while (sizing.repeats > floor && !fits(sizing)) sizing.repeats--;
+    const dropped: string[] = [];
+    while (sizing.dropped.filter((d) => !d).length > 1 && !fits(sizing)) {
+      const cells = build(input, sizing).cells;
+      const costliest = cells
+        .filter((c) => !c.dropped)
+        .reduce((x, y) => (y.estimatedMinutes > x.estimatedMinutes ? y : x));
+      sizing.dropped[cells.indexOf(costliest)] =
+        `not run (budget): ${costliest.estimatedMinutes} min planned`;
+      dropped.push(costliest.id);
+    }
+    // what dropping freed goes back: repeats first, then prompts
+    while (sizing.repeats < input.repeats && fits({ ...sizing, repeats: sizing.repeats + 1 }))
+      sizing.repeats++;
+    while (sizing.promptFactor < 1 && fits({ ...sizing, promptFactor: round2(sizing.promptFactor + 0.05) }))
+      sizing.promptFactor = round2(sizing.promptFactor + 0.05);
+    const now = build(input, sizing).cells.filter((c) => !c.dropped);
+    const perConcurrency = (cells: PlannedCell[]) =>
+      [...new Map(cells.map((c) => [c.concurrency, `c${c.concurrency} ${c.promptsPerRun}`])).values()].join(
+        ', ',
+      );
+    if (sizing.promptFactor < 1)
+      fitted.push(
+        `prompts per run cut to ${perConcurrency(now)} (from ${perConcurrency(full.cells)}; never below one wave of the concurrency)`,
+      );
+    if (sizing.repeats < input.repeats)
+      fitted.push(
+        `repeats cut to ${sizing.repeats} (from ${input.repeats}): a true 5% change at 2% run-to-run CV is then called in ${powerAt(sizing.repeats)}% of cells (${powerAt(input.repeats)}% before; simulated with this tool's comparison)`,
+      );
+    if (dropped.length > 0)
+      fitted.push(
+        `dropped ${dropped.length} of ${size} cells, the most expensive first: ${dropped.join(', ')}`,
+      );
+  }
+  const plan = build(input, sizing);
+  if (budget !== undefined && plan.estimatedMinutes > budget)
+    fitted.push(
+      `even one cell at the fewest prompts and repeats needs ${plan.estimatedMinutes} min, over the budget`,
+    );
+  return { ...plan, fitted, budgetMinutes: budget };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** The cells that will run. */
+export function running(plan: E2ePlan): PlannedCell[] {
+  return plan.cells.filter((c) => !c.dropped);
+}
+
+/** The plan as lines for a terminal or a log. */
+export function describePlan(plan: E2ePlan): string[] {
+  const lines = [
+    `e2e plan (vllm-serve, ${plan.model}): ${running(plan).length} of ${plan.cells.length} cells × ${plan.runs / Math.max(1, running(plan).length)} runs (${plan.repeats} pairs, order ${plan.order
+      .slice(0, 8)
+      .map((a) => (a === 'baseline' ? 'A' : 'B'))
+      .join(' ')}${plan.order.length > 8 ? ' …' : ''})`,
+    `swap: ${plan.swap} (${plan.swapWhy}); ${plan.serverStarts} server starts, ${plan.swaps} swaps`,
+    'cell                     prompts/run  runs  minutes',
+    ...plan.cells.map((c) =>
+      c.dropped
+        ? `${c.id.padEnd(24)} ${c.dropped}`
+        : `${c.id.padEnd(24)} ${String(c.promptsPerRun).padStart(11)}  ${String(c.runs).padStart(4)}  ${c.estimatedMinutes.toFixed(1).padStart(7)}`,
+    ),
+    `estimated ${plan.estimatedMinutes} min in total${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}`,
+    ...plan.fitted.map((f) => `budget: ${f}`),
+    `rates: ${plan.rates}`,
+    ...plan.assumptions.map((a) => `assumed: ${a}`),
+  ];
+  return lines;
+}

@@ -1,0 +1,344 @@
+// The vllm-serve e2e: its plan (pure), and the runner on the fake vLLM: swap methods and fall-backs, budget, partial failures, tokenizer.
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { renderPlan } from '../src/modes/plan.js';
+import { runServeAb, type ServeAbOptions, scheduleRuns } from '../src/pipeline/e2e.js';
+import {
+  blocksUsed,
+  chooseSwap,
+  counterbalancedOrder,
+  maxModelLen,
+  PUBLISHED_MI355X_QWEN3_NEXT,
+  planServeAb,
+  running,
+  type ThroughputRates,
+} from '../src/pipeline/e2e-plan.js';
+import { runLogged } from '../src/pipeline/process.js';
+import type { StepHandle } from '../src/pipeline/step.js';
+import { MIN_PAIRS } from '../src/stats/e2e.js';
+import { FAKE_BIN, fakeEnv } from './fakes/world.js';
+import { ROOT, tempDir } from './helpers.js';
+
+const SHAPES = [
+  { inputLen: 1024, outputLen: 1024 },
+  { inputLen: 1024, outputLen: 8192 },
+  { inputLen: 8192, outputLen: 1024 },
+];
+const A = 'baseline';
+const B = 'patched';
+
+describe('the plan', () => {
+  it('orders arms A B B A, then B A A B, and a re-run continues the sequence', () => {
+    expect(counterbalancedOrder(2)).toEqual([A, B, B, A]);
+    expect(counterbalancedOrder(4)).toEqual([A, B, B, A, B, A, A, B]);
+    expect(counterbalancedOrder(3)).toEqual([A, B, B, A, B, A]);
+    expect(counterbalancedOrder(2, blocksUsed(2))).toEqual([B, A, A, B]);
+    // every arm runs second in a pair as often as first over a block pair
+    const order = counterbalancedOrder(8);
+    const secondOfPair = order.filter((_, i) => i % 2 === 1);
+    expect(secondOfPair.filter((a) => a === A)).toHaveLength(4);
+  });
+
+  it('schedules cell by cell for cheap swaps, position by position for restarts', () => {
+    const order = counterbalancedOrder(2);
+    const cellMajor = scheduleRuns(order, 2, 'sleep').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
+    expect(cellMajor).toEqual(['0b1', '0p1', '0p2', '0b2', '1b1', '1p1', '1p2', '1b2']);
+    const byPosition = scheduleRuns(order, 2, 'restart').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
+    expect(byPosition).toEqual(['0b1', '1b1', '0p1', '1p1', '0p2', '1p2', '0b2', '1b2']);
+  });
+
+  it('on the defaults: the 9 cells, two server starts, minutes from the published rates', () => {
+    const config = parseConfig((n) => (n === 'e2e-backend' ? 'vllm-serve' : undefined));
+    const plan = JSON.parse(renderPlan(config, true));
+    expect(plan.cells).toHaveLength(9);
+    expect(plan.cells.every((c: { dropped?: string }) => !c.dropped)).toBe(true);
+    expect(plan.serverStarts).toBeLessThanOrEqual(4);
+    expect(plan.swap).toBe('resident');
+    expect(plan.estimatedMinutes).toBeLessThanOrEqual(250);
+    expect(plan.rates).toContain('published MI355X figures');
+    // never below one full wave of the concurrency
+    for (const c of plan.cells) expect(c.promptsPerRun).toBeGreaterThanOrEqual(c.concurrency);
+  });
+
+  it('the README shows the default plan as the tool prints it', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const block = readme.split('## E2e plan (vllm-serve)')[1].split('```\n')[1].split('```')[0];
+    const config = parseConfig((n) => (n === 'e2e-backend' ? 'vllm-serve' : undefined));
+    expect(block.trim()).toBe(renderPlan(config, false));
+  });
+
+  it('without a budget, the full grid takes about twelve hours; restarts cost a server start per arm change', () => {
+    const base = {
+      model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
+      shapes: SHAPES,
+      concurrencies: [4, 16, 64],
+      repeats: 8,
+      rates: PUBLISHED_MI355X_QWEN3_NEXT,
+    };
+    const full = planServeAb({ ...base, swap: { method: 'resident', why: '' } });
+    expect(full.runs).toBe(144);
+    expect(full.estimatedMinutes).toBeGreaterThan(600);
+    // 1024/1024 at concurrency 16: (16 warm-up + 64) × 1024 tokens at 1243.82 tok/s, 16 runs
+    const c16 = full.cells.find((c) => c.id === 'in1024-out1024-c16');
+    expect(c16?.estimatedMinutes).toBeCloseTo((16 * (80 * 1024)) / 1243.82 / 60, 1);
+    const restart = planServeAb({ ...base, swap: { method: 'restart', why: '' } });
+    // A B B A B A A B A B B A B A A B: 12 server visits
+    expect(restart.serverStarts).toBe(12);
+    expect(restart.estimatedMinutes - full.estimatedMinutes).toBeCloseTo(10 * 10, 0);
+  });
+
+  it('a 30-minute budget: fewer prompts, then fewer repeats, then the most expensive cells, each said', () => {
+    const config = parseConfig((n) => ({ 'e2e-backend': 'vllm-serve', 'e2e-budget': '30' })[n]);
+    const plan = JSON.parse(renderPlan(config, true));
+    expect(plan.estimatedMinutes).toBeLessThanOrEqual(30);
+    expect(plan.cells).toHaveLength(9);
+    expect(plan.fitted[0]).toMatch(/^prompts per run cut to c4 \d+/);
+    // the power left, from this tool's own comparison: 6 pairs call a true 5% change far less often than 8
+    expect(plan.fitted[1]).toMatch(
+      /^repeats cut to 6 \(from 8\): a true 5% change at 2% run-to-run CV is then called in 7\d\.\d% of cells \(9\d\.\d% before/,
+    );
+    expect(plan.fitted[2]).toMatch(/^dropped \d of 9 cells, the most expensive first: in1024-out8192-c64/);
+    const dropped = plan.cells.filter((c: { dropped?: string }) => c.dropped);
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped[0].dropped).toMatch(/^not run \(budget\)/);
+    expect(plan.repeats).toBeGreaterThanOrEqual(MIN_PAIRS);
+    const text = renderPlan(config, false);
+    expect(text).toContain('budget: dropped');
+    expect(text).toContain('(budget 30 min)');
+  });
+
+  it('the swap the card allows, and --max-model-len from the largest shape', () => {
+    expect(chooseSwap({ cardMemoryGiB: 288, weightsGiB: 80, tensorParallelSize: 1 }).method).toBe('resident');
+    expect(chooseSwap({ cardMemoryGiB: 140, weightsGiB: 80, tensorParallelSize: 1 }).method).toBe('sleep');
+    expect(chooseSwap({ cardMemoryGiB: 140, weightsGiB: 80, tensorParallelSize: 2 }).method).toBe('resident');
+    expect(chooseSwap({ cardMemoryGiB: undefined, weightsGiB: 80, tensorParallelSize: 1 }).method).toBe(
+      'sleep',
+    );
+    expect(
+      chooseSwap({ cardMemoryGiB: 80, weightsGiB: 8, tensorParallelSize: 1, vendor: 'cpu' }).method,
+    ).toBe('restart');
+    expect(maxModelLen(SHAPES)).toBe(9216 + 256);
+  });
+});
+
+/** A step handle writing one log, as the StepRecorder gives; counts bench runs for a clock. */
+async function stepFor(): Promise<StepHandle & { benches: number }> {
+  const outDir = await tempDir('vkci-e2e-');
+  await mkdir(join(outDir, 'logs'), { recursive: true });
+  const logFile = join(outDir, 'logs', 'e2e.log');
+  const handle = {
+    name: 'e2e' as const,
+    logFile,
+    outDir,
+    benches: 0,
+    log: (line: string) => appendFile(logFile, `${line}\n`),
+    run: (file: string, args: readonly string[], o: Parameters<StepHandle['run']>[2]) => {
+      if (args[0] === 'bench') handle.benches += 1;
+      return runLogged(file, args, { ...o, logFile });
+    },
+    finish: () => {},
+  };
+  return handle;
+}
+
+async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOptions> = {}) {
+  const env = await fakeEnv({ FAKE_GPU: 'nvidia', ...fake });
+  const step = await stepFor();
+  const e2e = await runServeAb(step, {
+    vllm: join(FAKE_BIN, 'vllm'),
+    model: 'Qwen/Qwen1.5-MoE-A2.7B',
+    tensorParallelSize: 1,
+    shapes: [{ inputLen: 1024, outputLen: 1024 }],
+    concurrencies: [4],
+    repeats: 2,
+    env,
+    vendor: 'nvidia',
+    readyTimeoutMs: 20_000,
+    benchTimeoutMs: 30_000,
+    waitForGpuMemory: async () => true,
+    ...more,
+  });
+  const log = await readFile(step.logFile, 'utf8');
+  const starts = [...log.matchAll(/starting vllm serve \((\w+) arm: \S+; swap (\w+)\)/g)].map(
+    (m) => `${m[1]} ${m[2]}`,
+  );
+  return { e2e, log, starts, step, env };
+}
+
+describe('swapping arms on the fake vLLM', () => {
+  it('resident: both servers up at once with half the memory share each, started once', {
+    timeout: 60_000,
+  }, async () => {
+    // 10 GiB of weights fit twice on the fake H200 (140 GiB)
+    const { e2e, log, starts, step } = await serveAb({}, { weightsGiB: 10 });
+    expect(starts).toEqual(['baseline resident', 'patched resident']);
+    expect(e2e.swap).toBe('resident');
+    expect(e2e.method).toContain('both servers resident');
+    const serverLog = await readFile(join(step.outDir, 'logs', 'e2e-server-patched-1.log'), 'utf8');
+    expect(serverLog).toContain('--gpu-memory-utilization 0.45 --max-model-len 2304');
+    expect(e2e.cells[0]).toMatchObject({ status: 'ok' });
+    expect(e2e.cells[0].baseline).toHaveLength(2);
+    expect(Math.min(...e2e.cells[0].patched)).toBeGreaterThan(Math.max(...e2e.cells[0].baseline));
+    expect(log).not.toContain('put to sleep');
+  });
+
+  it('resident that does not fit falls back to sleep mode; the woken server serves at its old speed', {
+    timeout: 60_000,
+  }, async () => {
+    // vLLM refuses 0.45 of the card when the weights leave no room for the KV cache
+    const { e2e, log, starts } = await serveAb({ FAKE_MODEL_MIB: '70000' }, { weightsGiB: 10 });
+    expect(log).toContain('No available memory for the cache blocks');
+    expect(starts).toEqual(['baseline resident', 'baseline sleep', 'patched sleep']);
+    expect(e2e.swap).toBe('sleep');
+    expect(e2e.method).toMatch(/after falling back: resident → sleep/);
+    expect(log).toMatch(/baseline arm woken in/);
+    const [cell] = e2e.cells;
+    expect(cell.status).toBe('ok');
+    // the baseline sample after the wake is within noise of the one before
+    expect(Math.abs(cell.baseline[1] / cell.baseline[0] - 1)).toBeLessThan(0.03);
+  });
+
+  it('sleep mode that fails falls back to restarts', { timeout: 60_000 }, async () => {
+    const { e2e, log, starts } = await serveAb({ FAKE_VLLM_SLEEP: 'broken' }, { swap: 'sleep' });
+    expect(log).toMatch(/POST \/sleep\?level=1 answered HTTP 500/);
+    expect(e2e.swap).toBe('restart');
+    expect(starts.slice(0, 2)).toEqual(['baseline sleep', 'patched restart']);
+    expect(e2e.cells[0].status).toBe('ok');
+    expect(e2e.cells[0].patched).toHaveLength(2);
+  });
+
+  it('restart: a server per arm change of the order, as planned', { timeout: 60_000 }, async () => {
+    const { e2e, starts } = await serveAb({}, { swap: 'restart', shapes: SHAPES.slice(0, 2) });
+    // A B B A over both cells: three server visits
+    expect(starts).toEqual(['baseline restart', 'patched restart', 'baseline restart']);
+    expect(e2e.plan?.serverStarts).toBe(3);
+    expect(e2e.cells.map((c) => c.status)).toEqual(['ok', 'ok']);
+  });
+});
+
+describe('the run on the fake vLLM', () => {
+  it('stops when the budget is spent: finished cells kept, the rest not run (budget)', {
+    timeout: 60_000,
+  }, async () => {
+    const step = await stepFor();
+    const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
+    // ten minutes a bench run: the budget of 35 is spent after the first cell's four runs
+    const e2e = await runServeAb(step, {
+      vllm: join(FAKE_BIN, 'vllm'),
+      model: 'm',
+      tensorParallelSize: 1,
+      shapes: SHAPES.slice(0, 2),
+      concurrencies: [4],
+      repeats: 2,
+      env,
+      vendor: 'nvidia',
+      readyTimeoutMs: 20_000,
+      benchTimeoutMs: 30_000,
+      waitForGpuMemory: async () => true,
+      budgetMinutes: 35,
+      clock: () => step.benches * 10 * 60_000,
+    });
+    expect(e2e.cells[0]).toMatchObject({ status: 'ok' });
+    expect(e2e.cells[0].baseline).toHaveLength(2);
+    expect(e2e.cells[1]).toMatchObject({ status: 'not-run', reason: 'not run (budget): 0 of 2 pairs done' });
+    expect(step.benches).toBe(4);
+    expect(await readFile(step.logFile, 'utf8')).toContain(
+      'e2e budget of 35 min spent after 40.0 min: stopping',
+    );
+  });
+
+  it('a budget spent during a re-run keeps the cell and the pairs it has', { timeout: 60_000 }, async () => {
+    const step = await stepFor();
+    const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
+    const e2e = await runServeAb(step, {
+      vllm: join(FAKE_BIN, 'vllm'),
+      model: 'm',
+      tensorParallelSize: 1,
+      shapes: SHAPES.slice(0, 1),
+      concurrencies: [4],
+      repeats: 2,
+      env,
+      vendor: 'nvidia',
+      readyTimeoutMs: 20_000,
+      benchTimeoutMs: 30_000,
+      waitForGpuMemory: async () => true,
+      isBorderline: () => true,
+      budgetMinutes: 55,
+      clock: () => step.benches * 10 * 60_000,
+    });
+    // A B B A, then the re-run's B A before the budget ran out
+    expect(step.benches).toBe(6);
+    expect(e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 1 });
+    expect(e2e.cells[0].baseline).toHaveLength(3);
+    expect(e2e.cells[0].patched).toHaveLength(3);
+  });
+
+  it('a run with failed requests is repeated once; failing again marks the cell', {
+    timeout: 60_000,
+  }, async () => {
+    const once = await serveAb({ FAKE_VLLM_BENCH: 'partial-once' });
+    expect(once.log).toMatch(
+      /4 of 16 requests failed in e2e\/in1024-out1024-c4-baseline-r1\.json; repeating/,
+    );
+    expect(once.e2e.cells[0].status).toBe('ok');
+    expect(once.e2e.cells[0].baseline).toHaveLength(2);
+    const always = await serveAb({ FAKE_VLLM_BENCH: 'partial' });
+    expect(always.e2e.cells[0]).toMatchObject({ status: 'failed', baseline: [], patched: [] });
+    expect(always.e2e.cells[0].reason).toContain(
+      '4 of 16 requests failed, also when repeated: not a clean sample',
+    );
+    expect(always.step.benches).toBe(2);
+  });
+
+  it("gives the bench the served model's local tokenizer, so it needs no network", {
+    timeout: 60_000,
+  }, async () => {
+    const hub = await tempDir('vkci-hub-');
+    const repo = join(hub, 'models--Qwen--Qwen1.5-MoE-A2.7B');
+    await mkdir(join(repo, 'snapshots', 'abc123'), { recursive: true });
+    await mkdir(join(repo, 'refs'), { recursive: true });
+    await writeFile(join(repo, 'refs', 'main'), 'abc123');
+    await writeFile(join(repo, 'snapshots', 'abc123', 'tokenizer.json'), '{}');
+    const cached = await serveAb({ FAKE_HF_OFFLINE: '1', HF_HUB_CACHE: hub });
+    expect(cached.log).toContain(`--tokenizer ${join(repo, 'snapshots', 'abc123')}`);
+    expect(cached.e2e.cells[0].status).toBe('ok');
+    const offline = await serveAb({ FAKE_HF_OFFLINE: '1', HF_HUB_CACHE: await tempDir('vkci-hub-') });
+    expect(offline.log).toContain('is not in the local Hugging Face cache');
+    expect(offline.e2e.cells[0].reason).toContain("couldn't connect to 'https://huggingface.co'");
+  });
+
+  it("the plan's minutes match the fake's timing", { timeout: 60_000 }, async () => {
+    // the fake's rates as a table: 1000 tok/s at concurrency 16, scaled as the plan assumes
+    const rates: ThroughputRates = {
+      ...PUBLISHED_MI355X_QWEN3_NEXT,
+      points: [{ inputLen: 1024, outputLen: 1024, tokPerS: 1000 }],
+      serverStartMinutes: 0,
+      sleepSwapSeconds: 0,
+    };
+    const scale = 0.02;
+    const { e2e, log } = await serveAb(
+      { FAKE_TIME_SCALE: String(scale), FAKE_NOISE: '0', FAKE_GATE_GAIN: '0' },
+      { rates, concurrencies: [16] },
+    );
+    const benchSeconds = [...log.matchAll(/Output token throughput[^\n]*\n\[exit 0, ([\d.]+) s\]/g)].map(
+      (m) => Number(m[1]),
+    );
+    expect(benchSeconds).toHaveLength(4);
+    const plan = planServeAb({
+      model: 'm',
+      shapes: [{ inputLen: 1024, outputLen: 1024 }],
+      concurrencies: [16],
+      repeats: 2,
+      swap: { method: 'sleep', why: '' },
+      rates,
+    });
+    const planned = running(plan)[0].estimatedMinutes * 60 * scale;
+    const measured = benchSeconds.reduce((a, b) => a + b, 0);
+    // the fake sleeps exactly the simulated time; each run adds under a second of process start
+    expect(measured).toBeGreaterThan(planned * 0.95);
+    expect(measured).toBeLessThan(planned + 4 * 1.0);
+    expect(e2e.plan?.estimatedMinutes).toBeCloseTo(plan.estimatedMinutes, 1);
+  });
+});

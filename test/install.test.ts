@@ -1,0 +1,111 @@
+// Step install on the fake python: the release's own wheel for a PyPI tree, the tree's version, optional kernels.
+import { appendFile, cp, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_VLLM_VERSION } from '../src/inputs.js';
+import { install } from '../src/pipeline/install.js';
+import { runLogged } from '../src/pipeline/process.js';
+import type { StepHandle } from '../src/pipeline/step.js';
+import { fetchVllmSource } from '../src/vllm/pypi.js';
+import { pickReleaseWheel } from '../src/vllm/wheel.js';
+import { FAKE_PYTHON, fakeEnv } from './fakes/world.js';
+import { tempDir } from './helpers.js';
+
+async function stepFor(): Promise<StepHandle> {
+  const outDir = await tempDir('vkci-install-');
+  await mkdir(join(outDir, 'logs'), { recursive: true });
+  const logFile = join(outDir, 'logs', 'install.log');
+  return {
+    name: 'install',
+    logFile,
+    outDir,
+    log: (line) => appendFile(logFile, `${line}\n`),
+    run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+    finish: () => {},
+  };
+}
+
+/** A tree holding vLLM's published vllm/_version.py, as checkout makes from the PyPI sdist. */
+async function pypiTree(): Promise<string> {
+  const dir = await tempDir('vkci-tree-');
+  await mkdir(join(dir, 'vllm'), { recursive: true });
+  await cp(
+    join(await fetchVllmSource(DEFAULT_VLLM_VERSION), 'vllm', '_version.py'),
+    join(dir, 'vllm', '_version.py'),
+  );
+  return dir;
+}
+
+describe('install: precompiled', () => {
+  it("a PyPI tree installs the release's own wheel and records the tree's version", {
+    timeout: 60_000,
+  }, async () => {
+    const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0' });
+    const step = await stepFor();
+    const wheel = 'https://files.example/vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl';
+    const installed = await install(step, {
+      method: 'precompiled',
+      python: FAKE_PYTHON,
+      vllmDir: await pypiTree(),
+      rocm: false,
+      env,
+      timeoutMs: 60_000,
+      releaseWheel: async () => wheel,
+    });
+    expect(await readFile(join(env.FAKE_STATE_DIR, 'precompiled-wheel'), 'utf8')).toBe(wheel);
+    const log = await readFile(step.logFile, 'utf8');
+    expect(log).toContain(`Using user-specified precompiled wheel location: ${wheel}`);
+    // the build rewrote _version.py; the RunResult gets the release the tree is
+    expect(log).toContain(
+      "recording the tree's version 0.33.0: the build rewrote vllm/_version.py to 0.33.1.dev0+g",
+    );
+    expect(installed).toMatchObject({ vllmVersion: '0.33.0', fromTree: true });
+  });
+
+  it('without a wheel location the build falls back to the nightly wheel (what the PyPI tree must avoid)', {
+    timeout: 60_000,
+  }, async () => {
+    const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0' });
+    await install(await stepFor(), {
+      method: 'precompiled',
+      python: FAKE_PYTHON,
+      vllmDir: await pypiTree(),
+      rocm: false,
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(await readFile(join(env.FAKE_STATE_DIR, 'precompiled-wheel'), 'utf8')).toBe('nightly');
+  });
+
+  it('a failed download-kernels is a warning; a release without a wheel stops the install', {
+    timeout: 60_000,
+  }, async () => {
+    const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0', FAKE_DOWNLOAD_KERNELS: 'unreachable' });
+    const step = await stepFor();
+    const o = { method: 'precompiled' as const, python: FAKE_PYTHON, rocm: false, env, timeoutMs: 60_000 };
+    const installed = await install(step, { ...o, vllmDir: await pypiTree() });
+    expect(installed?.fromTree).toBe(true);
+    expect(await readFile(step.logFile, 'utf8')).toMatch(
+      /warning: VLLM_USE_PRECOMPILED=1 .*download-kernels failed: .*wheels\.vllm\.ai.*; going on without them/,
+    );
+    const wheelMissing = install(await stepFor(), {
+      ...o,
+      vllmDir: await pypiTree(),
+      releaseWheel: async () => {
+        throw new Error('vLLM 9.9.9 has no manylinux x86_64 wheel on PyPI');
+      },
+    });
+    await expect(wheelMissing).rejects.toThrow(/no manylinux x86_64 wheel/);
+  });
+
+  it("picks the release's manylinux wheel for the machine's architecture", () => {
+    const files = [
+      { filename: 'vllm-0.33.0-cp38-abi3-manylinux_2_28_aarch64.whl', packagetype: 'bdist_wheel', url: 'a' },
+      { filename: 'vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl', packagetype: 'bdist_wheel', url: 'x' },
+      { filename: 'vllm-0.33.0.tar.gz', packagetype: 'sdist', url: 's' },
+    ];
+    expect(pickReleaseWheel(files, '0.33.0', 'x86_64')).toBe('x');
+    expect(pickReleaseWheel(files, '0.33.0', 'aarch64')).toBe('a');
+    expect(pickReleaseWheel(files, '0.33.1', 'x86_64')).toBeUndefined();
+  });
+});
