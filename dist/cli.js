@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-MKEEBNQR.js";
+} from "./chunks/chunk-FYLOB6UU.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -206,6 +206,8 @@ describe('a follow-up PR that changes an existing kernel', () => {
       `--baseline-impl ${baseImpl} --patched-impl ${impl(v, PR_KERNEL_PATH)}`,
     );
     expect(v.report).toMatch(/baseline: the base \S+ with its kernel in vllm\/model\\_executor/);
+    expect(v.report).toContain('**Base kernel against head kernel**');
+    expect(v.report).toContain('| bf16-K2048-N1024 | 5.035 | 4.835 | -4.0% | 8+8 samples |');
   });
 });
 
