@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-FYLOB6UU.js";
+} from "./chunks/chunk-23J4HCI6.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -112,7 +112,7 @@ export interface TreeKernel {
   symbol: string;
   /** git blob SHA of that file */
   blobSha: string;
-  /** every call of the op under vllm/, status tree-native, in file and line order */
+  /** every call of the op under vllm/ (tree-native), and any file naming it that cannot be parsed (unmatched) */
   sites: PatchSite[];
   /** every definition of the op's name found, the chosen one first */
   definitions: { file: string; line: number; symbol: string }[];

@@ -57,7 +57,9 @@ export const Manifest = z.object({
         .string()
         .regex(/^[A-Za-z_]\w*$/)
         .describe("the op's public function: a tree defining or calling it carries its own kernel"),
-      file: RelativePath.describe('the bundle file defining the op; its `to` is where a tree keeps it'),
+      file: RelativePath.describe(
+        'the bundle file defining the op; its `to` is where a tree keeps it (a bundle without that file looks for the op by name only)',
+      ),
     })
     .optional(),
 });
@@ -86,12 +88,6 @@ export async function loadManifest(bundleDir: string): Promise<Manifest> {
   const parsed = Manifest.safeParse(data);
   if (!parsed.success) {
     throw new ManifestError(`${path} is not a valid bundle manifest: ${describeIssues(parsed.error)}`);
-  }
-  const op = parsed.data.op;
-  if (op && !parsed.data.files.some((f) => f.from === op.file)) {
-    throw new ManifestError(
-      `${path}: op.file '${op.file}' is not one of the bundle's files (${parsed.data.files.map((f) => f.from).join(', ')}); name the file that defines ${op.name}.`,
-    );
   }
   return parsed.data;
 }

@@ -15,6 +15,7 @@ const exec = promisify(execFile);
 
 export const PR_TREES_VERSION = '0.33.0';
 export const PR_SHAPES_DIR = join(ROOT, 'test/fixtures/pr-shapes');
+// `csrc` is also a folder of the tree: give git its SHA (branches.csrc) or end revisions with `--`
 export const PR_BRANCHES = ['base', 'pr', 'pr-wrong', 'pr-int32', 'followup', 'inline', 'csrc'] as const;
 export type PrBranch = (typeof PR_BRANCHES)[number];
 
