@@ -11,7 +11,7 @@ import {
   resolveBundle,
   runMode,
   writeOutputs
-} from "./chunks/chunk-23J4HCI6.js";
+} from "./chunks/chunk-4TA6JENS.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/cli.ts

@@ -1,7 +1,7 @@
 import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
 import {
   run
-} from "./chunks/chunk-23J4HCI6.js";
+} from "./chunks/chunk-4TA6JENS.js";
 import "./chunks/chunk-IVK7DNWI.js";
 
 // src/index.ts

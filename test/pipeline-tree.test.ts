@@ -257,3 +257,28 @@ describe('kernel-source bundle on a tree that carries its own kernel file', () =
     expect(status.stdout).toBe('');
   });
 });
+
+describe('vllm-serve on a tree kernel', () => {
+  it('runs the base worktree and the head tree as the arms, each first on PYTHONPATH, on one install', {
+    timeout: 180_000,
+  }, async () => {
+    const v = await validate(
+      'pr',
+      {
+        python: FAKE_PYTHON,
+        install: 'precompiled',
+        'e2e-backend': 'vllm-serve',
+        shapes: '1024x1024',
+        concurrencies: '4',
+        repeats: '2',
+      },
+      { FAKE_GPU: 'nvidia', FAKE_VLLM_VERSION: '0.33.0' },
+    );
+    const log = await v.log('e2e');
+    expect(log).toContain(`arms: baseline ${v.tree}.base (${trees.branches.base}), patched ${v.tree}`);
+    expect(log).toMatch(/linked \d+ build products of the head tree into the base worktree/);
+    expect(step(v.result, 'e2e')?.status).toBe('passed');
+    expect(v.result.e2e?.method).toContain('the worktree first on PYTHONPATH');
+    expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
+  });
+});
