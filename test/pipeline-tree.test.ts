@@ -206,6 +206,8 @@ describe('a follow-up PR that changes an existing kernel', () => {
       `--baseline-impl ${baseImpl} --patched-impl ${impl(v, PR_KERNEL_PATH)}`,
     );
     expect(v.report).toMatch(/baseline: the base \S+ with its kernel in vllm\/model\\_executor/);
+    expect(v.report).toContain('**Base kernel against head kernel**');
+    expect(v.report).toContain('| bf16-K2048-N1024 | 5.035 | 4.835 | -4.0% | 8+8 samples |');
   });
 });
 
@@ -253,5 +255,30 @@ describe('kernel-source bundle on a tree that carries its own kernel file', () =
     expect(v.exitCode).toBe(1);
     const status = await run('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: v.tree });
     expect(status.stdout).toBe('');
+  });
+});
+
+describe('vllm-serve on a tree kernel', () => {
+  it('runs the base worktree and the head tree as the arms, each first on PYTHONPATH, on one install', {
+    timeout: 180_000,
+  }, async () => {
+    const v = await validate(
+      'pr',
+      {
+        python: FAKE_PYTHON,
+        install: 'precompiled',
+        'e2e-backend': 'vllm-serve',
+        shapes: '1024x1024',
+        concurrencies: '4',
+        repeats: '2',
+      },
+      { FAKE_GPU: 'nvidia', FAKE_VLLM_VERSION: '0.33.0' },
+    );
+    const log = await v.log('e2e');
+    expect(log).toContain(`arms: baseline ${v.tree}.base (${trees.branches.base}), patched ${v.tree}`);
+    expect(log).toMatch(/linked \d+ build products of the head tree into the base worktree/);
+    expect(step(v.result, 'e2e')?.status).toBe('passed');
+    expect(v.result.e2e?.method).toContain('the worktree first on PYTHONPATH');
+    expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
   });
 });

@@ -1,5 +1,5 @@
 // Base against head for a tree kernel: the merge base with the base ref, what base..head changes, a base worktree.
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fail, type StepHandle } from './step.js';
 
@@ -109,4 +109,40 @@ export async function addBaseWorktree(step: StepHandle, o: GitOptions & { commit
   if (!added.ok) throw fail(`git worktree add ${dir} ${o.commit} failed`);
   await step.log(`base worktree ${dir} at ${o.commit}`);
   return dir;
+}
+
+/**
+ * Links the head tree's build products under vllm/ (compiled extensions, the generated _version.py: files git
+ * ignores) into the base worktree, so both arms import one install's binaries. Returns how many were linked.
+ */
+export async function shareBuildProducts(
+  step: StepHandle,
+  o: GitOptions & { baseDir: string },
+): Promise<number> {
+  const listed = await git(step, o)(
+    'ls-files',
+    '--others',
+    '--ignored',
+    '--exclude-standard',
+    '-z',
+    '--',
+    'vllm',
+  );
+  const files = listed.out.split('\0').filter((f) => f && !/(^|\/)__pycache__\/|\.pyc$/.test(f));
+  let linked = 0;
+  for (const file of files) {
+    const target = join(o.baseDir, file);
+    if (
+      await stat(target).then(
+        () => true,
+        () => false,
+      )
+    )
+      continue;
+    await mkdir(dirname(target), { recursive: true });
+    await symlink(join(o.dir, file), target);
+    linked += 1;
+  }
+  await step.log(`linked ${linked} build products of the head tree into the base worktree`);
+  return linked;
 }

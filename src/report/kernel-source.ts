@@ -53,6 +53,35 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
   return `- ${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}`;
 }
 
+const median = (values: readonly number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+/** The microbenchmark's base kernel against head kernel per shape: medians of the interleaved samples. */
+function baseAgainstHeadLines(result: RunResult): string {
+  const cells = result.microbench?.ab ?? [];
+  if (cells.length === 0) return '';
+  const rows = cells.map((c) => {
+    if (c.status !== 'ok' || c.baseline.length === 0 || c.patched.length === 0)
+      return `| ${escapeText(c.id, 60)} | – | – | – | ${escapeText(c.reason ?? 'failed', 120)} |`;
+    const [b, p] = [median(c.baseline), median(c.patched)];
+    const delta = ((p - b) / b) * 100;
+    return `| ${escapeText(c.id, 60)} | ${b.toPrecision(4)} | ${p.toPrecision(4)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}% | ${c.baseline.length}+${c.patched.length} samples |`;
+  });
+  const unit = escapeText(cells[0].unit, 10);
+  const title = `**Base kernel against head kernel** (microbenchmark, median ${escapeText(cells[0].metric, 30)} in ${unit}, interleaved samples; ${cells[0].higherIsBetter ? 'higher' : 'lower'} is better)`;
+  return [
+    title,
+    '',
+    '| shape | base | head | Δ | note |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 /** Which kernel ran and each test group's outcome; empty for RunResults from before kernel sources. */
 export function kernelUnderTestPart(result: RunResult): string {
   const parts: string[] = [];
@@ -60,6 +89,8 @@ export function kernelUnderTestPart(result: RunResult): string {
     parts.push(`${kernelLine(result.kernel)}\n`);
     if (result.kernel.source === 'tree') parts.push(sitesLines(result));
   }
+  const ab = baseAgainstHeadLines(result);
+  if (ab) parts.push(cuttable(1, ab));
   if (result.testGroups?.length) {
     parts.push(`**Test groups**\n${result.testGroups.map((g) => groupLine(result, g)).join('\n')}\n`);
   }

@@ -2,6 +2,7 @@
 // and run the A/B.
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { shareBuildProducts } from '../base-head.js';
 import type { DetectedDevice } from '../device.js';
 import { gpuMemoryUsed } from '../device.js';
 import { runModelAb, runServeAb } from '../e2e.js';
@@ -96,6 +97,12 @@ export async function e2eStep(
         throw fail(
           "a tree kernel's vllm-serve A/B runs the PR's base against its head: pass base-ref or run on a pull_request event",
         );
+      await shareBuildProducts(step, {
+        dir: tree.dir,
+        baseDir: kernel.base.dir,
+        env,
+        timeoutMs: timeouts.gitMs,
+      });
       arms = worktreeArms(env, kernel.base, { dir: tree.dir, sha: tree.sha }, config.e2e.aa);
       await step.log(`arms: baseline ${kernel.base.dir} (${kernel.base.commit}), patched ${tree.dir}`);
     }
