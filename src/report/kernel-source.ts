@@ -2,6 +2,8 @@
 import type { RunResult, TestCase, TestGroup } from '../results/run-result.js';
 import { cuttable } from './budget.js';
 import { escapeText } from './escape.js';
+import { cellMark, interval, pct, plain } from './format.js';
+import type { ComparedCell } from './model.js';
 
 const short = (sha: string) => escapeText(sha.slice(0, 12), 12);
 const failedCase = (t: TestCase) => t.status === 'failed' || t.status === 'error';
@@ -53,43 +55,34 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
   return `- ${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}`;
 }
 
-const median = (values: readonly number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
-
-/** The microbenchmark's base kernel against head kernel per shape: medians of the interleaved samples. */
-function baseAgainstHeadLines(result: RunResult): string {
-  const cells = result.microbench?.ab ?? [];
-  if (cells.length === 0) return '';
-  const rows = cells.map((c) => {
-    if (c.status !== 'ok' || c.baseline.length === 0 || c.patched.length === 0)
-      return `| ${escapeText(c.id, 60)} | – | – | – | ${escapeText(c.reason ?? 'failed', 120)} |`;
-    const [b, p] = [median(c.baseline), median(c.patched)];
-    const delta = ((p - b) / b) * 100;
-    return `| ${escapeText(c.id, 60)} | ${b.toPrecision(4)} | ${p.toPrecision(4)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}% | ${c.baseline.length}+${c.patched.length} samples |`;
+/** The microbenchmark's base kernel against head kernel per shape, judged like the e2e cells (per cell). */
+function baseAgainstHeadLines(compared: readonly ComparedCell[]): string {
+  if (compared.length === 0) return '';
+  const rows = compared.map(({ cell: c, comparison: v }) => {
+    if (c.status !== 'ok')
+      return `| ${escapeText(c.id, 60)} | – | – | – | – | ${escapeText(c.reason ?? 'failed', 120)} |`;
+    return `| ${escapeText(c.id, 60)} | ${plain(v.baselineMedian)} | ${plain(v.patchedMedian)} | ${pct(v.deltaPct)} ${interval(v.ciLow, v.ciHigh)} | ${v.pairs} | ${cellMark(v.verdict)} ${escapeText(v.reason ?? '', 120)} |`;
   });
-  const unit = escapeText(cells[0].unit, 10);
-  const title = `**Base kernel against head kernel** (microbenchmark, median ${escapeText(cells[0].metric, 30)} in ${unit}, interleaved samples; ${cells[0].higherIsBetter ? 'higher' : 'lower'} is better)`;
+  const first = compared[0].cell;
+  const title = `**Base kernel against head kernel** (microbenchmark, ${escapeText(first.metric, 30)} in ${escapeText(first.unit, 10)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better; medians, Δ head vs base with its ${compared[0].comparison.levelPct}% interval over interleaved pairs, judged per shape as the e2e cells are)`;
   return [
     title,
     '',
-    '| shape | base | head | Δ | note |',
-    '| --- | --- | --- | --- | --- |',
+    '| shape | base | head | Δ | pairs | verdict |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
 }
 
 /** Which kernel ran and each test group's outcome; empty for RunResults from before kernel sources. */
-export function kernelUnderTestPart(result: RunResult): string {
+export function kernelUnderTestPart(result: RunResult, kernelAb: readonly ComparedCell[]): string {
   const parts: string[] = [];
   if (result.kernel) {
     parts.push(`${kernelLine(result.kernel)}\n`);
     if (result.kernel.source === 'tree') parts.push(sitesLines(result));
   }
-  const ab = baseAgainstHeadLines(result);
+  const ab = baseAgainstHeadLines(kernelAb);
   if (ab) parts.push(cuttable(1, ab));
   if (result.testGroups?.length) {
     parts.push(`**Test groups**\n${result.testGroups.map((g) => groupLine(result, g)).join('\n')}\n`);

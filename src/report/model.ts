@@ -111,6 +111,8 @@ export interface RunnerReport {
   verdict: RunVerdict;
   compared: ComparedCell[];
   rows: KernelRow[];
+  /** the microbenchmark's base kernel against the head kernel per shape (a PR that changes a kernel) */
+  kernelAb: ComparedCell[];
   /** the row a headline quotes */
   headline?: KernelRow;
   /** the gate's floor per card and shape: published bandwidth, or the copy ceiling measured here */

@@ -395,7 +395,7 @@ export function renderRunnerSection(runner: RunnerReport): string {
     RUNNER_OPEN(result.identity.runner),
     headline(result, runner.verdict, runner.compared, runner.headline),
     stepsPart(result),
-    kernelUnderTestPart(result),
+    kernelUnderTestPart(result, runner.kernelAb),
     result.kernel?.source === 'tree' ? '' : patchPart(result),
     correctnessPart(result),
     compilePart(result, runner.roofline),

@@ -2,7 +2,7 @@
 // verdict, and the verdict across runners. Built once per mode. Pure.
 import type { Report, RunnerReport, VerdictMethod } from '../report/model.js';
 import type { RunResult } from '../results/run-result.js';
-import { judgeE2e } from './e2e.js';
+import { compareCell, judgeE2e } from './e2e.js';
 import { headlineRow, kernelRows } from './microbench.js';
 import { rooflines } from './roofline.js';
 import { combineVerdicts, overallVerdict, perCellMethod } from './verdict.js';
@@ -52,6 +52,10 @@ export function analyseRun(result: RunResult, thresholds: Thresholds): RunnerRep
     compared,
     rows,
     headline: headlineRow(rows),
+    kernelAb: (result.microbench?.ab ?? []).map((cell) => ({
+      cell,
+      comparison: compareCell(cell, method),
+    })),
     roofline: rooflines(result),
   };
 }
