@@ -1,0 +1,721 @@
+import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);
+import {
+  ConfigError,
+  INPUTS,
+  MODES,
+  TOOL_VERSION,
+  VERDICTS,
+  analyseRuns,
+  applyBundle,
+  chooseSwap,
+  countSites,
+  defaultMethod,
+  describePlan,
+  needsRerun,
+  parseConfig,
+  parseRunResult,
+  perCellMethod,
+  planServeAb,
+  ratesFor,
+  resolveBundle,
+  runMode,
+  showInvisible,
+  writeOutputs
+} from "./chunks/chunk-QPHAQSI4.js";
+import "./chunks/chunk-MNLJ6WNR.js";
+
+// src/modes/simulate.ts
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+
+// src/stats/noise.ts
+function prng(seed) {
+  let a = 2654435769;
+  let b = 608135816;
+  let c = 3084996962;
+  let d = seed >>> 0;
+  const next = () => {
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
+    let t = a + b | 0;
+    a = b ^ b >>> 9;
+    b = c + (c << 3) | 0;
+    c = c << 21 | c >>> 11;
+    d = d + 1 | 0;
+    t = t + d | 0;
+    c = c + t | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 15; i++) next();
+  return next;
+}
+function normal(rand) {
+  const u = 1 - rand();
+  const v = rand();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+var REALISTIC_DRIFT = { trend: 0.04, wave: 0.02 };
+var patchedSecond = (order, i) => order === "alternating" || i % 4 === 0 || i % 4 === 3;
+function simulatePairs(rand, repeats, change, noise, level = 1e3) {
+  const sigma = Math.sqrt(Math.log(1 + noise.cv ** 2));
+  const positions = 2 * repeats;
+  const slope = (2 * rand() - 1) * noise.trend;
+  const cycles = 0.25 + 0.75 * rand();
+  const phase = 2 * Math.PI * rand();
+  const drift = (t) => Math.exp(
+    slope * t / (positions - 1) + noise.wave * Math.sin(2 * Math.PI * cycles * t / positions + phase)
+  );
+  const rho = noise.ar1 ?? 0;
+  const innovation = Math.sqrt(1 - rho ** 2);
+  let previous;
+  const shock = () => {
+    const z = normal(rand);
+    previous = previous === void 0 ? z : rho * previous + innovation * z;
+    return previous;
+  };
+  const order = noise.order ?? "alternating";
+  const second = 1 - (noise.orderEffect ?? 0);
+  const baseline = [];
+  const patched = [];
+  for (let i = 0; i < repeats; i++) {
+    const late = patchedSecond(order, i);
+    const sample = (t, truth, isSecond) => truth * (isSecond ? second : 1) * drift(t) * Math.exp(sigma * shock() - sigma ** 2 / 2);
+    if (late) {
+      baseline.push(sample(2 * i, level, false));
+      patched.push(sample(2 * i + 1, level * (1 + change), true));
+    } else {
+      patched.push(sample(2 * i, level * (1 + change), false));
+      baseline.push(sample(2 * i + 1, level, true));
+    }
+  }
+  return { baseline, patched };
+}
+
+// src/stats/simulate.ts
+var DEFAULT_SIMULATION = {
+  cells: 9,
+  runners: 1,
+  cvPct: 2,
+  repeats: 8,
+  trials: 2e3,
+  seed: 1,
+  effectPct: 0,
+  orderEffectPct: 0,
+  ar1: 0,
+  minEffectPct: 2,
+  order: "counterbalanced",
+  rule: "confirmed",
+  trendPct: REALISTIC_DRIFT.trend * 100,
+  wavePct: REALISTIC_DRIFT.wave * 100
+};
+function skeleton(runner, method, repeats, cells) {
+  return {
+    schema: 1,
+    tool: { name: "vllm-kernel-ci", version: "simulate" },
+    identity: {
+      runner,
+      vllmRepo: "simulated",
+      vllmRef: "simulated",
+      bundle: "simulated",
+      bundleHash: "",
+      startedAt: "",
+      finishedAt: ""
+    },
+    device: { vendor: "nvidia", name: "simulated", count: 1 },
+    steps: [],
+    settings: {},
+    e2e: { backend: "model", method: "simulated", model: "simulated", cells },
+    verdicts: { ...method, repeats }
+  };
+}
+function methodOf(s) {
+  return s.rule === "confirmed" ? defaultMethod(s.minEffectPct) : perCellMethod(s.minEffectPct);
+}
+function simulateRuns(partial = {}) {
+  const s = { ...DEFAULT_SIMULATION, ...partial };
+  const rand = prng(s.seed);
+  const method = methodOf(s);
+  const noise = {
+    cv: s.cvPct / 100,
+    trend: s.trendPct / 100,
+    wave: s.wavePct / 100,
+    orderEffect: s.orderEffectPct / 100,
+    ar1: s.ar1,
+    order: s.order
+  };
+  const change = s.effectPct / 100;
+  const wanted = change > 0 ? "improved" : change < 0 ? "regressed" : void 0;
+  const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0]));
+  let falseCall = 0;
+  let nullCells = 0;
+  let nullCalled = 0;
+  let nullNoisy = 0;
+  let reruns = 0;
+  let changed = 0;
+  let detected = 0;
+  for (let t = 0; t < s.trials; t++) {
+    const results = [];
+    for (let r = 0; r < s.runners; r++) {
+      const cells = [];
+      for (let c = 0; c < s.cells; c++) {
+        const truth = c === 0 ? change : 0;
+        const cell = {
+          id: `cell-${c}`,
+          params: {},
+          metric: "output_throughput",
+          unit: "tok/s",
+          higherIsBetter: true,
+          ...simulatePairs(rand, s.repeats, truth, noise),
+          status: "ok",
+          reruns: 0
+        };
+        if (needsRerun(cell, method)) {
+          const more = simulatePairs(rand, s.repeats, truth, noise);
+          cell.baseline.push(...more.baseline);
+          cell.patched.push(...more.patched);
+          cell.reruns = 1;
+          reruns++;
+        }
+        cells.push(cell);
+      }
+      results.push(skeleton(`runner-${r}`, method, s.repeats, cells));
+    }
+    const report = analyseRuns(results, { minEffectPct: s.minEffectPct, failOnRegression: false });
+    const v = report.verdict.verdict;
+    verdicts[v]++;
+    if ((v === "improved" || v === "regressed") && v !== wanted) falseCall++;
+    for (const runner of report.runners) {
+      runner.compared.forEach(({ comparison }, i) => {
+        if (i === 0 && change !== 0) {
+          changed++;
+          if (comparison.verdict === wanted) detected++;
+          return;
+        }
+        nullCells++;
+        if (comparison.verdict === "improved" || comparison.verdict === "regressed") nullCalled++;
+        if (comparison.verdict === "too-noisy") nullNoisy++;
+      });
+    }
+  }
+  const n = s.trials;
+  for (const v of VERDICTS) verdicts[v] /= n;
+  return {
+    settings: s,
+    falseCall: falseCall / n,
+    tooNoisy: verdicts["too-noisy"],
+    power: wanted ? verdicts[wanted] : null,
+    verdicts,
+    cells: {
+      falseCall: nullCells ? nullCalled / nullCells : 0,
+      tooNoisy: nullCells ? nullNoisy / nullCells : 0,
+      rerun: reruns / (n * s.runners * s.cells),
+      detected: changed ? detected / changed : null
+    },
+    roundsPerCell: 1 + reruns / (n * s.runners * s.cells)
+  };
+}
+function estimateNoise(result) {
+  const cells = (result.e2e?.cells ?? []).filter((c) => c.status === "ok");
+  const perCell = [];
+  let lagNum = 0;
+  let lagDen = 0;
+  for (const cell of cells) {
+    const n = Math.min(cell.baseline.length, cell.patched.length);
+    const d = [];
+    for (let i = 0; i < n; i++) {
+      const b = cell.baseline[i];
+      const p = cell.patched[i];
+      if (b > 0 && p > 0 && Number.isFinite(b) && Number.isFinite(p)) d.push(Math.log(p / b));
+    }
+    if (d.length < 3) continue;
+    const mean = d.reduce((a, x) => a + x, 0) / d.length;
+    const ss = d.reduce((a, x) => a + (x - mean) ** 2, 0);
+    const sd = Math.sqrt(ss / (d.length - 1));
+    perCell.push({ id: cell.id, cvPct: sd / Math.SQRT2 * 100, pairs: d.length });
+    for (let i = 1; i < d.length; i++) lagNum += (d[i] - mean) * (d[i - 1] - mean);
+    lagDen += ss;
+  }
+  if (perCell.length === 0) {
+    throw new Error(
+      "The RunResult has no e2e cell with 3 or more usable pairs: run validate with `e2e-aa: true` and an e2e backend first."
+    );
+  }
+  const sorted = perCell.map((c) => c.cvPct).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const cvPct = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const repeats = result.verdicts?.repeats ?? Math.min(...perCell.map((c) => c.pairs));
+  return { cells: perCell.length, repeats, cvPct, perCell, lag1: lagDen > 0 ? lagNum / lagDen : 0 };
+}
+
+// src/modes/simulate.ts
+var SIMULATE_HELP = `Usage: vllm-kernel-ci simulate [options]
+
+Run validate's and report's verdict path (re-run of borderline and called cells, confirmation, the verdict
+across cells and runners) on synthetic runs, and print how often a run's verdict is wrong or undecided.
+
+Options:
+  --cells N            e2e cells per runner (default: ${DEFAULT_SIMULATION.cells})
+  --runners N          runners judged together (default: ${DEFAULT_SIMULATION.runners})
+  --cv PCT             noise of one sample, % (default: ${DEFAULT_SIMULATION.cvPct})
+  --repeats N          pairs per cell and round (default: ${DEFAULT_SIMULATION.repeats})
+  --min-effect PCT     smallest change called improved or regressed, % (default: ${DEFAULT_SIMULATION.minEffectPct})
+  --trials N           simulated runs (default: ${DEFAULT_SIMULATION.trials})
+  --seed N             seed of the generator (default: ${DEFAULT_SIMULATION.seed})
+  --effect PCT         a true change of the first cell on every runner, % (default: 0, an A/A run)
+  --order-effect PCT   whichever arm runs second in a pair is slower by PCT (default: 0)
+  --order ORDER        counterbalanced (A B B A, B A A B) or alternating (A B A B) (default: ${DEFAULT_SIMULATION.order})
+  --ar1 RHO            lag-1 autocorrelation of consecutive runs' noise (default: 0)
+  --drift PCT          largest linear drift across a cell's runs, % (default: ${DEFAULT_SIMULATION.trendPct}; a slow wave of half of it rides on top)
+  --rule RULE          confirmed (a call stands only when its re-run agrees) or per-cell (default: ${DEFAULT_SIMULATION.rule})
+  --from RUNRESULT     take cells, repeats and noise from a real A/A RunResult: this runner's own power analysis
+                       (with --effect -5 unless --effect is given)
+  --json               print the outcome as JSON
+  --help               show this help
+
+falseCall: runs whose verdict is improved or regressed against the truth; tooNoisy: runs whose verdict is too
+noisy; power: runs whose verdict has the effect's sign.`;
+function number(name, raw, check, what) {
+  if (raw === void 0) return void 0;
+  const x = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(x) || !check(x)) {
+    throw new Error(`Invalid --${name} '${raw}'. Expected ${what}.`);
+  }
+  return x;
+}
+var positiveInt = (x) => Number.isInteger(x) && x > 0;
+var nonNegative = (x) => x >= 0;
+function parseSimulateArgs(args) {
+  const joined = args.flatMap(
+    (a, i) => /^-\d|^-\.\d/.test(a) && args[i - 1]?.startsWith("--") && !args[i - 1].includes("=") ? [] : [
+      /^--/.test(a) && !a.includes("=") && /^-\d|^-\.\d/.test(args[i + 1] ?? "") ? `${a}=${args[i + 1]}` : a
+    ]
+  );
+  const { values } = parseArgs({
+    args: joined,
+    strict: true,
+    allowPositionals: false,
+    allowNegative: false,
+    options: {
+      cells: { type: "string" },
+      runners: { type: "string" },
+      cv: { type: "string" },
+      repeats: { type: "string" },
+      "min-effect": { type: "string" },
+      trials: { type: "string" },
+      seed: { type: "string" },
+      effect: { type: "string" },
+      "order-effect": { type: "string" },
+      order: { type: "string" },
+      ar1: { type: "string" },
+      drift: { type: "string" },
+      rule: { type: "string" },
+      from: { type: "string" },
+      json: { type: "boolean" }
+    }
+  });
+  const order = values.order;
+  if (order !== void 0 && order !== "counterbalanced" && order !== "alternating")
+    throw new Error(`Invalid --order '${order}'. Expected counterbalanced or alternating.`);
+  const rule = values.rule;
+  if (rule !== void 0 && rule !== "confirmed" && rule !== "per-cell")
+    throw new Error(`Invalid --rule '${rule}'. Expected confirmed or per-cell.`);
+  const drift = number("drift", values.drift, nonNegative, "a percentage \u2265 0");
+  const entries = {
+    cells: number("cells", values.cells, positiveInt, "a positive integer"),
+    runners: number("runners", values.runners, positiveInt, "a positive integer"),
+    cvPct: number("cv", values.cv, (x) => x > 0 && x < 100, "a percentage above 0"),
+    repeats: number("repeats", values.repeats, (x) => positiveInt(x) && x >= 3, "an integer \u2265 3"),
+    minEffectPct: number("min-effect", values["min-effect"], nonNegative, "a percentage \u2265 0"),
+    trials: number("trials", values.trials, positiveInt, "a positive integer"),
+    seed: number("seed", values.seed, (x) => Number.isInteger(x) && x >= 0, "an integer \u2265 0"),
+    effectPct: number("effect", values.effect, (x) => x > -100, "a percentage above -100"),
+    orderEffectPct: number(
+      "order-effect",
+      values["order-effect"],
+      (x) => x >= 0 && x < 100,
+      "a percentage in [0, 100)"
+    ),
+    ar1: number("ar1", values.ar1, (x) => x > -1 && x < 1, "a correlation in (-1, 1)"),
+    order,
+    rule,
+    trendPct: drift,
+    wavePct: drift === void 0 ? void 0 : drift / 2
+  };
+  const settings = Object.fromEntries(
+    Object.entries(entries).filter(([, v]) => v !== void 0)
+  );
+  return { settings, from: values.from, json: values.json === true };
+}
+var pct = (x) => x === null ? "\u2014" : `${(x * 100).toFixed(1)}%`;
+function describeOutcome(o, noise) {
+  const s = o.settings;
+  const lines = [];
+  if (noise) {
+    lines.push(
+      `Noise of the A/A RunResult: ${noise.cvPct.toFixed(2)}% per sample (median of ${noise.cells} cells; ${noise.perCell.map((c) => `${c.id} ${c.cvPct.toFixed(2)}%`).join(", ")}); lag-1 autocorrelation of the pairs ${noise.lag1.toFixed(2)}.`
+    );
+  }
+  lines.push(
+    `${s.trials} simulated runs: ${s.runners} runner${s.runners === 1 ? "" : "s"} \xD7 ${s.cells} cells, ${s.repeats} pairs a round, ${s.cvPct}% noise, drift \xB1${s.trendPct}%, ${s.order} order${s.orderEffectPct ? `, second run ${s.orderEffectPct}% slower` : ""}${s.ar1 ? `, AR(1) ${s.ar1}` : ""}, min effect ${s.minEffectPct}%, ${s.rule} rule, ${s.effectPct ? `a ${s.effectPct}% change in one cell` : "no change (A/A)"}, seed ${s.seed}.`,
+    "",
+    `Run level: false call ${pct(o.falseCall)}, too noisy ${pct(o.tooNoisy)}${o.power === null ? "" : `, power ${pct(o.power)}`}.`,
+    `Per cell: false call ${pct(o.cells.falseCall)}, too noisy ${pct(o.cells.tooNoisy)}, re-run ${pct(o.cells.rerun)}${o.cells.detected === null ? "" : `, changed cell detected ${pct(o.cells.detected)}`}; GPU time ${o.roundsPerCell.toFixed(2)}\xD7 a run without re-runs.`
+  );
+  return lines.join("\n");
+}
+async function runSimulate(args, io) {
+  let parsed;
+  try {
+    parsed = parseSimulateArgs(args);
+  } catch (error) {
+    io.err(
+      `${error instanceof Error ? error.message : String(error)} See \`vllm-kernel-ci simulate --help\`.`
+    );
+    return 2;
+  }
+  let settings = parsed.settings;
+  let noise;
+  if (parsed.from) {
+    try {
+      const result = parseRunResult(JSON.parse(await readFile(parsed.from, "utf8")), parsed.from);
+      noise = estimateNoise(result);
+      if (!result.e2e?.aa)
+        io.err(`warning: ${parsed.from} is not an A/A run: a real change would count as noise.`);
+      settings = {
+        cells: noise.cells,
+        repeats: noise.repeats,
+        cvPct: Number(noise.cvPct.toFixed(3)),
+        minEffectPct: result.verdicts?.minEffectPct,
+        effectPct: -5,
+        ...settings
+      };
+      settings = Object.fromEntries(
+        Object.entries(settings).filter(([, v]) => v !== void 0)
+      );
+    } catch (error) {
+      io.err(
+        `Cannot estimate noise from ${parsed.from}: ${error instanceof Error ? error.message : String(error)}`
+      );
+      return 1;
+    }
+  }
+  const outcome = simulateRuns(settings);
+  if (parsed.from && outcome.settings.effectPct !== 0) {
+    const aa = simulateRuns({ ...settings, effectPct: 0 });
+    if (parsed.json) io.out(JSON.stringify({ noise, aa, effect: outcome }, null, 2));
+    else io.out(`${describeOutcome(aa, noise)}
+
+${describeOutcome(outcome)}`);
+    return 0;
+  }
+  io.out(
+    parsed.json ? JSON.stringify(noise ? { noise, ...outcome } : outcome, null, 2) : describeOutcome(outcome, noise)
+  );
+  return 0;
+}
+var simulateCommand = {
+  name: "simulate",
+  summary: "Simulate runs through the verdict path: false-call rate, too-noisy rate and power of the settings (or of a runner's A/A RunResult).",
+  help: SIMULATE_HELP,
+  run: runSimulate
+};
+
+// src/patch/command.ts
+import { parseArgs as parseArgs2 } from "node:util";
+var DEFAULT_BUNDLE = INPUTS.find((i) => i.name === "bundle")?.default ?? "fused_shared_expert_gate";
+var PATCH_HELP = `Usage: vllm-kernel-ci patch --vllm-dir DIR [--bundle NAME|PATH] [--check | --revert] [--force] [--strict] [--json]
+
+Put a kernel bundle into a vLLM source tree: copy its files and rewrite every call site it names,
+found by parsing the Python source. Idempotent (a second run changes nothing) and reversible.
+
+Options:
+  --vllm-dir DIR
+      Root of the vLLM source tree (the folder holding vllm/).
+  --bundle NAME|PATH
+      Kernel bundle: a name under kernels/ or a bundle directory (default: ${DEFAULT_BUNDLE}).
+  --check
+      Report what applying would do; write nothing.
+  --revert
+      Take the bundle out again: the touched files come back byte for byte.
+  --force
+      Overwrite tree files whose content differs from the bundle's. Without it such a file (a pull
+      request's own kernel, say) stops the patch with both git blob SHAs: to test the tree's own kernel,
+      validate with --kernel-source tree (or auto) instead.
+  --strict
+      Exit 1 when a site is unmatched or a file is missing.
+  --json
+      Print the patch result (the RunResult's \`patch\` object) as JSON.
+  --python PATH
+      Python 3.8+ that runs the rewriter (default: python3; no torch needed).
+  --help
+      Show this help.
+
+Exit status: 0 done, 1 unmatched or missing with --strict, 2 bad usage or not a vLLM tree.`;
+var VERB = {
+  apply: { applied: "applied", "already-applied": "already applied" },
+  check: { applied: "to apply", "already-applied": "already applied" },
+  revert: { applied: "reverted", "already-applied": "not applied" }
+};
+function renderPatch(patch, vllmDir, bundle) {
+  const mode = patch.mode ?? "apply";
+  const lines = [`${bundle} \u2192 ${vllmDir} (${mode})`];
+  for (const c of patch.copied) {
+    lines.push(
+      `  ${mode === "revert" ? "removed" : mode === "check" ? "to copy" : "copied"}  ${c.from} \u2192 ${c.to}`
+    );
+  }
+  for (const s of patch.sites) {
+    const status = VERB[mode][s.status] ?? s.status;
+    const where = s.line > 0 ? `${s.file}:${s.line}` : s.file;
+    lines.push(
+      `  ${status.padEnd(15)} ${where}${s.symbol ? `  ${s.symbol}` : ""}${s.form ? `  [${s.form}]` : ""}`
+    );
+    if (s.source) lines.push(`      ${s.source}`);
+    if (s.reason) lines.push(`      ${s.reason}`);
+  }
+  if (patch.coveredModels.length > 0)
+    lines.push(`  covered through reuse: ${patch.coveredModels.join("; ")}`);
+  const n = countSites(patch);
+  lines.push(
+    `${n.applied} ${VERB[mode].applied}, ${n.alreadyApplied} ${VERB[mode]["already-applied"]}, ${n.unmatched} unmatched, ${n.missingFiles} missing${n.treeNative > 0 ? `, ${n.treeNative} tree-native` : ""}`
+  );
+  return lines.join("\n");
+}
+async function runPatchCommand(args, io) {
+  let values;
+  try {
+    values = parseArgs2({
+      args,
+      options: {
+        "vllm-dir": { type: "string" },
+        bundle: { type: "string" },
+        check: { type: "boolean" },
+        revert: { type: "boolean" },
+        strict: { type: "boolean" },
+        json: { type: "boolean" },
+        python: { type: "string" },
+        force: { type: "boolean" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values;
+  } catch (error) {
+    io.err(
+      `error: ${error instanceof Error ? error.message : String(error)} Run with --help to see the options.`
+    );
+    return 2;
+  }
+  const vllmDir = values["vllm-dir"];
+  if (typeof vllmDir !== "string" || vllmDir === "") {
+    io.err(
+      "error: --vllm-dir is required: the root of the vLLM source tree to patch. Run with --help to see the options."
+    );
+    return 2;
+  }
+  if (values.check && values.revert) {
+    io.err("error: --check and --revert exclude each other: --check reports, --revert takes the bundle out.");
+    return 2;
+  }
+  const mode = values.check ? "check" : values.revert ? "revert" : "apply";
+  const bundle = typeof values.bundle === "string" && values.bundle !== "" ? values.bundle : DEFAULT_BUNDLE;
+  const python = typeof values.python === "string" && values.python !== "" ? values.python : "python3";
+  let patch;
+  try {
+    const bundleDir = await resolveBundle(bundle);
+    patch = await applyBundle({ vllmDir, bundleDir, mode, python, force: values.force === true });
+  } catch (error) {
+    io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
+  io.out(values.json ? JSON.stringify(patch, null, 2) : renderPatch(patch, vllmDir, bundle));
+  const n = countSites(patch);
+  if (values.strict && n.unmatched + n.missingFiles > 0) {
+    io.err(`error: --strict: ${n.unmatched} unmatched site(s), ${n.missingFiles} missing file(s).`);
+    return 1;
+  }
+  return 0;
+}
+var patchCommand = {
+  name: "patch",
+  summary: "Put a kernel bundle into a vLLM tree (copy its files, rewrite its call sites), check it or revert it.",
+  help: PATCH_HELP,
+  run: runPatchCommand
+};
+
+// src/cli/modes.ts
+import { parseArgs as parseArgs3 } from "node:util";
+
+// src/modes/plan.ts
+function e2ePlanFor(config) {
+  const { rates, assumed } = ratesFor(config.e2e.model);
+  const swap = config.e2e.swap === "auto" ? (() => {
+    const chosen = chooseSwap({
+      cardMemoryGiB: rates.cardMemoryGiB,
+      weightsGiB: assumed ? void 0 : rates.weightsGiB,
+      tensorParallelSize: config.e2e.tensorParallelSize
+    });
+    return {
+      ...chosen,
+      why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`
+    };
+  })() : { method: config.e2e.swap, why: "asked for" };
+  return planServeAb({
+    model: config.e2e.model,
+    shapes: config.e2e.shapes,
+    concurrencies: config.e2e.concurrencies,
+    repeats: config.e2e.repeats,
+    swap,
+    rates,
+    ratesAssumed: assumed,
+    budgetMinutes: config.e2e.budgetMinutes
+  });
+}
+function renderPlan(config, json) {
+  if (config.e2e.backend === "model" || config.e2e.backend === "none")
+    throw new Error(
+      `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`
+    );
+  const plan = e2ePlanFor(config);
+  return json ? JSON.stringify({ backend: "vllm-serve", ...plan }, null, 2) : describePlan(plan).join("\n");
+}
+
+// src/cli/io.ts
+var processIo = {
+  out: (t) => process.stdout.write(`${t}
+`),
+  err: (t) => process.stderr.write(`${t}
+`)
+};
+function cliHost(io) {
+  const secrets = [];
+  const mask = (t) => showInvisible(secrets.reduce((s, secret) => s.split(secret).join("***"), t));
+  return {
+    info: (m) => io.err(mask(m)),
+    warning: (m) => io.err(mask(`warning: ${m}`)),
+    group: async (name, fn) => {
+      io.err(mask(`\u2500\u2500 ${name}`));
+      return fn();
+    },
+    setOutput: (name, value) => io.err(mask(`${name}: ${value}`)),
+    summary: async () => {
+    },
+    setSecret: (value) => {
+      if (value) secrets.push(value);
+    },
+    env: {}
+  };
+}
+
+// src/cli/modes.ts
+var MODE_SUMMARY = {
+  validate: "Run the whole validation on this machine (patch, tests, microbenchmark, e2e A/B) and write a RunResult and a report.",
+  report: "Read the RunResults of every runner, decide the verdicts, render the report and publish it.",
+  nightly: "Validate against vLLM main and compare with the history; open, update or close the regression issue."
+};
+function modeHelp(mode) {
+  const lines = [`Usage: vllm-kernel-ci ${mode} [options]`, "", MODE_SUMMARY[mode], "", "Options:"];
+  for (const input of INPUTS.filter((i) => i.modes.includes(mode) && i.name !== "mode")) {
+    const def = input.default !== void 0 ? ` (default: ${input.default || '""'})` : "";
+    lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
+  }
+  if (mode === "validate")
+    lines.push(
+      "  --plan [--json]",
+      "      Print the vllm-serve e2e plan (cells, runs, prompts per run, server starts, swap method, minutes) and run nothing."
+    );
+  lines.push("  --help", "      Show this help.");
+  return lines.join("\n");
+}
+function parseFlags(args) {
+  try {
+    return parseArgs3({
+      args,
+      options: {
+        help: { type: "boolean", short: "h" },
+        ...Object.fromEntries(INPUTS.map((i) => [i.name, { type: "string" }]))
+      },
+      strict: true,
+      allowPositionals: false
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`${message} Run with --help to see the options.`);
+  }
+}
+async function runModeCommand(mode, args, io) {
+  const plan = mode === "validate" && args.includes("--plan");
+  try {
+    const { values } = parseFlags(plan ? args.filter((a) => a !== "--plan" && a !== "--json") : args);
+    if (values.help) {
+      io.out(modeHelp(mode));
+      return 0;
+    }
+    const host = cliHost(io);
+    const config = parseConfig(
+      (name) => name === "mode" ? mode : values[name]
+    );
+    if (plan) {
+      io.out(renderPlan(config, args.includes("--json")));
+      return 0;
+    }
+    if (config.githubToken) host.setSecret(config.githubToken);
+    const outcome = await runMode(config, host);
+    writeOutputs(host, outcome);
+    if (outcome.exitCode !== 0) io.err(`error: ${outcome.failure ?? `verdict ${outcome.verdict}`}`);
+    return outcome.exitCode;
+  } catch (error) {
+    io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
+}
+function modeCommand(mode) {
+  return {
+    name: mode,
+    summary: MODE_SUMMARY[mode],
+    help: modeHelp(mode),
+    run: (args, io) => runModeCommand(mode, args, io)
+  };
+}
+
+// src/cli/commands.ts
+var COMMANDS = [...MODES.map(modeCommand), patchCommand, simulateCommand];
+
+// src/cli/main.ts
+function mainHelp(commands) {
+  const lines = [
+    `vllm-kernel-ci ${TOOL_VERSION}: validate a Triton kernel change for vLLM and report it.`,
+    "",
+    "Usage: vllm-kernel-ci <command> [options]",
+    "",
+    "Commands:"
+  ];
+  for (const c of commands) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  lines.push("", "Run `vllm-kernel-ci <command> --help` for the options of one command.");
+  return lines.join("\n");
+}
+async function runCli(argv, io = processIo, commands = COMMANDS) {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    io.out(mainHelp(commands));
+    return 0;
+  }
+  if (name === "--version") {
+    io.out(TOOL_VERSION);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.err(`Unknown command '${name}'. Expected one of: ${commands.map((c) => c.name).join(", ")}.`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(command.help);
+    return 0;
+  }
+  return command.run(rest, io);
+}
+export {
+  runCli
+};
