@@ -207,7 +207,8 @@ describe('a follow-up PR that changes an existing kernel', () => {
     );
     expect(v.report).toMatch(/baseline: the base \S+ with its kernel in vllm\/model\\_executor/);
     expect(v.report).toContain('**Base kernel against head kernel**');
-    expect(v.report).toContain('| bf16-K2048-N1024 | 5.035 | 4.835 | -4.0% | 8+8 samples |');
+    // judged like an e2e cell: medians, Δ with its interval over the 8 pairs, the verdict (lower µs is better)
+    expect(v.report).toContain('| bf16-K2048-N1024 | 5.035 | 4.835 | −4.0% [−4.0, −4.0] | 8 | ✅ |');
   });
 });
 
@@ -278,7 +279,9 @@ describe('vllm-serve on a tree kernel', () => {
     expect(log).toContain(`arms: baseline ${v.tree}.base (${trees.branches.base}), patched ${v.tree}`);
     expect(log).toMatch(/linked \d+ build products of the head tree into the base worktree/);
     expect(step(v.result, 'e2e')?.status).toBe('passed');
-    expect(v.result.e2e?.method).toContain('the worktree first on PYTHONPATH');
+    expect(v.result.e2e?.method).toMatch(
+      /baseline \(the base worktree at [0-9a-f]{12}, first on PYTHONPATH\) against patched \(the head worktree at [0-9a-f]{12}, first on PYTHONPATH\)/,
+    );
     expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
   });
 });

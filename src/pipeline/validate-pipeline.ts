@@ -4,20 +4,13 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { runResultIdentity, workflowContextOf } from '../github/context.js';
 import type { Host } from '../host.js';
-import type { ApplyBundleOptions } from '../patch/engine.js';
-import {
-  type E2eCell,
-  type Patch,
-  RUN_RESULT_SCHEMA_VERSION,
-  type RunResult,
-  STEP_NAMES,
-} from '../results/run-result.js';
+import { RUN_RESULT_SCHEMA_VERSION, type RunResult, STEP_NAMES } from '../results/run-result.js';
 import { TOOL_VERSION } from '../version.js';
 import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
 import { compileStep } from './compile.js';
 import { StepRecorder } from './step.js';
 import { checkoutStep } from './steps/checkout.js';
-import type { PipelineContext } from './steps/context.js';
+import { DEFAULT_TIMEOUTS, type PipelineContext, type PipelineDeps } from './steps/context.js';
 import { detectDeviceStep } from './steps/detect-device.js';
 import { e2eStep } from './steps/e2e.js';
 import { installStep } from './steps/install.js';
@@ -25,47 +18,7 @@ import { kernelSourceStep } from './steps/kernel-source.js';
 import { kernelTestsStep } from './steps/kernel-tests.js';
 import { microbenchStep } from './steps/microbench.js';
 
-export interface StepTimeouts {
-  gitMs: number;
-  installMs: number;
-  detectMs: number;
-  kernelTestsMs: number;
-  microbenchMs: number;
-  serverReadyMs: number;
-  benchMs: number;
-  e2eModelMs: number;
-  gpuMemoryReleaseMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: StepTimeouts = {
-  gitMs: 15 * 60_000,
-  installMs: 60 * 60_000,
-  detectMs: 2 * 60_000,
-  kernelTestsMs: 60 * 60_000,
-  microbenchMs: 30 * 60_000,
-  serverReadyMs: 30 * 60_000,
-  benchMs: 60 * 60_000,
-  e2eModelMs: 2 * 60 * 60_000,
-  gpuMemoryReleaseMs: 2 * 60_000,
-};
-
-/** What the pipeline needs from the rest of the tool and the world; tests pass their own. */
-export interface PipelineDeps {
-  /** environment the commands run in (the runner's) */
-  env: Record<string, string | undefined>;
-  /** cached clones: ~/.cache/vllm-kernel-ci/repos */
-  reposDir: string;
-  fetchVllmSource?: (version: string) => Promise<string>;
-  applyBundle?: (options: ApplyBundleOptions) => Promise<Patch>;
-  /** e2e cells too close to call, re-run once before the verdict */
-  isBorderline?: (cell: E2eCell) => boolean;
-  /** keeps secrets out of log tails */
-  scrub?: (text: string) => string;
-  timeouts?: Partial<StepTimeouts>;
-  pickPort?: () => Promise<number>;
-  /** root of the action (kernels/ lives there) */
-  actionRoot?: string;
-}
+export { DEFAULT_TIMEOUTS, type PipelineDeps, type StepTimeouts } from './steps/context.js';
 
 export interface PipelineOutcome {
   result: RunResult;

@@ -61,7 +61,7 @@ function baseAgainstHeadLines(compared: readonly ComparedCell[]): string {
   const rows = compared.map(({ cell: c, comparison: v }) => {
     if (c.status !== 'ok')
       return `| ${escapeText(c.id, 60)} | – | – | – | – | ${escapeText(c.reason ?? 'failed', 120)} |`;
-    return `| ${escapeText(c.id, 60)} | ${plain(v.baselineMedian)} | ${plain(v.patchedMedian)} | ${pct(v.deltaPct)} ${interval(v.ciLow, v.ciHigh)} | ${v.pairs} | ${cellMark(v.verdict)} ${escapeText(v.reason ?? '', 120)} |`;
+    return `| ${escapeText(c.id, 60)} | ${plain(v.baselineMedian)} | ${plain(v.patchedMedian)} | ${pct(v.deltaPct)} ${interval(v.ciLow, v.ciHigh)} | ${v.pairs} | ${cellMark(v.verdict)}${v.reason ? ` ${escapeText(v.reason, 120)}` : ''} |`;
   });
   const first = compared[0].cell;
   const title = `**Base kernel against head kernel** (microbenchmark, ${escapeText(first.metric, 30)} in ${escapeText(first.unit, 10)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better; medians, Δ head vs base with its ${compared[0].comparison.levelPct}% interval over interleaved pairs, judged per shape as the e2e cells are)`;

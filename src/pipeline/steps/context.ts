@@ -1,7 +1,7 @@
 // What every step of the validate pipeline reads: the config, the RunResult it fills, the world it may touch.
 import type { Config } from '../../config.js';
-import type { RunResult } from '../../results/run-result.js';
-import type { PipelineDeps, StepTimeouts } from '../validate-pipeline.js';
+import type { ApplyBundleOptions } from '../../patch/engine.js';
+import type { E2eCell, Patch, RunResult } from '../../results/run-result.js';
 
 export interface PipelineContext {
   config: Config;
@@ -14,4 +14,46 @@ export interface PipelineContext {
   /** root of the action (kernels/ lives there) */
   actionRoot: string;
   bundleDir: string;
+}
+
+export interface StepTimeouts {
+  gitMs: number;
+  installMs: number;
+  detectMs: number;
+  kernelTestsMs: number;
+  microbenchMs: number;
+  serverReadyMs: number;
+  benchMs: number;
+  e2eModelMs: number;
+  gpuMemoryReleaseMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: StepTimeouts = {
+  gitMs: 15 * 60_000,
+  installMs: 60 * 60_000,
+  detectMs: 2 * 60_000,
+  kernelTestsMs: 60 * 60_000,
+  microbenchMs: 30 * 60_000,
+  serverReadyMs: 30 * 60_000,
+  benchMs: 60 * 60_000,
+  e2eModelMs: 2 * 60 * 60_000,
+  gpuMemoryReleaseMs: 2 * 60_000,
+};
+
+/** What the pipeline needs from the rest of the tool and the world; tests pass their own. */
+export interface PipelineDeps {
+  /** environment the commands run in (the runner's) */
+  env: Record<string, string | undefined>;
+  /** cached clones: ~/.cache/vllm-kernel-ci/repos */
+  reposDir: string;
+  fetchVllmSource?: (version: string) => Promise<string>;
+  applyBundle?: (options: ApplyBundleOptions) => Promise<Patch>;
+  /** e2e cells too close to call, re-run once before the verdict */
+  isBorderline?: (cell: E2eCell) => boolean;
+  /** keeps secrets out of log tails */
+  scrub?: (text: string) => string;
+  timeouts?: Partial<StepTimeouts>;
+  pickPort?: () => Promise<number>;
+  /** root of the action (kernels/ lives there) */
+  actionRoot?: string;
 }

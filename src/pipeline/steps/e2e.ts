@@ -23,7 +23,7 @@ function worktreeArms(
   aa: boolean,
 ): ServeArms {
   const arm = (what: string, dir: string, commit: string): ArmSpec => ({
-    label: `the ${what} worktree at ${commit.slice(0, 12)}`,
+    label: `the ${what} worktree at ${commit.slice(0, 12)}, first on PYTHONPATH`,
     env: { PYTHONPATH: [dir, env.PYTHONPATH].filter(Boolean).join(':') },
   });
   const baseline = arm('base', base.dir, base.commit);
