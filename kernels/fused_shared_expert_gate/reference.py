@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["TOLERANCES", "assert_matches", "fp64_reference", "unfused_gate"]
+__all__ = ["TOLERANCES", "assert_matches", "fp64_reference", "random_inputs", "unfused_gate"]
 
 # Against the fp64 reference: the result is rounded once to the output dtype.
 TOLERANCES = {
@@ -37,3 +37,15 @@ def assert_matches(y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, out: 
     torch.testing.assert_close(
         y.double(), fp64_reference(x, weight, out), equal_nan=True, **TOLERANCES[out.dtype]
     )
+
+
+def random_inputs(
+    n: int, k: int, dtype: torch.dtype, device: str, lead: tuple[int, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fresh x, weight [1, K] and out for n tokens (or a `lead` batch shape), from the current seed."""
+    shape = (*(lead if lead is not None else (n,)), k)
+    x = torch.randn(shape, dtype=dtype, device=device)
+    # Scaled so x . w is O(1) and the sigmoid is not saturated: every bit of the gate matters.
+    weight = torch.randn(1, k, dtype=dtype, device=device) / k**0.5
+    out = torch.randn(shape, dtype=dtype, device=device)
+    return x, weight, out

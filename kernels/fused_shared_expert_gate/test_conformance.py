@@ -20,7 +20,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
 
-from reference import assert_matches  # noqa: E402
+from reference import assert_matches, random_inputs  # noqa: E402
 
 from isolated import isolated  # noqa: E402
 from kernel_impl import IMPL_ENV, ImplError, load_impl  # noqa: E402
@@ -75,12 +75,7 @@ def _seed(request):
 
 
 def _inputs(n: int, k: int, dtype: torch.dtype, lead: tuple[int, ...] | None = None):
-    shape = (*(lead if lead is not None else (n,)), k)
-    x = torch.randn(shape, dtype=dtype, device=DEVICE)
-    # Scaled so x . w is O(1) and the sigmoid is not saturated: every bit of the gate matters.
-    weight = torch.randn(1, k, dtype=dtype, device=DEVICE) / k**0.5
-    out = torch.randn(shape, dtype=dtype, device=DEVICE)
-    return x, weight, out
+    return random_inputs(n, k, dtype, DEVICE, lead)
 
 
 def _call(gate, x, weight, out) -> torch.Tensor:

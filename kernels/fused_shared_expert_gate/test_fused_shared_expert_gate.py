@@ -17,7 +17,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import TOLERANCES, assert_matches, fp64_reference  # noqa: E402
+from reference import TOLERANCES, assert_matches, fp64_reference, random_inputs  # noqa: E402
 
 try:
     from vllm.model_executor.layers.fused_moe import shared_expert_gate as sg
@@ -56,12 +56,7 @@ def kernel_only(monkeypatch):
 
 
 def _inputs(n: int, k: int, dtype: torch.dtype, lead: tuple[int, ...] | None = None):
-    shape = (*(lead if lead is not None else (n,)), k)
-    x = torch.randn(shape, dtype=dtype, device=DEVICE)
-    # Scaled so x . w is O(1) and the sigmoid is not saturated: every bit of the gate matters.
-    weight = torch.randn(1, k, dtype=dtype, device=DEVICE) / k**0.5
-    out = torch.randn(shape, dtype=dtype, device=DEVICE)
-    return x, weight, out
+    return random_inputs(n, k, dtype, DEVICE, lead)
 
 
 @pytest.mark.parametrize(
