@@ -21,7 +21,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-337PJNX4.js";
+} from "./chunks/chunk-3I6BK5O4.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -1,7 +1,9 @@
 // One pytest group of the kernel-tests step: --junitxml, one worker per GPU, parsed into TestCase[] of that group.
+
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { JunitParseError, parseJunit } from '../results/parsers/junit.js';
+import { caseFailed } from '../results/predicates.js';
 import type { Device, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
 import type { CommandResult } from './process.js';
 import type { StepHandle } from './step.js';
@@ -144,7 +146,7 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
       });
     }
   }
-  const bad = tests.filter((t) => t.status === 'failed' || t.status === 'error');
+  const bad = tests.filter(caseFailed);
   const counts = `${tests.filter((t) => t.status === 'passed').length} passed, ${bad.length} failed, ${tests.filter((t) => t.status === 'skipped').length} skipped`;
   await step.log(`${o.group} tests: ${counts}`);
   const outcome: KernelTestOutcome = { tests, junitFiles };

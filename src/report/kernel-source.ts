@@ -1,12 +1,12 @@
 // The report's lines on the kernel under test (source, path, blob, commit, base) and on each test group. Pure.
-import type { RunResult, TestCase, TestGroup } from '../results/run-result.js';
+import { caseFailed } from '../results/predicates.js';
+import type { RunResult, TestGroup } from '../results/run-result.js';
 import { cuttable } from './budget.js';
 import { escapeText } from './escape.js';
 import { cellMark, interval, pct, plain } from './format.js';
 import type { ComparedCell } from './model.js';
 
 const short = (sha: string) => escapeText(sha.slice(0, 12), 12);
-const failedCase = (t: TestCase) => t.status === 'failed' || t.status === 'error';
 const GROUP_WORDS: Record<TestGroup, string> = {
   conformance: 'conformance (the public signature)',
   pr: "the PR's own tests",
@@ -41,7 +41,7 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
   if (run.status === 'skipped')
     return `- ⏭️ ${words}: skipped, ${escapeText(run.reason ?? 'no reason recorded', 240)}`;
   const cases = (result.tests ?? []).filter((t) => t.group === run.group);
-  const failed = cases.filter(failedCase);
+  const failed = cases.filter(caseFailed);
   const passed = cases.filter((t) => t.status === 'passed').length;
   const skipped = cases.length - passed - failed.length;
   const counts = `${passed} passed${failed.length ? `, ${failed.length} failed` : ''}${skipped ? `, ${skipped} skipped` : ''}`;

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { blobSha, scanTreeKernel } from '../../patch/engine.js';
 import { loadManifest } from '../../patch/manifest.js';
+import { siteDrifted } from '../../results/predicates.js';
 import type { KernelUnderTest, Patch } from '../../results/run-result.js';
 import { addBaseWorktree, type BaseHeadChanges } from '../base-head.js';
 import { fail, type StepHandle } from '../step.js';
@@ -77,7 +78,7 @@ export async function kernelSourceStep(
   }
   for (const s of patch.sites) await step.log(siteLine(s));
   for (const c of patch.copied) await step.log(`copied ${c.from} → ${c.to}`);
-  const drift = patch.sites.filter((s) => s.status === 'unmatched' || s.status === 'missing-file');
+  const drift = patch.sites.filter(siteDrifted);
   if (drift.length > 0) {
     step.finish(
       'failed',
