@@ -9,6 +9,7 @@ import {
   applyBundle,
   chooseSwap,
   countSites,
+  counterbalancedOrder,
   defaultMethod,
   describePlan,
   needsRerun,
@@ -21,7 +22,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-3I6BK5O4.js";
+} from "./chunks/chunk-V7QYY2MX.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -57,7 +58,6 @@ function normal(rand) {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 var REALISTIC_DRIFT = { trend: 0.04, wave: 0.02 };
-var patchedSecond = (order, i) => order === "alternating" || i % 4 === 0 || i % 4 === 3;
 function simulatePairs(rand, repeats, change, noise, level = 1e3) {
   const sigma = Math.sqrt(Math.log(1 + noise.cv ** 2));
   const positions = 2 * repeats;
@@ -77,10 +77,11 @@ function simulatePairs(rand, repeats, change, noise, level = 1e3) {
   };
   const order = noise.order ?? "alternating";
   const second = 1 - (noise.orderEffect ?? 0);
+  const opens = order === "alternating" ? void 0 : counterbalancedOrder(repeats);
   const baseline = [];
   const patched = [];
   for (let i = 0; i < repeats; i++) {
-    const late = patchedSecond(order, i);
+    const late = opens === void 0 || opens[2 * i] === "baseline";
     const sample = (t, truth, isSecond) => truth * (isSecond ? second : 1) * drift(t) * Math.exp(sigma * shock() - sigma ** 2 / 2);
     if (late) {
       baseline.push(sample(2 * i, level, false));

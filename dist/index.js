@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-3I6BK5O4.js";
+} from "./chunks/chunk-V7QYY2MX.js";
 import {
   context,
   getInput,

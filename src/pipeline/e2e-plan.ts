@@ -1,9 +1,9 @@
 // The vllm-serve A/B planned before it runs: cells, counterbalanced order, prompts per run, server starts, swap method, minutes. Pure.
 import type { WorkloadShape } from '../config.js';
+import { type ArmKey, counterbalancedOrder } from '../stats/arm-order.js';
 import { compareCell, MIN_PAIRS } from '../stats/e2e.js';
 
-export type ArmKey = 'baseline' | 'patched';
-export const ARM_KEYS: readonly ArmKey[] = ['baseline', 'patched'];
+export { ARM_KEYS, type ArmKey, blocksUsed, counterbalancedOrder } from '../stats/arm-order.js';
 
 /** One arm as the caller defines it: what the report calls it and the environment its server runs with. */
 export interface ArmSpec {
@@ -41,21 +41,6 @@ export function cellId(shape: WorkloadShape, concurrency: number): string {
 
 export function defaultNumPrompts(concurrency: number): number {
   return Math.max(16, 4 * concurrency);
-}
-
-/** Counterbalanced arms for `repeats` pairs: A B B A, then B A A B, ...; `block` continues an earlier sequence. */
-export function counterbalancedOrder(repeats: number, block = 0): ArmKey[] {
-  const order: ArmKey[] = [];
-  for (let b = block; order.length < 2 * repeats; b++) {
-    const [x, y]: ArmKey[] = b % 2 === 0 ? ['baseline', 'patched'] : ['patched', 'baseline'];
-    order.push(x, y, y, x);
-  }
-  return order.slice(0, 2 * repeats);
-}
-
-/** Blocks of four a sequence of `repeats` pairs uses (where a re-run's order continues). */
-export function blocksUsed(repeats: number): number {
-  return Math.ceil(repeats / 2);
 }
 
 /** --max-model-len: the largest shape's prompt and output, with room for the few tokens a template adds. */

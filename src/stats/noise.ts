@@ -2,6 +2,7 @@
 // an optional penalty on whichever arm runs second in a pair, AR(1) correlation between consecutive runs, and
 // the arms' order (A B A B, or counterbalanced A B B A, B A A B). Pure given the generator.
 import type { E2eCell } from '../results/run-result.js';
+import { counterbalancedOrder } from './arm-order.js';
 
 /** sfc32: small, fast, good enough for simulation, and the same sequence on every machine. */
 export function prng(seed: number): () => number {
@@ -52,10 +53,6 @@ export interface NoiseModel {
 
 export const REALISTIC_DRIFT = { trend: 0.04, wave: 0.02 };
 
-/** Whether the patched arm runs second in pair i: always (A B A B), or A B B A, B A A B, … */
-export const patchedSecond = (order: ArmOrder, i: number) =>
-  order === 'alternating' || i % 4 === 0 || i % 4 === 3;
-
 /**
  * `repeats` pairs of one round: pair i runs at positions 2i and 2i + 1; the patched arm's true level is
  * `1 + change` times the baseline's.
@@ -86,10 +83,12 @@ export function simulatePairs(
   };
   const order = noise.order ?? 'alternating';
   const second = 1 - (noise.orderEffect ?? 0);
+  // the e2e backends' own order: the patched arm runs second in pair i when the baseline opens it
+  const opens = order === 'alternating' ? undefined : counterbalancedOrder(repeats);
   const baseline: number[] = [];
   const patched: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    const late = patchedSecond(order, i);
+    const late = opens === undefined || opens[2 * i] === 'baseline';
     const sample = (t: number, truth: number, isSecond: boolean) =>
       truth * (isSecond ? second : 1) * drift(t) * Math.exp(sigma * shock() - sigma ** 2 / 2);
     // shocks are drawn in run order, so AR(1) links consecutive runs whichever arm they belong to
