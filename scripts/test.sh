@@ -7,8 +7,8 @@ echo "== lint: biome, ruff"
 biome ci .
 "$venv/bin/ruff" check kernels scripts
 "$venv/bin/ruff" format --check kernels scripts
-"$venv/bin/ruff" check --config kernels/pyproject.toml src/patch test/patch test/support
-"$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch test/patch test/support
+"$venv/bin/ruff" check --config kernels/pyproject.toml src/patch test/patch test/support test/contract
+"$venv/bin/ruff" format --config kernels/pyproject.toml --check src/patch test/patch test/support test/contract
 echo "== lint: workflows (actionlint, zizmor)"
 bash scripts/actionlint.sh
 bash scripts/zizmor.sh
