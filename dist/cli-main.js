@@ -22,7 +22,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-V7QYY2MX.js";
+} from "./chunks/chunk-6BRJOALN.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -615,11 +615,22 @@ var MODE_SUMMARY = {
   report: "Read the RunResults of every runner, decide the verdicts, render the report and publish it.",
   nightly: "Validate against vLLM main and compare with the history; open, update or close the regression issue."
 };
+var SWITCHES = new Set(
+  INPUTS.filter((i) => i.default === "true" || i.default === "false").map((i) => i.name)
+);
+function expandSwitches(args) {
+  return args.map((arg, i) => {
+    const next = args[i + 1];
+    const bare = arg.startsWith("--") && SWITCHES.has(arg.slice(2));
+    return bare && (next === void 0 || next.startsWith("--")) ? `${arg}=true` : arg;
+  });
+}
 function modeHelp(mode) {
   const lines = [`Usage: vllm-kernel-ci ${mode} [options]`, "", MODE_SUMMARY[mode], "", "Options:"];
   for (const input of INPUTS.filter((i) => i.modes.includes(mode) && i.name !== "mode")) {
     const def = input.default !== void 0 ? ` (default: ${input.default || '""'})` : "";
-    lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
+    const value = SWITCHES.has(input.name) ? "[true|false]" : "<value>";
+    lines.push(`  --${input.name} ${value}`, `      ${input.description}${def}`);
   }
   if (mode === "validate")
     lines.push(
@@ -632,7 +643,7 @@ function modeHelp(mode) {
 function parseFlags(args) {
   try {
     return parseArgs3({
-      args,
+      args: expandSwitches(args),
       options: {
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(INPUTS.map((i) => [i.name, { type: "string" }]))

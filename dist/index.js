@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-V7QYY2MX.js";
+} from "./chunks/chunk-6BRJOALN.js";
 import {
   context,
   getInput,

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expandSwitches } from '../src/cli/modes.js';
 import { MIN_NODE_MAJOR, nodeVersionProblem } from '../src/cli/node-version.js';
 import { INPUTS, MODES } from '../src/inputs.js';
 import { ROOT, runFile, runNode } from './helpers.js';
@@ -19,7 +20,8 @@ describe('dist/cli.js', () => {
     const r = await runNode(['dist/cli.js', mode, '--help'], env);
     expect(r.code).toBe(0);
     for (const input of INPUTS.filter((i) => i.modes.includes(mode) && i.name !== 'mode')) {
-      expect(r.stdout).toContain(`--${input.name} <value>`);
+      const value = input.default === 'true' || input.default === 'false' ? '[true|false]' : '<value>';
+      expect(r.stdout).toContain(`--${input.name} ${value}`);
       expect(r.stdout).toContain(input.description);
     }
   });
@@ -37,6 +39,17 @@ describe('dist/cli.js', () => {
     const r = await runNode(['dist/cli.js', 'validate', ...flag], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid repeats '(-2|0)'. Expected a positive integer./);
+  });
+
+  it('takes a yes/no flag alone as true, and still checks a value given to it', async () => {
+    expect(
+      expandSwitches(['--force', '--e2e-aa', 'false', '--repeats', '3', '--fail-on-regression']),
+    ).toEqual(['--force=true', '--e2e-aa', 'false', '--repeats', '3', '--fail-on-regression=true']);
+    const bare = await runNode(['dist/cli.js', 'validate', '--plan', '--force'], env);
+    expect(bare.code).toBe(0);
+    const bad = await runNode(['dist/cli.js', 'validate', '--plan', '--force', 'maybe'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Invalid force 'maybe'");
   });
 
   it('explains how to pass a value that starts with a dash', async () => {

@@ -2,9 +2,10 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBundle, PatchError, scanTreeKernel, toolRoot } from '../src/patch/engine.js';
+import { applyBundle, PatchError, scanTreeKernel } from '../src/patch/engine.js';
 import { resolveBundle } from '../src/pipeline/bundle.js';
 import { Patch } from '../src/results/run-result.js';
+import { toolRoot } from '../src/root.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { ROOT, runNode, tempDir } from './helpers.js';
 

@@ -15,11 +15,26 @@ const MODE_SUMMARY: Record<Mode, string> = {
     'Validate against vLLM main and compare with the history; open, update or close the regression issue.',
 };
 
+/** Inputs that are yes/no (default true or false): the bare flag means true, as on any command line. */
+const SWITCHES = new Set(
+  INPUTS.filter((i) => i.default === 'true' || i.default === 'false').map((i) => i.name),
+);
+
+/** `--force` alone → `--force=true`; `--force false` and `--force=false` stay as they are. */
+export function expandSwitches(args: string[]): string[] {
+  return args.map((arg, i) => {
+    const next = args[i + 1];
+    const bare = arg.startsWith('--') && SWITCHES.has(arg.slice(2));
+    return bare && (next === undefined || next.startsWith('--')) ? `${arg}=true` : arg;
+  });
+}
+
 function modeHelp(mode: Mode): string {
   const lines = [`Usage: vllm-kernel-ci ${mode} [options]`, '', MODE_SUMMARY[mode], '', 'Options:'];
   for (const input of INPUTS.filter((i) => i.modes.includes(mode) && i.name !== 'mode')) {
     const def = input.default !== undefined ? ` (default: ${input.default || '""'})` : '';
-    lines.push(`  --${input.name} <value>`, `      ${input.description}${def}`);
+    const value = SWITCHES.has(input.name) ? '[true|false]' : '<value>';
+    lines.push(`  --${input.name} ${value}`, `      ${input.description}${def}`);
   }
   if (mode === 'validate')
     lines.push(
@@ -33,7 +48,7 @@ function modeHelp(mode: Mode): string {
 function parseFlags(args: string[]) {
   try {
     return parseArgs({
-      args,
+      args: expandSwitches(args),
       options: {
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(INPUTS.map((i) => [i.name, { type: 'string' as const }])),

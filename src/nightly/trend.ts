@@ -1,4 +1,5 @@
 // Night-over-night trend per runner and cell: tonight against the median of the series' recent good nights.
+import { medianOf } from '../stats/signed-rank.js';
 import { type HistoryRecord, seriesChange, seriesKey } from './record.js';
 
 export interface TrendOptions {
@@ -111,17 +112,10 @@ export interface RunnerTrend {
   status: RunnerStatus;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) throw new Error('median of no values');
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 /** Median absolute deviation scaled to a standard deviation under normal noise, in percent of the median. */
 export function robustSpreadPct(values: readonly number[]): number {
-  const m = median(values);
-  const mad = median(values.map((v) => Math.abs(v - m)));
+  const m = medianOf(values);
+  const mad = medianOf(values.map((v) => Math.abs(v - m)));
   return m === 0 ? 0 : ((1.4826 * mad) / Math.abs(m)) * 100;
 }
 
@@ -141,8 +135,8 @@ export function lastPerNight(records: readonly HistoryRecord[]): HistoryRecord[]
 function successiveSpreadPct(values: readonly number[], level: number): number {
   if (values.length < 3 || level === 0) return 0;
   const diffs = values.slice(1).map((v, i) => v - values[i]);
-  const m = median(diffs);
-  return ((1.4826 * median(diffs.map((d) => Math.abs(d - m)))) / Math.SQRT2 / Math.abs(level)) * 100;
+  const m = medianOf(diffs);
+  return ((1.4826 * medianOf(diffs.map((d) => Math.abs(d - m)))) / Math.SQRT2 / Math.abs(level)) * 100;
 }
 
 const worseBy = (higherIsBetter: boolean, reference: number, value: number) =>
@@ -166,7 +160,7 @@ export function judgeCell(
   // too few nights of the previous series left (retention): this series builds its own reference
   let start = carried.length >= options.minReferenceNights ? [...carried] : [];
   if (start.length > 0 && own.length >= 2) {
-    const m = median(carried.slice(-options.windowNights));
+    const m = medianOf(carried.slice(-options.windowNights));
     const spread = robustSpreadPct(carried.slice(-options.spreadNights));
     // the mean of two nights: half the threshold, or the spread factor over its standard error
     const threshold = Math.max(options.thresholdPct / 2, (options.spreadFactor * spread) / Math.SQRT2);
@@ -194,7 +188,7 @@ export function judgeCell(
     const reference = good.slice(-options.windowNights);
     const point: CellPoint = { ...nightRef(record), value: cell.value, status: 'warming-up' };
     if (reference.length >= options.minReferenceNights) {
-      const m = median(reference);
+      const m = medianOf(reference);
       const spreadPct = robustSpreadPct(good.slice(-options.spreadNights));
       const thresholdPct = Math.max(options.thresholdPct, options.spreadFactor * spreadPct);
       const worsePct = worseBy(cell.higherIsBetter, m, cell.value);
@@ -260,7 +254,7 @@ export function slowModeShare(points: readonly CellPoint[], higherIsBetter: bool
     // the pooled within-cluster standard deviation: a unimodal sample split this way stays under 4.5 (99.9%)
     const ss = fast.reduce((t, v) => t + (v - mu1) ** 2, 0) + slow.reduce((t, v) => t + (v - mu2) ** 2, 0);
     const sd = Math.sqrt(ss / (sorted.length - 2));
-    const separation = sd > 0 ? (median(slow) - median(fast)) / sd : 0;
+    const separation = sd > 0 ? (medianOf(slow) - medianOf(fast)) / sd : 0;
     if (separation > best.separation) best = { separation, share: slow.length / sorted.length };
   }
   return best.separation >= MODE_SEPARATION ? best.share : 0;
@@ -302,8 +296,8 @@ function anchorCheck(
     .map(({ p }) => p.value)
     .slice(-options.recentNights);
   if (recent.length < options.recentNights) return undefined;
-  const anchorMedian = median(anchorPoints.map(({ p }) => p.value));
-  const recentMedian = median(recent);
+  const anchorMedian = medianOf(anchorPoints.map(({ p }) => p.value));
+  const recentMedian = medianOf(recent);
   const worsePct = worseBy(higherIsBetter, anchorMedian, recentMedian);
   // a median of n nights has a standard error of about 1.25 σ / √n
   const se =

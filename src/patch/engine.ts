@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { type Patch, PatchSite } from '../results/run-result.js';
+import { toolRoot } from '../root.js';
 import { loadManifest, type Manifest } from './manifest.js';
 
 export type PatchMode = 'apply' | 'check' | 'revert';
@@ -21,16 +21,6 @@ export interface ApplyBundleOptions {
 }
 
 export class PatchError extends Error {}
-
-/** The tool's own root (package.json, kernels/, src/patch/rewrite.py): from src/patch/ or from dist/ alike. */
-export function toolRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src/patch/rewrite.py'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new PatchError(`Cannot find vllm-kernel-ci's own files above ${from}: reinstall the tool.`);
-}
 
 export async function assertVllmTree(vllmDir: string): Promise<void> {
   const models = join(vllmDir, 'vllm/model_executor/models');

@@ -1,26 +1,14 @@
 // The kernel bundle: where it is (a name under this action's kernels/ or a path) and the hash of its files.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The action's own root (holds action.yml and kernels/), found from wherever this code was bundled to. */
-export function actionRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'action.yml')) && existsSync(join(dir, 'kernels'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the action's root (action.yml, kernels/) above ${from}`);
-    dir = up;
-  }
-}
+import { join, relative, resolve } from 'node:path';
+import { toolRoot } from '../root.js';
 
 /**
  * The one bundle resolver (patch and validate alike): a path (holding / or \\, or starting with .) is a
  * bundle directory; a bare name is a bundle under the action's kernels/, else a directory of that name here.
  */
-export async function resolveBundle(bundle: string, root = actionRoot()): Promise<string> {
+export async function resolveBundle(bundle: string, root = toolRoot()): Promise<string> {
   const isPath = /[/\\]/.test(bundle) || bundle.startsWith('.');
   const candidates = isPath ? [resolve(bundle)] : [join(root, 'kernels', bundle), resolve(bundle)];
   for (const dir of candidates) {

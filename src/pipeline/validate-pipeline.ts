@@ -5,8 +5,9 @@ import type { Config } from '../config.js';
 import { runResultIdentity, workflowContextOf } from '../github/context.js';
 import type { Host } from '../host.js';
 import { RUN_RESULT_SCHEMA_VERSION, type RunResult, STEP_NAMES } from '../results/run-result.js';
+import { toolRoot } from '../root.js';
 import { TOOL_VERSION } from '../version.js';
-import { actionRoot, bundleHash, resolveBundle } from './bundle.js';
+import { bundleHash, resolveBundle } from './bundle.js';
 import { compileStep } from './compile.js';
 import { StepRecorder } from './step.js';
 import { checkoutStep } from './steps/checkout.js';
@@ -59,7 +60,7 @@ export async function runPipeline(
 ): Promise<PipelineOutcome> {
   const steps = new StepRecorder({ result, outDir, host, scrub: deps.scrub ?? ((s) => s) });
   Object.assign(result.identity, runResultIdentity(await workflowContextOf(host)));
-  const root = deps.actionRoot ?? actionRoot();
+  const root = deps.actionRoot ?? toolRoot();
   const bundleDir = await resolveBundle(config.bundle, root);
   result.identity.bundleHash = await bundleHash(bundleDir);
   const ctx: PipelineContext = {
