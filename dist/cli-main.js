@@ -16,13 +16,14 @@ import {
   parseConfig,
   parseRunResult,
   perCellMethod,
+  planRates,
   planServeAb,
   ratesFor,
   resolveBundle,
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-6BRJOALN.js";
+} from "./chunks/chunk-YOJA37H7.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -549,8 +550,8 @@ var patchCommand = {
 import { parseArgs as parseArgs3 } from "node:util";
 
 // src/modes/plan.ts
-function e2ePlanFor(config) {
-  const { rates, assumed } = ratesFor(config.e2e.model);
+function e2ePlanFor(config, planRates2 = ratesFor(config.e2e.model)) {
+  const { rates, assumed } = planRates2;
   const swap = config.e2e.swap === "auto" ? (() => {
     const chosen = chooseSwap({
       cardMemoryGiB: rates.cardMemoryGiB,
@@ -573,12 +574,12 @@ function e2ePlanFor(config) {
     budgetMinutes: config.e2e.budgetMinutes
   });
 }
-function renderPlan(config, json) {
+function renderPlan(config, json, rates) {
   if (config.e2e.backend === "model" || config.e2e.backend === "none")
     throw new Error(
       `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`
     );
-  const plan = e2ePlanFor(config);
+  const plan = e2ePlanFor(config, rates);
   return json ? JSON.stringify({ backend: "vllm-serve", ...plan }, null, 2) : describePlan(plan).join("\n");
 }
 
@@ -669,7 +670,9 @@ async function runModeCommand(mode, args, io) {
       (name) => name === "mode" ? mode : values[name]
     );
     if (plan) {
-      io.out(renderPlan(config, args.includes("--json")));
+      const rates = await planRates(config.e2e.model, config.e2e.ratesFile);
+      if (rates.warning) io.err(`warning: ${rates.warning}`);
+      io.out(renderPlan(config, args.includes("--json"), rates));
       return 0;
     }
     if (config.githubToken) host.setSecret(config.githubToken);

@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-6BRJOALN.js";
+} from "./chunks/chunk-YOJA37H7.js";
 import {
   context,
   getInput,

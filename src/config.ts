@@ -36,6 +36,8 @@ export interface Config {
     /** minutes the vllm-serve e2e may take; undefined: no limit */
     budgetMinutes?: number;
     swap: 'auto' | 'resident' | 'sleep' | 'restart';
+    /** a RunResult whose measured e2e rates the plan uses; undefined: the published figures */
+    ratesFile?: string;
   };
   /** minEffectSet: min-effect differs from its default, so it overrides the one a RunResult recorded (report mode) */
   thresholds: { minEffectPct: number; failOnRegression: boolean; minEffectSet?: boolean };
@@ -201,6 +203,7 @@ export function parseConfig(read: InputReader): Config {
       aa: parseBoolean('e2e-aa', get('e2e-aa')),
       budgetMinutes: parseBudget('e2e-budget', get('e2e-budget')),
       swap: oneOf('e2e-swap', get('e2e-swap'), ['auto', 'resident', 'sleep', 'restart'] as const),
+      ratesFile: get('e2e-rates') || undefined,
     },
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),

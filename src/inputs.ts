@@ -211,6 +211,12 @@ export const INPUTS: readonly InputSpec[] = [
     default: 'auto',
     modes: RUNS,
   },
+  {
+    name: 'e2e-rates',
+    description:
+      "The run-result.json of an earlier vllm-serve e2e on this runner (a pilot, e.g. a run with `e2e-budget: 30`): the plan's minutes then come from its measured baseline tok/s, server starts and sleep-mode swaps instead of the published MI355X figures. Empty: the published figures.",
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

@@ -14,12 +14,16 @@ import {
   planServeAb,
   running,
   type ThroughputRates,
+  throughputAt,
 } from '../src/pipeline/e2e-plan.js';
+import { planRates, ratesFromRun } from '../src/pipeline/e2e-rates.js';
 import { runLogged } from '../src/pipeline/process.js';
 import type { StepHandle } from '../src/pipeline/step.js';
+import type { E2e, E2eCell, RunResult } from '../src/results/run-result.js';
 import { MIN_PAIRS } from '../src/stats/e2e.js';
 import { FAKE_BIN, fakeEnv } from './fakes/world.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, runNode, tempDir } from './helpers.js';
+import { fullRun } from './report-fixtures.js';
 
 const SHAPES = [
   { inputLen: 1024, outputLen: 1024 },
@@ -342,3 +346,151 @@ describe('the run on the fake vLLM', () => {
     expect(e2e.plan?.estimatedMinutes).toBeCloseTo(plan.estimatedMinutes, 1);
   });
 });
+
+describe('rates measured on the runner (e2e-rates)', () => {
+  const withE2e = (e2e: E2e): RunResult => ({ ...fullRun(), e2e });
+  const cell = (id: string, input: number, output: number, c: number, baseline: number[]): E2eCell => ({
+    id,
+    params: { input_len: input, output_len: output, concurrency: c },
+    metric: 'output_throughput',
+    unit: 'tok/s',
+    higherIsBetter: true,
+    baseline,
+    patched: baseline,
+    status: 'ok',
+    reruns: 0,
+  });
+
+  it('takes each finished cell at its own concurrency, and the timings the run measured', () => {
+    const run = withE2e({
+      backend: 'vllm-serve',
+      method: 'm',
+      model: 'Qwen/Qwen3-30B-A3B',
+      cells: [
+        cell('in1024-out1024-c4', 1024, 1024, 4, [300, 310, 320]),
+        cell('in1024-out1024-c64', 1024, 1024, 64, [2000, 2100]),
+        { ...cell('in8192-out1024-c4', 8192, 1024, 4, []), status: 'failed' },
+      ],
+      plan: {
+        estimatedMinutes: 1,
+        serverStarts: 2,
+        fitted: [],
+        measured: { serverStartSeconds: [300, 420], swapSeconds: [12, 14, 40] },
+      },
+    });
+    const rates = ratesFromRun(run, 'Qwen/Qwen3-30B-A3B', PUBLISHED_MI355X_QWEN3_NEXT);
+    expect(rates.points).toEqual([
+      { inputLen: 1024, outputLen: 1024, concurrency: 4, tokPerS: 310 },
+      { inputLen: 1024, outputLen: 1024, concurrency: 64, tokPerS: 2050 },
+    ]);
+    expect(rates.serverStartMinutes).toBe(6);
+    expect(rates.sleepSwapSeconds).toBe(14);
+    expect(rates.source).toMatch(/^measured on h100-1 \(.+\) by the run of .+: 2 cells' baseline tok\/s/);
+    // a measured cell is taken as measured; another concurrency scales from the nearest measured one
+    const shape = { inputLen: 1024, outputLen: 1024 };
+    expect(throughputAt(rates, shape, 4)).toBe(310);
+    expect(throughputAt(rates, shape, 8)).toBeCloseTo(310 * 2 ** 0.73, 6);
+    expect(throughputAt(rates, shape, 32)).toBeCloseTo(2050 * 0.5 ** 0.73, 6);
+    const plan = planServeAb({
+      model: 'Qwen/Qwen3-30B-A3B',
+      shapes: [shape],
+      concurrencies: [4],
+      repeats: 2,
+      swap: { method: 'sleep', why: '' },
+      rates,
+    });
+    expect(plan.assumptions).toContain(
+      'a server start (weights, compile, CUDA graphs) takes 6 min (measured); a sleep-mode swap 14 s (measured)',
+    );
+    expect(ratesFromRun(run, 'other/model', PUBLISHED_MI355X_QWEN3_NEXT).source).toContain(
+      'measured with Qwen/Qwen3-30B-A3B, not other/model',
+    );
+  });
+
+  it('refuses a RunResult without a finished vllm-serve cell, saying what it lacks', () => {
+    const model = withE2e({ backend: 'model', method: 'm', model: 'x', cells: [] });
+    expect(() => ratesFromRun(model, 'x', PUBLISHED_MI355X_QWEN3_NEXT)).toThrow(
+      'has no vllm-serve e2e (its backend was model)',
+    );
+    const none = withE2e({ backend: 'vllm-serve', method: 'm', model: 'x', cells: [] });
+    expect(() => ratesFromRun(none, 'x', PUBLISHED_MI355X_QWEN3_NEXT)).toThrow(
+      'has no finished vllm-serve cell',
+    );
+  });
+
+  it("a pilot's RunResult predicts the next run's minutes on the same runner", {
+    timeout: 60_000,
+  }, async () => {
+    // the fake runs at 700 tok/s at concurrency 16, not the published 1243.82: the pilot finds out
+    const scale = 0.02;
+    const fake = { FAKE_TIME_SCALE: String(scale), FAKE_NOISE: '0', FAKE_GATE_GAIN: '0', FAKE_TPUT: '700' };
+    const pilot = await serveAb(fake, { swap: 'sleep', concurrencies: [16] });
+    expect(pilot.e2e.plan?.measured?.serverStartSeconds).toHaveLength(2);
+    // A B B A: the second baseline run wakes its server
+    expect(pilot.e2e.plan?.measured?.swapSeconds).toHaveLength(1);
+    const file = join(await tempDir('vkci-rates-'), 'run-result.json');
+    await writeFile(file, JSON.stringify(withE2e(pilot.e2e)));
+    const { rates, warning } = await planRates('Qwen/Qwen1.5-MoE-A2.7B', file);
+    expect(warning).toBeUndefined();
+    expect(rates.points).toEqual([{ inputLen: 1024, outputLen: 1024, concurrency: 16, tokPerS: 700 }]);
+
+    const next = await serveAb(fake, { swap: 'sleep', concurrencies: [16], rates });
+    const benchSeconds = [...next.log.matchAll(/Output token throughput[^\n]*\n\[exit 0, ([\d.]+) s\]/g)].map(
+      (m) => Number(m[1]),
+    );
+    const planned = running(planFor(rates))[0].estimatedMinutes * 60 * scale;
+    const measured = benchSeconds.reduce((a, b) => a + b, 0);
+    expect(measured).toBeGreaterThan(planned * 0.95);
+    expect(measured).toBeLessThan(planned + 4 * 1.0);
+    expect(next.e2e.plan?.rates).toMatch(/^measured on /);
+  });
+
+  it('--plan --e2e-rates: the measured figures, or a warning and the published ones', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await tempDir('vkci-rates-');
+    const file = join(dir, 'run-result.json');
+    await writeFile(
+      file,
+      JSON.stringify(
+        withE2e({
+          backend: 'vllm-serve',
+          method: 'm',
+          model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
+          cells: [cell('in1024-out1024-c16', 1024, 1024, 16, [2500, 2500])],
+          plan: {
+            estimatedMinutes: 1,
+            serverStarts: 2,
+            fitted: [],
+            measured: { serverStartSeconds: [240], swapSeconds: [] },
+          },
+        }),
+      ),
+    );
+    const base = ['dist/cli.js', 'validate', '--plan', '--json', '--e2e-backend', 'vllm-serve'];
+    const measured = await runNode([...base, '--e2e-rates', file], { PATH: process.env.PATH ?? '' });
+    expect(measured.code).toBe(0);
+    const plan = JSON.parse(measured.stdout);
+    expect(plan.rates).toMatch(/^measured on h100-1/);
+    expect(plan.assumptions).toContain(
+      'a server start (weights, compile, CUDA graphs) takes 4 min (measured); a sleep-mode swap 20 s (assumed)',
+    );
+    const missing = await runNode([...base, '--e2e-rates', join(dir, 'nope.json')], {
+      PATH: process.env.PATH ?? '',
+    });
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toContain(`warning: e2e-rates ${join(dir, 'nope.json')}`);
+    expect(JSON.parse(missing.stdout).rates).toMatch(/^published MI355X figures .*not used\)$/);
+  });
+});
+
+function planFor(rates: ThroughputRates) {
+  return planServeAb({
+    model: 'Qwen/Qwen1.5-MoE-A2.7B',
+    shapes: [{ inputLen: 1024, outputLen: 1024 }],
+    concurrencies: [16],
+    repeats: 2,
+    swap: { method: 'sleep', why: '' },
+    rates,
+  });
+}

@@ -5,6 +5,7 @@ import { writeOutputs } from '../host.js';
 import { INPUTS, type Mode } from '../inputs.js';
 import { runMode } from '../modes/index.js';
 import { renderPlan } from '../modes/plan.js';
+import { planRates } from '../pipeline/e2e-rates.js';
 import { type CliCommand, type CliIo, cliHost } from './io.js';
 
 const MODE_SUMMARY: Record<Mode, string> = {
@@ -78,7 +79,9 @@ async function runModeCommand(mode: Mode, args: string[], io: CliIo): Promise<nu
         : ((values as Record<string, string | boolean | undefined>)[name] as string | undefined),
     );
     if (plan) {
-      io.out(renderPlan(config, args.includes('--json')));
+      const rates = await planRates(config.e2e.model, config.e2e.ratesFile);
+      if (rates.warning) io.err(`warning: ${rates.warning}`);
+      io.out(renderPlan(config, args.includes('--json'), rates));
       return 0;
     }
     if (config.githubToken) host.setSecret(config.githubToken);

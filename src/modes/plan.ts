@@ -1,10 +1,19 @@
 // `validate --plan [--json]`: the vllm-serve e2e plan for a Config, printed without running anything.
 import type { Config } from '../config.js';
-import { chooseSwap, describePlan, type E2ePlan, planServeAb, ratesFor } from '../pipeline/e2e-plan.js';
+import {
+  chooseSwap,
+  describePlan,
+  type E2ePlan,
+  planServeAb,
+  ratesFor,
+  type ThroughputRates,
+} from '../pipeline/e2e-plan.js';
+
+type PlanRates = { rates: ThroughputRates; assumed: boolean };
 
 /** The plan validate would start from; with swap auto, the card of the rate table stands in for the runner's. */
-export function e2ePlanFor(config: Config): E2ePlan {
-  const { rates, assumed } = ratesFor(config.e2e.model);
+export function e2ePlanFor(config: Config, planRates: PlanRates = ratesFor(config.e2e.model)): E2ePlan {
+  const { rates, assumed } = planRates;
   const swap =
     config.e2e.swap === 'auto'
       ? (() => {
@@ -31,11 +40,12 @@ export function e2ePlanFor(config: Config): E2ePlan {
   });
 }
 
-export function renderPlan(config: Config, json: boolean): string {
+/** `rates`: what e2e-rates gave (src/pipeline/e2e-rates.ts planRates); the published table when absent. */
+export function renderPlan(config: Config, json: boolean, rates?: PlanRates): string {
   if (config.e2e.backend === 'model' || config.e2e.backend === 'none')
     throw new Error(
       `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`,
     );
-  const plan = e2ePlanFor(config);
+  const plan = e2ePlanFor(config, rates);
   return json ? JSON.stringify({ backend: 'vllm-serve', ...plan }, null, 2) : describePlan(plan).join('\n');
 }

@@ -56,8 +56,8 @@ export interface ThroughputRates {
   cardMemoryGiB: number;
   /** model weights, GiB, for the fits-twice check */
   weightsGiB: number;
-  /** baseline output tok/s at `referenceConcurrency`, by shape */
-  points: { inputLen: number; outputLen: number; tokPerS: number }[];
+  /** baseline output tok/s by shape, at `concurrency` (`referenceConcurrency` when absent) */
+  points: { inputLen: number; outputLen: number; concurrency?: number; tokPerS: number }[];
   referenceConcurrency: number;
   /** tok/s scale as (c / reference)^exponent away from the reference concurrency */
   concurrencyExponent: number;
@@ -65,6 +65,8 @@ export interface ThroughputRates {
   serverStartMinutes: number;
   /** sleeping one arm and waking the other (level 1); assumed */
   sleepSwapSeconds: number;
+  /** which of the two timings a run on the runner measured (e2e-rates); absent: both assumed */
+  measuredTimings?: { serverStart: boolean; sleepSwap: boolean };
 }
 
 /**
@@ -96,12 +98,17 @@ export function ratesFor(model: string): { rates: ThroughputRates; assumed: bool
   return { rates: PUBLISHED_MI355X_QWEN3_NEXT, assumed: model !== DEFAULT_SERVE_MODEL };
 }
 
-/** Output tok/s at one shape and concurrency: the nearest published shape (log scale), scaled by concurrency. */
+/**
+ * Output tok/s at one shape and concurrency: the nearest known shape (log scale), at its nearest concurrency,
+ * scaled by concurrency from there.
+ */
 export function throughputAt(rates: ThroughputRates, shape: WorkloadShape, concurrency: number): number {
   const distance = (p: { inputLen: number; outputLen: number }) =>
     Math.abs(Math.log(p.inputLen / shape.inputLen)) + Math.abs(Math.log(p.outputLen / shape.outputLen));
-  const nearest = [...rates.points].sort((a, b) => distance(a) - distance(b))[0];
-  return nearest.tokPerS * (concurrency / rates.referenceConcurrency) ** rates.concurrencyExponent;
+  const at = (p: { concurrency?: number }) => p.concurrency ?? rates.referenceConcurrency;
+  const apart = (p: { concurrency?: number }) => Math.abs(Math.log(at(p) / concurrency));
+  const nearest = [...rates.points].sort((a, b) => distance(a) - distance(b) || apart(a) - apart(b))[0];
+  return nearest.tokPerS * (concurrency / at(nearest)) ** rates.concurrencyExponent;
 }
 
 /** Seconds of one `vllm bench serve` run: a warm-up wave of `concurrency` requests, then the prompts. */
@@ -235,11 +242,22 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
     estimatedMinutes: round1(cellMinutes + startMinutes + swapMinutes),
     rates: `${input.rates.source}${input.ratesAssumed ? `; assumed for ${input.model}, which has no figures of its own` : ''}`,
     assumptions: [
-      `output tok/s scales as (concurrency / ${input.rates.referenceConcurrency})^${input.rates.concurrencyExponent} away from the published concurrency`,
-      `a server start (weights, compile, CUDA graphs) takes ${input.rates.serverStartMinutes} min; a sleep-mode swap ${input.rates.sleepSwapSeconds} s (assumed, not measured)`,
+      input.rates.measuredTimings
+        ? `output tok/s scales as concurrency^${input.rates.concurrencyExponent} away from a measured concurrency`
+        : `output tok/s scales as (concurrency / ${input.rates.referenceConcurrency})^${input.rates.concurrencyExponent} away from the published concurrency`,
+      timingsLine(input.rates),
       'each run adds a warm-up wave of `concurrency` requests; re-runs of borderline cells come on top',
     ],
   };
+}
+
+function timingsLine(rates: ThroughputRates): string {
+  const m = rates.measuredTimings;
+  const start = `a server start (weights, compile, CUDA graphs) takes ${rates.serverStartMinutes} min`;
+  const swap = `a sleep-mode swap ${rates.sleepSwapSeconds} s`;
+  if (!m) return `${start}; ${swap} (assumed, not measured)`;
+  const how = (measured: boolean) => (measured ? 'measured' : 'assumed');
+  return `${start} (${how(m.serverStart)}); ${swap} (${how(m.sleepSwap)})`;
 }
 
 function round1(x: number): number {

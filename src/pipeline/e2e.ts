@@ -61,6 +61,8 @@ export interface ServeAbOptions {
   /** minutes the e2e may take: the plan is fitted to it, and the run stops when it is spent */
   budgetMinutes?: number;
   rates?: ThroughputRates;
+  /** the rates are another model's (the published table for a model without figures) */
+  ratesAssumed?: boolean;
   /** what `vllm bench serve --tokenizer` gets: the served model's local files, so no download is needed */
   tokenizer?: string;
   /** ms clock for the budget; performance.now by default */
@@ -189,7 +191,9 @@ const NOT_RUN_BUDGET = 'not run (budget)';
 /** The vllm-serve A/B: the plan, then each cell's runs on the arms' servers, then one re-run of borderline cells. */
 export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E2e> {
   const arms = o.arms ?? gateSwitchArms(o.aa);
-  const { rates, assumed } = o.rates ? { rates: o.rates, assumed: false } : ratesFor(o.model);
+  const { rates, assumed } = o.rates
+    ? { rates: o.rates, assumed: o.ratesAssumed ?? false }
+    : ratesFor(o.model);
   const modelDir = await localModelDir(o.model, o.env);
   const tokenizer = o.tokenizer ?? modelDir;
   await step.log(
@@ -349,6 +353,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
       budgetMinutes: plan.budgetMinutes,
       serverStarts: servers.serverStarts,
       fitted: plan.fitted,
+      rates: plan.rates,
+      measured: servers.timings,
     },
     model: o.model,
     cells,

@@ -29,6 +29,8 @@ export class ArmServers {
   private everReady = false;
   /** methods given up on this run, with why, in order */
   readonly fallbacks: string[] = [];
+  /** seconds of each server start that came up, and of each sleep-mode swap (park one arm, wake the other) */
+  readonly timings = { serverStartSeconds: [] as number[], swapSeconds: [] as number[] };
   method: SwapMethod;
 
   constructor(
@@ -91,12 +93,16 @@ export class ArmServers {
 
   /** Parks the other arm's server (sleep level 1), then wakes this arm's, or starts it the first time. */
   private async wakeOrStart(arm: ArmKey, other: ArmKey): Promise<VllmServer> {
+    const t0 = performance.now();
     const idle = this.servers.get(other);
     if (idle?.alive && !(await idle.isSleeping()))
       await this.timed(`${other} arm put to sleep`, () => idle.sleep());
     const current = this.servers.get(arm);
     if (!current?.alive) return this.start(arm);
-    if (await current.isSleeping()) await this.timed(`${arm} arm woken`, () => current.wakeUp());
+    if (await current.isSleeping()) {
+      await this.timed(`${arm} arm woken`, () => current.wakeUp());
+      this.timings.swapSeconds.push(round1((performance.now() - t0) / 1000));
+    }
     return current;
   }
 
@@ -137,6 +143,7 @@ export class ArmServers {
         await this.step.log(
           `starting vllm serve (${arm} arm: ${spec.label}; swap ${this.method}) on port ${port}; log ${logFile}`,
         );
+        const t0 = performance.now();
         const server = await VllmServer.start({
           vllm: this.o.vllm,
           model: this.o.model,
@@ -151,6 +158,7 @@ export class ArmServers {
           // both resident: each its share; otherwise vLLM's own default
           gpuMemoryUtilization: this.method === 'resident' ? GPU_MEMORY_SHARE / 2 : GPU_MEMORY_SHARE,
         });
+        this.timings.serverStartSeconds.push(round1((performance.now() - t0) / 1000));
         this.everReady = true;
         this.servers.set(arm, server);
         return server;
@@ -181,4 +189,8 @@ export class ArmServers {
           : 'NOT released in time: the next start may fail'),
     );
   }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }

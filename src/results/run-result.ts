@@ -192,6 +192,16 @@ export const E2e = z.object({
       budgetMinutes: z.number().positive().optional(),
       serverStarts: z.number().int().nonnegative().describe('server starts that happened'),
       fitted: z.array(z.string()).describe('what the budget cut, in order'),
+      rates: z.string().optional().describe('where the throughput and timings of the estimate came from'),
+      measured: z
+        .object({
+          serverStartSeconds: z.array(z.number().nonnegative()).describe('each server start, to healthy'),
+          swapSeconds: z
+            .array(z.number().nonnegative())
+            .describe('each sleep-mode swap: park the idle arm, wake the other'),
+        })
+        .optional()
+        .describe('timings of this run, so a later plan on this runner can use them (e2e-rates)'),
     })
     .optional()
     .describe('vllm-serve: the plan it ran to'),

@@ -7,6 +7,7 @@ import type { DetectedDevice } from '../device.js';
 import { gpuMemoryUsed } from '../device.js';
 import { runModelAb, runServeAb } from '../e2e.js';
 import type { ArmSpec, ServeArms } from '../e2e-plan.js';
+import { planRates } from '../e2e-rates.js';
 import type { Installed } from '../install.js';
 import { sleep } from '../process.js';
 import { fail, type StepHandle, skip } from '../step.js';
@@ -108,6 +109,9 @@ export async function e2eStep(
     }
     const vendor = result.device.vendor;
     const floor = detected?.memoryUsedMiB;
+    const rates = await planRates(config.e2e.model, config.e2e.ratesFile);
+    if (rates.warning) await step.log(`warning: ${rates.warning}; the plan uses the published figures`);
+    else if (config.e2e.ratesFile) await step.log(`rates: ${rates.rates.source}`);
     result.e2e = await runServeAb(step, {
       vllm: await vllmExecutable(config.python),
       model: config.e2e.model,
@@ -119,6 +123,8 @@ export async function e2eStep(
       arms,
       swap: config.e2e.swap === 'auto' ? undefined : config.e2e.swap,
       budgetMinutes: config.e2e.budgetMinutes,
+      rates: rates.rates,
+      ratesAssumed: rates.assumed,
       env,
       vendor,
       readyTimeoutMs: timeouts.serverReadyMs,
