@@ -23,7 +23,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-YOJA37H7.js";
+} from "./chunks/chunk-JCRHILVJ.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -552,7 +552,7 @@ import { parseArgs as parseArgs3 } from "node:util";
 // src/modes/plan.ts
 function e2ePlanFor(config, planRates2 = ratesFor(config.e2e.model)) {
   const { rates, assumed } = planRates2;
-  const swap = config.e2e.swap === "auto" ? (() => {
+  const swap = config.e2e.swap !== "auto" ? { method: config.e2e.swap, why: "asked for" } : rates.swapUsed ? { method: rates.swapUsed, why: `as the run the rates come from swapped on ${rates.card}` } : (() => {
     const chosen = chooseSwap({
       cardMemoryGiB: rates.cardMemoryGiB,
       weightsGiB: assumed ? void 0 : rates.weightsGiB,
@@ -562,7 +562,7 @@ function e2ePlanFor(config, planRates2 = ratesFor(config.e2e.model)) {
       ...chosen,
       why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`
     };
-  })() : { method: config.e2e.swap, why: "asked for" };
+  })();
   return planServeAb({
     model: config.e2e.model,
     shapes: config.e2e.shapes,

@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-YOJA37H7.js";
+} from "./chunks/chunk-JCRHILVJ.js";
 import {
   context,
   getInput,

@@ -457,6 +457,7 @@ describe('rates measured on the runner (e2e-rates)', () => {
           backend: 'vllm-serve',
           method: 'm',
           model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
+          swap: 'sleep',
           cells: [cell('in1024-out1024-c16', 1024, 1024, 16, [2500, 2500])],
           plan: {
             estimatedMinutes: 1,
@@ -472,6 +473,9 @@ describe('rates measured on the runner (e2e-rates)', () => {
     expect(measured.code).toBe(0);
     const plan = JSON.parse(measured.stdout);
     expect(plan.rates).toMatch(/^measured on h100-1/);
+    // the pilot's runner slept its idle arm: the plan away from the runner does the same
+    expect(plan.swap).toBe('sleep');
+    expect(plan.swapWhy).toMatch(/^as the run the rates come from swapped on /);
     expect(plan.assumptions).toContain(
       'a server start (weights, compile, CUDA graphs) takes 4 min (measured); a sleep-mode swap 20 s (assumed)',
     );

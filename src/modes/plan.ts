@@ -11,23 +11,28 @@ import {
 
 type PlanRates = { rates: ThroughputRates; assumed: boolean };
 
-/** The plan validate would start from; with swap auto, the card of the rate table stands in for the runner's. */
+/**
+ * The plan validate would start from. With swap auto: how the run the rates come from swapped on the runner, or
+ * else the card of the rate table standing in for the runner's.
+ */
 export function e2ePlanFor(config: Config, planRates: PlanRates = ratesFor(config.e2e.model)): E2ePlan {
   const { rates, assumed } = planRates;
   const swap =
-    config.e2e.swap === 'auto'
-      ? (() => {
-          const chosen = chooseSwap({
-            cardMemoryGiB: rates.cardMemoryGiB,
-            weightsGiB: assumed ? undefined : rates.weightsGiB,
-            tensorParallelSize: config.e2e.tensorParallelSize,
-          });
-          return {
-            ...chosen,
-            why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`,
-          };
-        })()
-      : { method: config.e2e.swap, why: 'asked for' };
+    config.e2e.swap !== 'auto'
+      ? { method: config.e2e.swap, why: 'asked for' }
+      : rates.swapUsed
+        ? { method: rates.swapUsed, why: `as the run the rates come from swapped on ${rates.card}` }
+        : (() => {
+            const chosen = chooseSwap({
+              cardMemoryGiB: rates.cardMemoryGiB,
+              weightsGiB: assumed ? undefined : rates.weightsGiB,
+              tensorParallelSize: config.e2e.tensorParallelSize,
+            });
+            return {
+              ...chosen,
+              why: `${chosen.why}, on a ${rates.card}; the runner decides from its own card`,
+            };
+          })();
   return planServeAb({
     model: config.e2e.model,
     shapes: config.e2e.shapes,

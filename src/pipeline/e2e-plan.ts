@@ -67,6 +67,8 @@ export interface ThroughputRates {
   sleepSwapSeconds: number;
   /** which of the two timings a run on the runner measured (e2e-rates); absent: both assumed */
   measuredTimings?: { serverStart: boolean; sleepSwap: boolean };
+  /** how that run swapped arms on the runner: what a plan made away from the runner (--plan) assumes */
+  swapUsed?: SwapMethod;
 }
 
 /**
@@ -260,7 +262,7 @@ function timingsLine(rates: ThroughputRates): string {
   return `${start} (${how(m.serverStart)}); ${swap} (${how(m.sleepSwap)})`;
 }
 
-function round1(x: number): number {
+export function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
@@ -363,7 +365,7 @@ export function planServeAb(input: PlanInput): E2ePlan {
   return { ...plan, fitted, budgetMinutes: budget };
 }
 
-function round2(x: number): number {
+export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parseJson } from '../results/read-json.js';
 import { parseRunResult, type RunResult } from '../results/run-result.js';
 import { medianOf } from '../stats/signed-rank.js';
-import { ratesFor, type ThroughputRates } from './e2e-plan.js';
+import { ratesFor, round2, type ThroughputRates } from './e2e-plan.js';
 
 /**
  * Rates measured by `run`, for `model`; what the run did not measure (a swap it never made, the card's memory,
@@ -41,13 +41,10 @@ export function ratesFromRun(run: RunResult, model: string, fallback: Throughput
       serverStart: starts.length > 0,
       sleepSwap: swaps.length > 0,
     },
+    swapUsed: e2e.swap,
     serverStartMinutes: starts.length > 0 ? round2(medianOf(starts) / 60) : fallback.serverStartMinutes,
     sleepSwapSeconds: swaps.length > 0 ? round2(medianOf(swaps)) : fallback.sleepSwapSeconds,
   };
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 /** The rates in the RunResult file at `path`; an error says which file and what is wrong with it. */

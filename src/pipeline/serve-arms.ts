@@ -1,6 +1,13 @@
 // The two arms' servers: started once each and swapped by the cheapest method that works (resident, sleep, restart).
 import { join } from 'node:path';
-import { ARM_KEYS, type ArmKey, GPU_MEMORY_SHARE, type ServeArms, type SwapMethod } from './e2e-plan.js';
+import {
+  ARM_KEYS,
+  type ArmKey,
+  GPU_MEMORY_SHARE,
+  round1,
+  type ServeArms,
+  type SwapMethod,
+} from './e2e-plan.js';
 import { sleep } from './process.js';
 import { freePort, ServerError, VllmServer } from './serve.js';
 import type { StepHandle } from './step.js';
@@ -189,8 +196,4 @@ export class ArmServers {
           : 'NOT released in time: the next start may fail'),
     );
   }
-}
-
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
 }
