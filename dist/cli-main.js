@@ -23,7 +23,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-JCRHILVJ.js";
+} from "./chunks/chunk-BYJTW6XS.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

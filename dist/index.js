@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-JCRHILVJ.js";
+} from "./chunks/chunk-BYJTW6XS.js";
 import {
   context,
   getInput,

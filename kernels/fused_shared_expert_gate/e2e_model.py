@@ -282,7 +282,8 @@ def measure_cell(model, cell_id: str, args, sites: int, model_key: str, arms: di
             # takes each place equally often. Each pair captures fresh graphs, in the pair's order: two
             # captures of one arm differ by up to ~1% (memory placement), so that spread must land inside
             # each arm's samples, not between the arms.
-            order = ["baseline", "patched"] if baseline_first(r - args.warmup) else ["patched", "baseline"]
+            first = baseline_first(r - args.warmup + args.first_pair)
+            order = ["baseline", "patched"] if first else ["patched", "baseline"]
             pair = [(arm, step.runner(arms[arm])) for arm in order]
             for arm, run in pair:
                 time_arm(run, 1, args.device)
@@ -314,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", help=f"comma-separated cell ids (default {DEFAULT_CELLS})")
     parser.add_argument("--repeats", type=int, default=10, help="samples per arm and cell, interleaved")
     parser.add_argument("--warmup", type=int, default=1, help="untimed A/B pairs before the samples")
+    parser.add_argument(
+        "--first-pair",
+        type=int,
+        default=0,
+        help="place of the first timed pair in the arm order (a re-run goes on where the first round ended)",
+    )
     parser.add_argument("--sample-ms", type=float, default=100.0, help="work per sample")
     parser.add_argument("--aa", action="store_true", help="A/A: the patched arm is the baseline again")
     parser.add_argument(

@@ -200,7 +200,12 @@ def test_e2e_arms_run_the_gate_they_name(tmp_path):
     assert "patched logits differ" in e2e_model.check_arms_agree(step, e2e_model.unfused, wrong)
 
 
-def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch):
+@pytest.mark.parametrize(
+    ("first_pair", "expected"),
+    # the probe, one warm-up pair, then the four timed pairs; a re-run (--first-pair) goes on in the sequence
+    [(0, "A" + "AB" + "ABBABAAB"), (2, "A" + "BA" + "BAABABBA")],
+)
+def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch, first_pair, expected):
     model, sites = e2e_model.build_model("tiny", DEVICE, torch.bfloat16)
     # two distinct gates with the same result: the order is under test, not the kernel
     arms = {"baseline": e2e_model.unfused, "patched": lambda gate, x, out: e2e_model.unfused(gate, x, out)}
@@ -213,11 +218,12 @@ def test_e2e_pairs_run_in_counterbalanced_order(monkeypatch):
         return real(self, gate)
 
     monkeypatch.setattr(e2e_model.Step, "runner", recording)
-    args = e2e_model.argparse.Namespace(device=DEVICE, warmup=1, repeats=4, sample_ms=1.0)
+    args = e2e_model.argparse.Namespace(
+        device=DEVICE, warmup=1, repeats=4, sample_ms=1.0, first_pair=first_pair
+    )
     cell = e2e_model.measure_cell(model, "prefill-b2-s16", args, sites, "tiny", arms)
     assert cell["status"] == "ok", cell.get("reason")
-    # the probe, one warm-up pair, then A B, B A, B A, A B
-    assert "".join(captured) == "A" + "AB" + "ABBABAAB"
+    assert "".join(captured) == expected
 
 
 def test_e2e_rejects_a_malformed_cell():

@@ -460,22 +460,59 @@ async function benchOnce(
   };
 }
 
-/** The bundle's model-level driver (`e2e_model.py --json PATH --repeats N`): no server, no weights. */
-export async function runModelAb(
-  step: StepHandle,
-  o: {
-    python: string;
-    script: string;
-    cwd: string;
-    repeats: number;
-    aa?: boolean;
-    /** `PATH::SYMBOL` (or `reference`) of each arm; default: the bundle's kernel against the reference */
-    impls?: { baseline: string; patched: string };
-    env: Record<string, string | undefined>;
-    timeoutMs: number;
-  },
-): Promise<E2e> {
-  const json = join(step.outDir, 'e2e-model.json');
+interface ModelAbOptions {
+  python: string;
+  script: string;
+  cwd: string;
+  repeats: number;
+  aa?: boolean;
+  /** `PATH::SYMBOL` (or `reference`) of each arm; default: the bundle's kernel against the reference */
+  impls?: { baseline: string; patched: string };
+  env: Record<string, string | undefined>;
+  timeoutMs: number;
+  /** cells to re-run once (validate's rule); none when absent */
+  isBorderline?: (cell: E2eCell) => boolean;
+}
+
+/**
+ * The bundle's model-level driver (`e2e_model.py --json PATH --repeats N`): no server, no weights. Borderline
+ * cells run once more (`--cells`), continuing the arm order, and their pairs are appended, as vllm-serve does.
+ */
+export async function runModelAb(step: StepHandle, o: ModelAbOptions): Promise<E2e> {
+  const e2e = await runModelOnce(step, o, 'e2e-model.json', []);
+  const borderline = e2e.cells.filter((c) => c.status === 'ok' && o.isBorderline?.(c));
+  if (borderline.length > 0) {
+    const ids = borderline.map((c) => c.id);
+    await step.log(`re-running ${ids.length} borderline cells once: ${ids.join(', ')}`);
+    try {
+      const again = await runModelOnce(step, o, 'e2e-model-rerun.json', [
+        '--cells',
+        ids.join(','),
+        '--first-pair',
+        String(o.repeats),
+      ]);
+      for (const cell of borderline) {
+        const fresh = again.cells.find((c) => c.id === cell.id);
+        if (fresh?.status !== 'ok') {
+          await step.log(
+            `${cell.id}: the re-run gave no samples (${fresh?.reason ?? 'missing'}); one round stands`,
+          );
+          continue;
+        }
+        cell.baseline.push(...fresh.baseline);
+        cell.patched.push(...fresh.patched);
+        cell.reruns += 1;
+      }
+    } catch (error) {
+      // the first round stands; its calls stay unconfirmed and the report says so
+      await step.log(`the re-run failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return o.aa ? { ...e2e, aa: true } : e2e;
+}
+
+async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, more: string[]): Promise<E2e> {
+  const json = join(step.outDir, file);
   const r = await step.run(
     o.python,
     [
@@ -486,18 +523,14 @@ export async function runModelAb(
       String(o.repeats),
       ...(o.aa ? ['--aa'] : []),
       ...(o.impls ? ['--baseline-impl', o.impls.baseline, '--patched-impl', o.impls.patched] : []),
+      ...more,
     ],
-    {
-      cwd: o.cwd,
-      env: o.env,
-      timeoutMs: o.timeoutMs,
-    },
+    { cwd: o.cwd, env: o.env, timeoutMs: o.timeoutMs },
   );
   if (r.timedOut) throw new Error(`${o.script} timed out after ${Math.round(o.timeoutMs / 1000)} s`);
   if (r.exitCode !== 0)
     throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
-  const e2e = parseE2eModel(await readFile(json, 'utf8').catch(() => ''), 'e2e-model.json');
-  return o.aa ? { ...e2e, aa: true } : e2e;
+  return parseE2eModel(await readFile(json, 'utf8').catch(() => ''), file);
 }
 
 function lastLine(text: string): string {

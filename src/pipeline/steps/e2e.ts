@@ -82,6 +82,7 @@ export async function e2eStep(
       impls,
       env,
       timeoutMs: timeouts.e2eModelMs,
+      isBorderline: ctx.deps.isBorderline,
     });
   } else {
     if (!installed)
