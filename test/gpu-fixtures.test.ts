@@ -7,6 +7,7 @@ import { parseE2eModel } from '../src/results/parsers/e2e-model.js';
 import { parseJunit } from '../src/results/parsers/junit.js';
 import { parseMicrobench } from '../src/results/parsers/microbench.js';
 import { parseRunResult } from '../src/results/run-result.js';
+import { analyseRuns } from '../src/stats/analyse.js';
 import { compareCell } from '../src/stats/e2e.js';
 import { overallVerdict } from '../src/stats/verdict.js';
 import { ROOT } from './helpers.js';
@@ -81,5 +82,36 @@ describe('validate end to end on the H200: an A/B run and an A/A run from one ma
     );
     expect(byId['decode-b1-c512'].verdict).toBe('improved');
     for (const c of Object.values(byId)) expect(c.ciLow).toBeLessThanOrEqual(c.ciHigh);
+  });
+});
+
+describe('the model backend on the H200 re-runs a called cell, and the call stands only as the fresh pairs agree', () => {
+  const THRESHOLDS = { minEffectPct: 2, failOnRegression: false };
+  const load = async (arm: 'ab' | 'aa') => {
+    const name = `validate-h200-rerun/run-result-${arm}.json`;
+    return parseRunResult(JSON.parse(await gpu(name)), name);
+  };
+
+  it('A/B: the one called cell was re-run with its own pairs appended; the analysis confirms it', async () => {
+    const run = await load('ab');
+    const cells = run.e2e?.cells ?? [];
+    expect(cells.filter((c) => c.reruns > 0).map((c) => c.id)).toEqual(['decode-b1-c512']);
+    const cell = cells.find((c) => c.id === 'decode-b1-c512');
+    expect(cell?.baseline).toHaveLength(16);
+    // the re-run's own file holds the appended pairs, in order
+    const rerun = parseE2eModel(await gpu('validate-h200-rerun/e2e-model-rerun-ab.json'), 'rerun');
+    expect(cell?.baseline.slice(8)).toEqual(rerun.cells[0].baseline);
+    const report = analyseRuns([run], THRESHOLDS);
+    const judged = report.runners[0].compared.find((c) => c.cell.id === 'decode-b1-c512');
+    expect(judged?.comparison).toMatchObject({ verdict: 'improved', levelPct: 97.5, pairs: 16 });
+    expect(judged?.comparison.reason).toBeUndefined();
+    expect(report.runners[0].verdict.verdict).toBe('improved');
+  });
+
+  it('A/A: no call, so nothing was re-run', async () => {
+    const run = await load('aa');
+    expect(run.e2e?.aa).toBe(true);
+    expect(run.e2e?.cells.every((c) => c.reruns === 0)).toBe(true);
+    expect(analyseRuns([run], THRESHOLDS).runners[0].verdict.verdict).toBe('no-significant-change');
   });
 });
