@@ -9,6 +9,7 @@ import {
   blocksUsed,
   chooseSwap,
   counterbalancedOrder,
+  type E2ePlan,
   maxModelLen,
   PUBLISHED_MI355X_QWEN3_NEXT,
   planServeAb,
@@ -326,23 +327,7 @@ describe('the run on the fake vLLM', () => {
       { FAKE_TIME_SCALE: String(scale), FAKE_NOISE: '0', FAKE_GATE_GAIN: '0' },
       { rates, concurrencies: [16] },
     );
-    const benchSeconds = [...log.matchAll(/Output token throughput[^\n]*\n\[exit 0, ([\d.]+) s\]/g)].map(
-      (m) => Number(m[1]),
-    );
-    expect(benchSeconds).toHaveLength(4);
-    const plan = planServeAb({
-      model: 'm',
-      shapes: [{ inputLen: 1024, outputLen: 1024 }],
-      concurrencies: [16],
-      repeats: 2,
-      swap: { method: 'sleep', why: '' },
-      rates,
-    });
-    const planned = running(plan)[0].estimatedMinutes * 60 * scale;
-    const measured = benchSeconds.reduce((a, b) => a + b, 0);
-    // the fake sleeps exactly the simulated time; each run adds under a second of process start
-    expect(measured).toBeGreaterThan(planned * 0.95);
-    expect(measured).toBeLessThan(planned + 4 * 1.0);
+    const plan = expectPlannedTime(log, rates, scale);
     expect(e2e.plan?.estimatedMinutes).toBeCloseTo(plan.estimatedMinutes, 1);
   });
 });
@@ -435,13 +420,7 @@ describe('rates measured on the runner (e2e-rates)', () => {
     expect(rates.points).toEqual([{ inputLen: 1024, outputLen: 1024, concurrency: 16, tokPerS: 700 }]);
 
     const next = await serveAb(fake, { swap: 'sleep', concurrencies: [16], rates });
-    const benchSeconds = [...next.log.matchAll(/Output token throughput[^\n]*\n\[exit 0, ([\d.]+) s\]/g)].map(
-      (m) => Number(m[1]),
-    );
-    const planned = running(planFor(rates))[0].estimatedMinutes * 60 * scale;
-    const measured = benchSeconds.reduce((a, b) => a + b, 0);
-    expect(measured).toBeGreaterThan(planned * 0.95);
-    expect(measured).toBeLessThan(planned + 4 * 1.0);
+    expectPlannedTime(next.log, rates, scale);
     expect(next.e2e.plan?.rates).toMatch(/^measured on /);
   });
 
@@ -488,13 +467,27 @@ describe('rates measured on the runner (e2e-rates)', () => {
   });
 });
 
-function planFor(rates: ThroughputRates) {
-  return planServeAb({
-    model: 'Qwen/Qwen1.5-MoE-A2.7B',
+/**
+ * The four bench runs of one cell (1024/1024, concurrency 16, 2 repeats) took the minutes the plan gives them at
+ * `rates`, scaled as the fake's time scale: it sleeps exactly the simulated time, plus under a second of process
+ * start a run. Returns the plan.
+ */
+function expectPlannedTime(log: string, rates: ThroughputRates, scale: number): E2ePlan {
+  const benchSeconds = [...log.matchAll(/Output token throughput[^\n]*\n\[exit 0, ([\d.]+) s\]/g)].map((m) =>
+    Number(m[1]),
+  );
+  expect(benchSeconds).toHaveLength(4);
+  const plan = planServeAb({
+    model: 'm',
     shapes: [{ inputLen: 1024, outputLen: 1024 }],
     concurrencies: [16],
     repeats: 2,
     swap: { method: 'sleep', why: '' },
     rates,
   });
+  const planned = running(plan)[0].estimatedMinutes * 60 * scale;
+  const measured = benchSeconds.reduce((a, b) => a + b, 0);
+  expect(measured).toBeGreaterThan(planned * 0.95);
+  expect(measured).toBeLessThan(planned + 4 * 1.0);
+  return plan;
 }
