@@ -2,17 +2,15 @@
 // test/contract/vllm_bench_serve.py) against the fake `vllm serve`, through the e2e runner with the argv it builds.
 // One server answers well, one fails every fourth request, one dies; the runner's parser reads the client's files.
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_VLLM_VERSION } from '../src/inputs.js';
 import { runServeAb, type ServeAbOptions } from '../src/pipeline/e2e.js';
-import { runLogged } from '../src/pipeline/process.js';
-import type { StepHandle } from '../src/pipeline/step.js';
 import { parseBenchServe } from '../src/results/parsers/bench-serve.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
-import { FAKE_BIN, fakeEnv } from './fakes/world.js';
+import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -34,20 +32,6 @@ beforeAll(async () => {
   client = { python, source: await fetchVllmSource(DEFAULT_VLLM_VERSION), tokenizer };
 }, 900_000);
 
-async function stepFor(): Promise<StepHandle> {
-  const outDir = await tempDir('vkci-contract-');
-  await mkdir(join(outDir, 'logs'), { recursive: true });
-  const logFile = join(outDir, 'logs', 'e2e.log');
-  return {
-    name: 'e2e',
-    logFile,
-    outDir,
-    log: (line: string) => appendFile(logFile, `${line}\n`),
-    run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
-    finish: () => {},
-  };
-}
-
 /** One cell (64 in, 16 out, concurrency 4: 16 prompts a run), one pair, through the runner. */
 async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOptions> = {}) {
   const real = fake.FAKE_VLLM_REAL_CLIENT !== '';
@@ -60,7 +44,7 @@ async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOption
     ...fake,
   });
   if (!real) delete env.FAKE_VLLM_REAL_CLIENT;
-  const step = await stepFor();
+  const step = await stepHandle('e2e');
   const e2e = await runServeAb(step, {
     vllm: join(FAKE_BIN, 'vllm'),
     model: 'Qwen/Qwen3-30B-A3B',

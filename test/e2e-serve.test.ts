@@ -1,5 +1,5 @@
 // The vllm-serve e2e: its plan (pure), and the runner on the fake vLLM: swap methods and fall-backs, budget, partial failures, tokenizer.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
@@ -18,11 +18,10 @@ import {
   throughputAt,
 } from '../src/pipeline/e2e-plan.js';
 import { planRates, ratesFromRun } from '../src/pipeline/e2e-rates.js';
-import { runLogged } from '../src/pipeline/process.js';
 import type { StepHandle } from '../src/pipeline/step.js';
 import type { E2e, E2eCell, RunResult } from '../src/results/run-result.js';
 import { MIN_PAIRS } from '../src/stats/e2e.js';
-import { FAKE_BIN, fakeEnv } from './fakes/world.js';
+import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
 import { ROOT, runNode, tempDir } from './helpers.js';
 import { fullRun } from './report-fixtures.js';
 
@@ -128,29 +127,26 @@ describe('the plan', () => {
   });
 });
 
-/** A step handle writing one log, as the StepRecorder gives; counts bench runs for a clock. */
+/** The e2e step's handle, counting bench runs for a clock. */
 async function stepFor(): Promise<StepHandle & { benches: number }> {
-  const outDir = await tempDir('vkci-e2e-');
-  await mkdir(join(outDir, 'logs'), { recursive: true });
-  const logFile = join(outDir, 'logs', 'e2e.log');
-  const handle = {
-    name: 'e2e' as const,
-    logFile,
-    outDir,
-    benches: 0,
-    log: (line: string) => appendFile(logFile, `${line}\n`),
-    run: (file: string, args: readonly string[], o: Parameters<StepHandle['run']>[2]) => {
-      if (args[0] === 'bench') handle.benches += 1;
-      return runLogged(file, args, { ...o, logFile });
-    },
-    finish: () => {},
+  const handle = { ...(await stepHandle('e2e')), benches: 0 };
+  const run = handle.run;
+  handle.run = (file, args, o) => {
+    if (args[0] === 'bench') handle.benches += 1;
+    return run(file, args, o);
   };
   return handle;
 }
 
-async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOptions> = {}) {
+/** One A/B on the fake vLLM; with `benchMinutes`, the budget's clock reads that many minutes a bench run. */
+async function serveAb(
+  fake: Record<string, string>,
+  more: Partial<ServeAbOptions> = {},
+  benchMinutes?: number,
+) {
   const env = await fakeEnv({ FAKE_GPU: 'nvidia', ...fake });
   const step = await stepFor();
+  const clock = benchMinutes === undefined ? undefined : () => step.benches * benchMinutes * 60_000;
   const e2e = await runServeAb(step, {
     vllm: join(FAKE_BIN, 'vllm'),
     model: 'Qwen/Qwen1.5-MoE-A2.7B',
@@ -163,6 +159,7 @@ async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOption
     readyTimeoutMs: 20_000,
     benchTimeoutMs: 30_000,
     waitForGpuMemory: async () => true,
+    clock,
     ...more,
   });
   const log = await readFile(step.logFile, 'utf8');
@@ -227,52 +224,25 @@ describe('the run on the fake vLLM', () => {
   it('stops when the budget is spent: finished cells kept, the rest not run (budget)', {
     timeout: 60_000,
   }, async () => {
-    const step = await stepFor();
-    const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
     // ten minutes a bench run: the budget of 35 is spent after the first cell's four runs
-    const e2e = await runServeAb(step, {
-      vllm: join(FAKE_BIN, 'vllm'),
-      model: 'm',
-      tensorParallelSize: 1,
-      shapes: SHAPES.slice(0, 2),
-      concurrencies: [4],
-      repeats: 2,
-      env,
-      vendor: 'nvidia',
-      readyTimeoutMs: 20_000,
-      benchTimeoutMs: 30_000,
-      waitForGpuMemory: async () => true,
-      budgetMinutes: 35,
-      clock: () => step.benches * 10 * 60_000,
-    });
+    const { e2e, step, log } = await serveAb(
+      {},
+      { model: 'm', shapes: SHAPES.slice(0, 2), budgetMinutes: 35 },
+      10,
+    );
     expect(e2e.cells[0]).toMatchObject({ status: 'ok' });
     expect(e2e.cells[0].baseline).toHaveLength(2);
     expect(e2e.cells[1]).toMatchObject({ status: 'not-run', reason: 'not run (budget): 0 of 2 pairs done' });
     expect(step.benches).toBe(4);
-    expect(await readFile(step.logFile, 'utf8')).toContain(
-      'e2e budget of 35 min spent after 40.0 min: stopping',
-    );
+    expect(log).toContain('e2e budget of 35 min spent after 40.0 min: stopping');
   });
 
   it('a budget spent during a re-run keeps the cell and the pairs it has', { timeout: 60_000 }, async () => {
-    const step = await stepFor();
-    const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
-    const e2e = await runServeAb(step, {
-      vllm: join(FAKE_BIN, 'vllm'),
-      model: 'm',
-      tensorParallelSize: 1,
-      shapes: SHAPES.slice(0, 1),
-      concurrencies: [4],
-      repeats: 2,
-      env,
-      vendor: 'nvidia',
-      readyTimeoutMs: 20_000,
-      benchTimeoutMs: 30_000,
-      waitForGpuMemory: async () => true,
-      isBorderline: () => true,
-      budgetMinutes: 55,
-      clock: () => step.benches * 10 * 60_000,
-    });
+    const { e2e, step } = await serveAb(
+      {},
+      { model: 'm', shapes: SHAPES.slice(0, 1), isBorderline: () => true, budgetMinutes: 55 },
+      10,
+    );
     // A B B A, then the re-run's B A before the budget ran out
     expect(step.benches).toBe(6);
     expect(e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 1 });

@@ -1,29 +1,13 @@
 // Step install on the fake python: the release's own wheel for a PyPI tree, the tree's version, optional kernels.
-import { appendFile, cp, mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_VLLM_VERSION } from '../src/inputs.js';
 import { install } from '../src/pipeline/install.js';
-import { runLogged } from '../src/pipeline/process.js';
-import type { StepHandle } from '../src/pipeline/step.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { pickReleaseWheel } from '../src/vllm/wheel.js';
-import { FAKE_PYTHON, fakeEnv } from './fakes/world.js';
+import { FAKE_PYTHON, fakeEnv, stepHandle } from './fakes/world.js';
 import { tempDir } from './helpers.js';
-
-async function stepFor(): Promise<StepHandle> {
-  const outDir = await tempDir('vkci-install-');
-  await mkdir(join(outDir, 'logs'), { recursive: true });
-  const logFile = join(outDir, 'logs', 'install.log');
-  return {
-    name: 'install',
-    logFile,
-    outDir,
-    log: (line) => appendFile(logFile, `${line}\n`),
-    run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
-    finish: () => {},
-  };
-}
 
 /** A tree holding vLLM's published vllm/_version.py, as checkout makes from the PyPI sdist. */
 async function pypiTree(): Promise<string> {
@@ -41,7 +25,7 @@ describe('install: precompiled', () => {
     timeout: 60_000,
   }, async () => {
     const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0' });
-    const step = await stepFor();
+    const step = await stepHandle('install');
     const wheel = 'https://files.example/vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl';
     const installed = await install(step, {
       method: 'precompiled',
@@ -66,7 +50,7 @@ describe('install: precompiled', () => {
     timeout: 60_000,
   }, async () => {
     const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0' });
-    await install(await stepFor(), {
+    await install(await stepHandle('install'), {
       method: 'precompiled',
       python: FAKE_PYTHON,
       vllmDir: await pypiTree(),
@@ -81,14 +65,14 @@ describe('install: precompiled', () => {
     timeout: 60_000,
   }, async () => {
     const env = await fakeEnv({ FAKE_VLLM_VERSION: '0.33.0', FAKE_DOWNLOAD_KERNELS: 'unreachable' });
-    const step = await stepFor();
+    const step = await stepHandle('install');
     const o = { method: 'precompiled' as const, python: FAKE_PYTHON, rocm: false, env, timeoutMs: 60_000 };
     const installed = await install(step, { ...o, vllmDir: await pypiTree() });
     expect(installed?.fromTree).toBe(true);
     expect(await readFile(step.logFile, 'utf8')).toMatch(
       /warning: VLLM_USE_PRECOMPILED=1 .*download-kernels failed: .*wheels\.vllm\.ai.*; going on without them/,
     );
-    const wheelMissing = install(await stepFor(), {
+    const wheelMissing = install(await stepHandle('install'), {
       ...o,
       vllmDir: await pypiTree(),
       releaseWheel: async () => {

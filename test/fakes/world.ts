@@ -1,6 +1,6 @@
 // A small world for pipeline tests: a real git repository of vLLM's files, the real bundle, the fake tools on PATH.
 import { execFile } from 'node:child_process';
-import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Config, parseConfig } from '../../src/config.js';
@@ -8,12 +8,33 @@ import type { Host } from '../../src/host.js';
 import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
 import { applyBundle } from '../../src/patch/engine.js';
 import { NO_AUTO_GC } from '../../src/pipeline/git-settings.js';
+import { runLogged } from '../../src/pipeline/process.js';
+import type { StepHandle } from '../../src/pipeline/step.js';
 import type { PipelineDeps } from '../../src/pipeline/validate-pipeline.js';
+import type { StepName } from '../../src/results/run-result.js';
 import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
 
 export const FAKE_BIN = resolve(import.meta.dirname, 'bin');
 export const FAKE_PYTHON = join(FAKE_BIN, 'python');
+
+/**
+ * A handle for one step, writing its log to logs/<name>.log of a fresh output directory as StepRecorder's
+ * handles do, without recording the step: what a step's body throws reaches the test.
+ */
+export async function stepHandle(name: StepName): Promise<StepHandle> {
+  const outDir = await tempDir(`vkci-${name}-`);
+  await mkdir(join(outDir, 'logs'), { recursive: true });
+  const logFile = join(outDir, 'logs', `${name}.log`);
+  return {
+    name,
+    logFile,
+    outDir,
+    log: (line) => appendFile(logFile, `${line}\n`),
+    run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+    finish: () => {},
+  };
+}
 
 const run = promisify(execFile);
 
