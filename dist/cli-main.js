@@ -23,7 +23,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-BYJTW6XS.js";
+} from "./chunks/chunk-33OC4FUQ.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -571,6 +571,8 @@ function e2ePlanFor(config, planRates2 = ratesFor(config.e2e.model)) {
     swap,
     rates,
     ratesAssumed: assumed,
+    runSeconds: config.e2e.runSeconds,
+    warmup: true,
     budgetMinutes: config.e2e.budgetMinutes
   });
 }

@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-BYJTW6XS.js";
+} from "./chunks/chunk-33OC4FUQ.js";
 import {
   context,
   getInput,

@@ -24,6 +24,8 @@ export interface Config {
   force: boolean;
   install: InstallMethod;
   python: string;
+  /** which steps run: all, the kernel stage (no install, no e2e) or the e2e stage (no kernel steps) */
+  stage: 'all' | 'kernel' | 'e2e';
   e2e: {
     backend: E2eBackendChoice;
     model: string;
@@ -38,6 +40,8 @@ export interface Config {
     swap: 'auto' | 'resident' | 'sleep' | 'restart';
     /** a RunResult whose measured e2e rates the plan uses; undefined: the published figures */
     ratesFile?: string;
+    /** seconds of requests a vllm-serve run lasts at least */
+    runSeconds: number;
   };
   /** minEffectSet: min-effect differs from its default, so it overrides the one a RunResult recorded (report mode) */
   thresholds: { minEffectPct: number; failOnRegression: boolean; minEffectSet?: boolean };
@@ -72,6 +76,12 @@ export function parsePositiveInt(name: string, value: string): number {
     throw bad(name, value, 'a positive integer');
   }
   return Number(trimmed);
+}
+
+function parsePositiveNumber(name: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw bad(name, value, 'a number > 0');
+  return n;
 }
 
 function parseNonNegativeNumber(name: string, value: string): number {
@@ -204,7 +214,9 @@ export function parseConfig(read: InputReader): Config {
       budgetMinutes: parseBudget('e2e-budget', get('e2e-budget')),
       swap: oneOf('e2e-swap', get('e2e-swap'), ['auto', 'resident', 'sleep', 'restart'] as const),
       ratesFile: get('e2e-rates') || undefined,
+      runSeconds: parsePositiveNumber('e2e-run-seconds', get('e2e-run-seconds')),
     },
+    stage: oneOf('stage', get('stage'), ['all', 'kernel', 'e2e'] as const),
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),
       failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),

@@ -200,7 +200,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'e2e-budget',
     description:
-      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default runs the whole default grid in a 360-minute job with room for the other steps (README, E2e plan).',
+      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default fits the default grid into a 360-minute job with room for the other steps; what it had to cut, the plan says (README, E2e plan).',
     default: '250',
     modes: RUNS,
   },
@@ -209,6 +209,20 @@ export const INPUTS: readonly InputSpec[] = [
     description:
       'How the vllm-serve e2e swaps arms: `auto` (both servers resident when the model fits twice, else sleep mode, else restarts), `resident`, `sleep` or `restart`.',
     default: 'auto',
+    modes: RUNS,
+  },
+  {
+    name: 'e2e-run-seconds',
+    description:
+      "Seconds of requests one vllm-serve bench run lasts at least: each cell's prompts per run follow from the throughput its first warm-up measured (a fixed prompt count on a fast model measures JIT warm-up, not serving). Each arm warms up on each cell until two warm-up runs agree within 2%.",
+    default: '30',
+    modes: RUNS,
+  },
+  {
+    name: 'stage',
+    description:
+      '`all` (the default), `kernel` (checkout, kernel source, compile, kernel tests, microbench; no install and no e2e) or `e2e` (checkout, kernel source, install, device and the e2e A/B only: the kernel steps are skipped, for a job that follows a passed kernel stage).',
+    default: 'all',
     modes: RUNS,
   },
   {

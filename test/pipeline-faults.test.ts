@@ -123,24 +123,24 @@ describe('e2e faults', () => {
   it('server dies mid-cell: that cell failed with the server log line, a new server for the next cell', {
     timeout: 60_000,
   }, async () => {
-    // each bench sends 3 requests: the 5th is the first cell's first patched run
+    // the 5th completion request falls in the first cell (a warm-up or a sample, whichever arm serves it)
     const run = await validate({ FAKE_VLLM_SERVE: 'die-after:5' });
     const [first, second] = run.result.e2e?.cells ?? [];
     expect(first.status).toBe('failed');
     expect(first.reason).toMatch(
-      /patched arm, repeat 1: vllm serve died during the cell \(exit 1: .*EngineCore/,
+      /(baseline|patched) arm, repeat 1.*: vllm serve died during the cell \(exit 1: .*EngineCore/,
     );
+    const arm = /(baseline|patched) arm/.exec(first.reason ?? '')?.[1];
     // a failed cell spends no more GPU time
-    expect(first.baseline).toHaveLength(1);
-    expect(first.patched).toHaveLength(0);
+    expect(first.baseline.length + first.patched.length).toBeLessThanOrEqual(1);
     expect(second).toMatchObject({ status: 'ok' });
     expect(second.baseline).toHaveLength(2);
     expect(second.patched).toHaveLength(2);
     expect(step(run.result, 'e2e')?.status).toBe('failed');
     expectEarlierKept(run, 'e2e');
-    const dead = await readFile(join(run.config.outputDir, 'logs/e2e-server-patched-1.log'), 'utf8');
+    const dead = await readFile(join(run.config.outputDir, `logs/e2e-server-${arm}-1.log`), 'utf8');
     expect(dead).toContain('illegal memory access');
-    expect(await readFile(join(run.config.outputDir, 'logs/e2e-server-patched-2.log'), 'utf8')).toContain(
+    expect(await readFile(join(run.config.outputDir, `logs/e2e-server-${arm}-2.log`), 'utf8')).toContain(
       'Uvicorn running',
     );
     await expectGpuReleased(run.env);
@@ -154,13 +154,13 @@ describe('e2e faults', () => {
     for (const cell of run.result.e2e?.cells ?? []) {
       expect(cell.status).toBe('failed');
       expect(cell.reason).toMatch(
-        /e2e\/in\d+-out1024-c4-baseline-r1\.json is not valid JSON \(truncated or corrupt\)/,
+        /e2e\/in\d+-out1024-c4-baseline-(r1|warmup1)\.json is not valid JSON \(truncated or corrupt\)/,
       );
       expect(cell.baseline).toEqual([]);
       expect(cell.patched).toEqual([]);
     }
     expect(
-      (await stat(join(run.config.outputDir, 'e2e/in8192-out1024-c4-baseline-r1.json'))).size,
+      (await stat(join(run.config.outputDir, 'e2e/in8192-out1024-c4-baseline-warmup1.json'))).size,
     ).toBeGreaterThan(0);
     expectEarlierKept(run, 'e2e');
   });

@@ -283,5 +283,10 @@ describe('vllm-serve on a tree kernel', () => {
       /baseline \(the base worktree at [0-9a-f]{12}, first on PYTHONPATH\) against patched \(the head worktree at [0-9a-f]{12}, first on PYTHONPATH\)/,
     );
     expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
+    // the probe in each server: the base worktree (no op) launched none of it, the head tree's kernel ran
+    expect(v.result.e2e?.integrity).toMatchObject({
+      status: 'ok',
+      arms: { baseline: { kernelLaunches: 0, opCalls: 0 }, patched: { kernelLaunches: 2, layers: 2 } },
+    });
   });
 });

@@ -138,7 +138,18 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
 
     const out = config.outputDir;
     const raw = await readdir(join(out, 'e2e'));
-    expect(raw.filter((f) => f.endsWith('.json'))).toHaveLength(8);
+    // 8 samples, and each arm's warm-up runs before its first sample of a cell
+    expect(raw.filter((f) => f.endsWith('.json') && !f.includes('-warmup'))).toHaveLength(8);
+    expect(raw.filter((f) => f.includes('-warmup')).length).toBeGreaterThanOrEqual(4);
+    // arm integrity: the fake's model worker ran the patched tree's op on its 2 layers, the baseline did not
+    expect(r.e2e?.integrity).toMatchObject({
+      status: 'ok',
+      arms: {
+        baseline: { claims: 'original', kernelLaunches: 0 },
+        patched: { claims: 'fused', kernelLaunches: 2, layers: 2, kernels: ['_shared_expert_gate_kernel'] },
+      },
+    });
+    expect(r.e2e?.method).toContain('Arm integrity');
     const bench = JSON.parse(await readFile(join(out, 'e2e', 'in1024-out1024-c4-patched-r1.json'), 'utf8'));
     expect(bench).toMatchObject({ arm: 'patched', max_concurrency: 4, VLLM_FUSED_SHARED_EXPERT_GATE: '1' });
     for (const f of [
@@ -159,7 +170,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(uploaded).toEqual(
       expect.arrayContaining(['run-result.json', 'report.md', 'junit.xml', 'logs/e2e.log']),
     );
-    expect(uploaded.filter((f) => f.startsWith('e2e/'))).toHaveLength(8);
+    expect(uploaded.filter((f) => f.startsWith('e2e/') && !f.includes('-warmup'))).toHaveLength(8);
     expect(host.groups.map((g) => g.split(' ')[0])).toEqual([
       'checkout',
       'apply-bundle',

@@ -33,7 +33,10 @@ import triton
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
 
-from reference import TOLERANCES, fp64_reference, unfused_gate  # noqa: E402
+try:
+    from reference import TOLERANCES, fp64_reference, unfused_gate
+except ImportError:  # copied into a vLLM tree, where the reference sits beside it under a longer name
+    from shared_expert_gate_reference import TOLERANCES, fp64_reference, unfused_gate
 
 from ab_order import baseline_first  # noqa: E402
 from kernel_impl import IMPL_ENV, ImplError, load_impl  # noqa: E402

@@ -41,6 +41,8 @@ export function e2ePlanFor(config: Config, planRates: PlanRates = ratesFor(confi
     swap,
     rates,
     ratesAssumed: assumed,
+    runSeconds: config.e2e.runSeconds,
+    warmup: true,
     budgetMinutes: config.e2e.budgetMinutes,
   });
 }

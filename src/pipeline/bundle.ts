@@ -16,9 +16,11 @@ export async function resolveBundle(bundle: string, root = toolRoot()): Promise<
     if (s?.isDirectory()) return dir;
   }
   const known = await readdir(join(root, 'kernels'), { withFileTypes: true }).catch(() => []);
-  const names = known
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_'))
-    .map((e) => e.name);
+  const names: string[] = [];
+  // a bundle is a folder with a manifest; kernels/ also holds the shared Python (arm_probe/)
+  for (const e of known)
+    if (e.isDirectory() && (await stat(join(root, 'kernels', e.name, 'manifest.json')).catch(() => undefined)))
+      names.push(e.name);
   const looked = candidates.join(' or ');
   throw new Error(
     `Invalid bundle '${bundle}'. Expected a bundle name under kernels/ (${names.join(', ') || 'none yet'}) or a path to a bundle directory (one holding manifest.json); there is no directory at ${looked}.`,

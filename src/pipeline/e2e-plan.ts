@@ -9,6 +9,8 @@ export { ARM_KEYS, type ArmKey, blocksUsed, counterbalancedOrder } from '../stat
 export interface ArmSpec {
   label: string;
   env: Record<string, string>;
+  /** what its server should run: the op under test, or the original expression (checked by the arm probe) */
+  claims: 'fused' | 'original';
   /** working directory of its server (a base or head worktree); the run's own when absent */
   cwd?: string;
 }
@@ -20,8 +22,12 @@ export const GATE_ENV = 'VLLM_FUSED_SHARED_EXPERT_GATE';
 /** The bundle kernel's arms: the gate switch off against on (both off for an A/A run). */
 export function gateSwitchArms(aa = false): ServeArms {
   return {
-    baseline: { label: `${GATE_ENV}=0`, env: { [GATE_ENV]: '0' } },
-    patched: { label: `${GATE_ENV}=${aa ? '0' : '1'}`, env: { [GATE_ENV]: aa ? '0' : '1' } },
+    baseline: { label: `${GATE_ENV}=0`, env: { [GATE_ENV]: '0' }, claims: 'original' },
+    patched: {
+      label: `${GATE_ENV}=${aa ? '0' : '1'}`,
+      env: { [GATE_ENV]: aa ? '0' : '1' },
+      claims: aa ? 'original' : 'fused',
+    },
   };
 }
 
@@ -147,7 +153,10 @@ export interface PlannedCell {
   inputLen: number;
   outputLen: number;
   concurrency: number;
+  /** estimated from the rates; with a minimum run length the runner re-sizes it from its first warm-up */
   promptsPerRun: number;
+  /** seconds of requests a run lasts at least (the budget's cuts included) */
+  minRunSeconds?: number;
   /** runs of both arms together */
   runs: number;
   estimatedMinutes: number;
@@ -173,7 +182,14 @@ export interface E2ePlan {
   fitted: string[];
   rates: string;
   assumptions: string[];
+  /** the rates were measured on a runner (e2e-rates); otherwise the minutes are an estimate from published figures */
+  fromRunner: boolean;
 }
+
+/** Two consecutive warm-up runs of an arm within this much of each other: the server is in its steady state. */
+export const STEADY_TOLERANCE_PCT = 2;
+/** Warm-up runs of one arm in one cell at most; the cell's drift check judges what is left. */
+export const MAX_WARMUPS = 6;
 
 export interface PlanInput {
   model: string;
@@ -185,6 +201,28 @@ export interface PlanInput {
   ratesAssumed?: boolean;
   budgetMinutes?: number;
   numPrompts?: (concurrency: number) => number;
+  /** seconds of requests a run lasts at least (prompts follow from the throughput) */
+  runSeconds?: number;
+  /** each arm warms up on each cell before its samples (the vllm-serve runner does) */
+  warmup?: boolean;
+}
+
+/** Warm-up runs of one arm in one cell, in full-run equivalents, as the plan counts them: half-length runs until two agree. */
+export const WARMUP_RUN_EQUIVALENTS = 1;
+
+/**
+ * Prompts of one run: the concurrency's prompt count, or enough for `minSeconds` of requests at `tokPerS` when that
+ * is more, scaled by the budget's factor; never below one wave of the concurrency.
+ */
+export function promptsForRun(
+  shape: WorkloadShape,
+  concurrency: number,
+  tokPerS: number,
+  o: { numPrompts: (concurrency: number) => number; factor: number; minSeconds?: number },
+): number {
+  const byTime = o.minSeconds !== undefined ? Math.ceil((o.minSeconds * tokPerS) / shape.outputLen) : 0;
+  const byCount = Math.round(o.numPrompts(concurrency) * o.factor);
+  return Math.max(concurrency, byCount, byTime);
 }
 
 /** Arm changes in one cell's order (a swap each), plus the one into the next cell when it starts on the other arm. */
@@ -209,8 +247,15 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
     input.concurrencies.map((concurrency) => ({ shape, concurrency })),
   );
   const all: PlannedCell[] = grid.map(({ shape, concurrency }, i) => {
-    const promptsPerRun = Math.max(concurrency, Math.round(numPrompts(concurrency) * sizing.promptFactor));
-    const seconds = order.length * runSeconds(input.rates, shape, concurrency, promptsPerRun);
+    const minSeconds = input.runSeconds !== undefined ? input.runSeconds * sizing.promptFactor : undefined;
+    const promptsPerRun = promptsForRun(shape, concurrency, throughputAt(input.rates, shape, concurrency), {
+      numPrompts,
+      factor: sizing.promptFactor,
+      minSeconds,
+    });
+    const perRun = runSeconds(input.rates, shape, concurrency, promptsPerRun);
+    const warmupRuns = input.warmup ? 2 * WARMUP_RUN_EQUIVALENTS : 0;
+    const seconds = (order.length + warmupRuns) * perRun;
     const dropped = sizing.dropped[i];
     return {
       id: cellId(shape, concurrency),
@@ -218,6 +263,7 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
       outputLen: shape.outputLen,
       concurrency,
       promptsPerRun,
+      ...(minSeconds !== undefined ? { minRunSeconds: round1(minSeconds) } : {}),
       runs: dropped ? 0 : order.length,
       estimatedMinutes: dropped ? 0 : round1(seconds / 60),
       ...(dropped ? { dropped } : {}),
@@ -249,7 +295,13 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
         : `output tok/s scales as (concurrency / ${input.rates.referenceConcurrency})^${input.rates.concurrencyExponent} away from the published concurrency`,
       timingsLine(input.rates),
       'each run adds a warm-up wave of `concurrency` requests; re-runs of borderline cells come on top',
+      ...(input.warmup
+        ? [
+            `each arm warms up on each cell until two warm-up runs agree within ${STEADY_TOLERANCE_PCT}% (planned as ${WARMUP_RUN_EQUIVALENTS} runs an arm)`,
+          ]
+        : []),
     ],
+    fromRunner: Boolean(input.rates.measuredTimings),
   };
 }
 
@@ -388,7 +440,7 @@ export function describePlan(plan: E2ePlan): string[] {
         ? `${c.id.padEnd(24)} ${c.dropped}`
         : `${c.id.padEnd(24)} ${String(c.promptsPerRun).padStart(11)}  ${String(c.runs).padStart(4)}  ${c.estimatedMinutes.toFixed(1).padStart(7)}`,
     ),
-    `estimated ${plan.estimatedMinutes} min in total${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}`,
+    `estimated ${plan.estimatedMinutes} min in total${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}${plan.fromRunner ? '' : ': an estimate from published figures, not measured on this runner (e2e-rates takes a run that was)'}`,
     ...plan.fitted.map((f) => `budget: ${f}`),
     `rates: ${plan.rates}`,
     ...plan.assumptions.map((a) => `assumed: ${a}`),

@@ -4,26 +4,33 @@ import { join } from 'node:path';
 import type { WorkloadShape } from '../config.js';
 import { type BenchServeResult, parseBenchServe } from '../results/parsers/bench-serve.js';
 import { parseE2eModel } from '../results/parsers/e2e-model.js';
-import type { Device, E2e, E2eCell } from '../results/run-result.js';
+import type { ArmIntegrity, Device, E2e, E2eCell } from '../results/run-result.js';
+import { driftOf } from '../stats/drift.js';
+import { judgeIntegrity, readProbeRecords, sharedExpertLayers, summariseProbe } from './arm-probe.js';
 import {
   type ArmKey,
   blocksUsed,
   chooseSwap,
   counterbalancedOrder,
+  defaultNumPrompts,
   describePlan,
   type E2ePlan,
   GATE_ENV,
   gateSwitchArms,
+  MAX_WARMUPS,
   maxModelLen,
   planServeAb,
+  promptsForRun,
   ratesFor,
   running,
   type ServeArms,
+  STEADY_TOLERANCE_PCT,
   type SwapMethod,
   type ThroughputRates,
 } from './e2e-plan.js';
+import type { VllmServer } from './serve.js';
 import { ServerError } from './serve.js';
-import { ArmServers } from './serve-arms.js';
+import { type ArmProbeSetup, ArmServers } from './serve-arms.js';
 import { gpuMemoryTotalGiB, hubCacheDir, localModelDir, weightsGiB } from './serve-model.js';
 import { oneLine, type StepHandle } from './step.js';
 
@@ -67,6 +74,12 @@ export interface ServeAbOptions {
   tokenizer?: string;
   /** ms clock for the budget; performance.now by default */
   clock?: () => number;
+  /** seconds of requests a run lasts at least: prompts follow from the first warm-up's throughput */
+  runSeconds?: number;
+  /** each arm warms up on each cell until steady (true unless turned off) */
+  warmup?: boolean;
+  /** the arm probe (kernels/arm_probe) and how many layers the model's gate sits in */
+  probe?: ArmProbeSetup & { expectedLayers?: number };
 }
 
 /** `vllm bench serve` flags, as vllm/benchmarks/serve.py and datasets.py define them. */
@@ -181,6 +194,14 @@ interface CellState {
   shape: WorkloadShape;
   concurrency: number;
   prompts: number;
+  /** seconds of requests a run lasts at least; undefined: a fixed prompt count */
+  minRunSeconds?: number;
+  /** the budget's factor on prompts, for re-sizing from a warm-up */
+  promptFactor: number;
+  /** sized from a measured warm-up already (both arms then run the same prompts) */
+  sized: boolean;
+  /** the server each arm last warmed up on this cell: a new server (a restart) warms up again */
+  warmedOn: Partial<Record<ArmKey, VllmServer>>;
   reasons: string[];
   /** runs left in its schedule, for "k of n pairs" on a budget stop */
   planned: number;
@@ -195,6 +216,18 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     ? { rates: o.rates, assumed: o.ratesAssumed ?? false }
     : ratesFor(o.model);
   const modelDir = await localModelDir(o.model, o.env);
+  const probe = o.probe && {
+    ...o.probe,
+    expectedLayers:
+      o.probe.expectedLayers ??
+      (modelDir
+        ? sharedExpertLayers(
+            await readFile(join(modelDir, 'config.json'), 'utf8')
+              .then((t) => JSON.parse(t) as unknown)
+              .catch(() => undefined),
+          )
+        : undefined),
+  };
   const tokenizer = o.tokenizer ?? modelDir;
   await step.log(
     tokenizer
@@ -224,6 +257,8 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     ratesAssumed: assumed,
     budgetMinutes: o.budgetMinutes,
     numPrompts: o.numPrompts,
+    runSeconds: o.runSeconds,
+    warmup: o.warmup ?? true,
   });
   for (const line of describePlan(plan)) await step.log(line);
 
@@ -236,6 +271,11 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     shape: { inputLen: c.inputLen, outputLen: c.outputLen },
     concurrency: c.concurrency,
     prompts: c.promptsPerRun,
+    minRunSeconds: c.minRunSeconds,
+    promptFactor:
+      plan.cells.length > 0 && o.runSeconds ? (c.minRunSeconds ?? o.runSeconds) / o.runSeconds : 1,
+    sized: c.minRunSeconds === undefined,
+    warmedOn: {},
     reasons: [],
     planned: c.runs,
   }));
@@ -258,6 +298,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     method: plan.swap,
     pickPort: o.pickPort,
     waitForGpuMemory: o.waitForGpuMemory,
+    probe,
   });
   const noteFailure = (s: CellState, why: string) => {
     s.cell.status = 'failed';
@@ -311,6 +352,15 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
         noteFailure(s, `${where}: ${why}`);
         continue;
       }
+      if ((o.warmup ?? true) && s.warmedOn[run.arm] !== server) {
+        const warm = await warmUp(step, o, s, run, server, rawDir, arms, tokenizer);
+        if (warm.kind !== 'sample') {
+          if (warm.kind === 'died') await servers.forget(run.arm);
+          noteFailure(s, `${where}, warm-up: ${warm.why}`);
+          continue;
+        }
+        s.warmedOn[run.arm] = server;
+      }
       const outcome = await benchOnce(step, o, s, run, server, rawDir, arms, tokenizer);
       if (outcome.kind === 'died') await servers.forget(run.arm);
       if (outcome.kind === 'sample') s.cell[run.arm].push(outcome.value);
@@ -341,11 +391,19 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
   } finally {
     await servers.stopAll();
   }
+  for (const s of states) {
+    const drift = s.cell.status === 'ok' ? driftOf(s.cell) : undefined;
+    if (drift) s.cell.drift = drift;
+  }
+  const integrity = probe ? await armIntegrity(probe, arms) : undefined;
+  if (integrity) await step.log(`arm integrity: ${integrity.status}: ${integrity.reason}`);
+  if (integrity?.status === 'violated')
+    for (const s of states) if (s.cell.status === 'ok') noteFailure(s, `arm integrity: ${integrity.reason}`);
   const byId = new Map([...states.map((s) => s.cell), ...droppedCells].map((c) => [c.id, c]));
   const cells = plan.cells.map((c) => byId.get(c.id) as E2eCell);
   return {
     backend: 'vllm-serve',
-    method: methodSentence(plan, servers, arms, o.aa),
+    method: `${methodSentence(plan, servers, arms, o.aa)} ${integritySentence(integrity)}`,
     aa: o.aa ? true : undefined,
     swap: servers.method,
     plan: {
@@ -358,7 +416,74 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     },
     model: o.model,
     cells,
+    ...(integrity ? { integrity } : {}),
   };
+}
+
+async function armIntegrity(
+  probe: ArmProbeSetup & { expectedLayers?: number },
+  arms: ServeArms,
+): Promise<ArmIntegrity> {
+  const module = probe.op.split(':')[0];
+  const summary = async (arm: ArmKey) =>
+    summariseProbe((await readProbeRecords(join(probe.recordsDir, arm))).records, arms[arm].claims, module);
+  return judgeIntegrity(
+    { baseline: await summary('baseline'), patched: await summary('patched') },
+    { op: probe.op, expectedLayers: probe.expectedLayers },
+  );
+}
+
+/**
+ * Warms one arm's server on one cell's own workload until two consecutive warm-up runs agree within
+ * STEADY_TOLERANCE_PCT (at most MAX_WARMUPS); the first run of a time-sized cell sizes its prompts from the
+ * throughput it measured, for both arms. Records how many runs it took.
+ */
+async function warmUp(
+  step: StepHandle,
+  o: ServeAbOptions,
+  s: CellState,
+  run: ScheduledRun,
+  server: VllmServer,
+  rawDir: string,
+  arms: ServeArms,
+  tokenizer: string | undefined,
+): Promise<BenchOutcome> {
+  let previous: number | undefined;
+  let last: BenchOutcome = { kind: 'failed', why: 'no warm-up ran' };
+  let n = 0;
+  const warmups = s.cell.warmups ?? { baseline: 0, patched: 0 };
+  s.cell.warmups = warmups;
+  while (n < MAX_WARMUPS) {
+    n += 1;
+    const sizing = !s.sized;
+    // after the sizing run, half-length runs: the same batch shapes, less time
+    const prompts = sizing ? s.prompts : Math.max(s.concurrency, Math.round(s.prompts / 2));
+    last = await benchOnce(step, o, s, run, server, rawDir, arms, tokenizer, { tag: `warmup${n}`, prompts });
+    if (last.kind !== 'sample') return last;
+    if (sizing) {
+      s.prompts = promptsForRun(s.shape, s.concurrency, last.value, {
+        numPrompts: o.numPrompts ?? defaultNumPrompts,
+        factor: s.promptFactor,
+        minSeconds: s.minRunSeconds,
+      });
+      s.sized = true;
+      await step.log(
+        `${s.cell.id}: ${Math.round(last.value)} tok/s in the first warm-up: ${s.prompts} prompts a run for at least ${s.minRunSeconds} s`,
+      );
+      continue;
+    }
+    if (previous !== undefined && Math.abs(last.value / previous - 1) * 100 <= STEADY_TOLERANCE_PCT) break;
+    previous = last.value;
+  }
+  warmups[run.arm] += n;
+  const steady =
+    previous !== undefined &&
+    last.kind === 'sample' &&
+    Math.abs(last.value / previous - 1) * 100 <= STEADY_TOLERANCE_PCT;
+  await step.log(
+    `${s.cell.id} ${run.arm} arm: ${steady ? 'steady' : `not steady within ${STEADY_TOLERANCE_PCT}%`} after ${n} warm-up runs`,
+  );
+  return last;
 }
 
 function newCell(id: string, inputLen: number, outputLen: number, concurrency: number): E2eCell {
@@ -395,6 +520,17 @@ function methodSentence(plan: E2ePlan, servers: ArmServers, arms: ServeArms, aa?
   );
 }
 
+function integritySentence(integrity: ArmIntegrity | undefined): string {
+  if (!integrity)
+    return 'Arm integrity not checked (no op under test to watch): cannot tell whether the kernel ran.';
+  const said = {
+    ok: 'each arm ran what it claims',
+    violated: 'VIOLATED',
+    unknown: 'cannot tell whether the kernel ran',
+  };
+  return `Arm integrity (probe in each server, ${integrity.op}): ${said[integrity.status]}: ${integrity.reason}.`;
+}
+
 type BenchOutcome = { kind: 'sample'; value: number } | { kind: 'failed' | 'died'; why: string };
 
 /** One bench run of one cell on one arm; a run with failed requests is repeated once, then the cell is marked. */
@@ -407,8 +543,11 @@ async function benchOnce(
   rawDir: string,
   arms: ServeArms,
   tokenizer: string | undefined,
+  warm?: { tag: string; prompts: number },
 ): Promise<BenchOutcome> {
-  const base = `${s.cell.id}-${run.arm}-r${run.repeat}${run.round > 0 ? `-rerun${run.round}` : ''}`;
+  const base = warm
+    ? `${s.cell.id}-${run.arm}-${warm.tag}`
+    : `${s.cell.id}-${run.arm}-r${run.repeat}${run.round > 0 ? `-rerun${run.round}` : ''}`;
   let partial: BenchServeResult | undefined;
   for (const attempt of [0, 1]) {
     const file = `${base}${attempt > 0 ? '-again' : ''}.json`;
@@ -420,11 +559,11 @@ async function benchOnce(
         port: server.port,
         shape: s.shape,
         concurrency: s.concurrency,
-        numPrompts: s.prompts,
+        numPrompts: warm?.prompts ?? s.prompts,
         seed: (o.seed ?? 0) + run.repeat - 1,
         resultDir: rawDir,
         resultFilename: file,
-        label: `${run.arm}-r${run.repeat}`,
+        label: warm ? `${run.arm}-${warm.tag}` : `${run.arm}-r${run.repeat}`,
         metadata: { arm: run.arm, repeat: String(run.repeat), cell: s.cell.id, ...arms[run.arm].env },
       }),
       { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },

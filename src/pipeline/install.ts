@@ -1,6 +1,6 @@
 // Step install: existing (verify `import vllm`), precompiled (vLLM's Python-only editable install), or none.
-import { readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, readFile, realpath, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { InstallMethod } from '../config.js';
 import { fail, type StepHandle, skip } from './step.js';
 
@@ -22,6 +22,10 @@ export interface Installed {
   vllmPath: string;
   /** whether that is the checked-out (patched) tree: only then does vLLM run the bundle's code */
   fromTree: boolean;
+  /** the tree first on PYTHONPATH makes it so (an installed release with the tree's version, its binaries linked in) */
+  pythonPath?: string;
+  /** the installed package whose build products were linked into the tree (and go into a base worktree too) */
+  buildProductsFrom?: string;
 }
 
 const IMPORT_VLLM = 'import os, vllm; print(vllm.__version__); print(os.path.dirname(vllm.__file__))';
@@ -65,7 +69,10 @@ export function precompiledCommands(python: string, rocm: boolean, hasUv: boolea
 export async function install(step: StepHandle, o: InstallOptions): Promise<Installed | undefined> {
   if (o.method === 'none')
     throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
-  if (o.method === 'existing') return verifyImport(step, o);
+  if (o.method === 'existing') {
+    const installed = await verifyImport(step, o);
+    return installed.fromTree || !o.vllmDir ? installed : overlayTree(step, o, o.vllmDir, installed);
+  }
   if (!o.vllmDir)
     throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
   const uv = await step.run('uv', ['--version'], { env: o.env, timeoutMs: 30_000 });
@@ -100,4 +107,56 @@ export async function install(step: StepHandle, o: InstallOptions): Promise<Inst
 async function versionOfTree(vllmDir: string): Promise<string | undefined> {
   const text = await readFile(join(vllmDir, 'vllm', '_version.py'), 'utf8').catch(() => '');
   return /^__version__ = version = '([^']+)'/m.exec(text)?.[1];
+}
+
+/**
+ * An installed vLLM release of the tree's own version serves the tree's Python: its build products (what the
+ * installed package holds and the tree lacks: compiled extensions, files the build generates) are linked into
+ * the tree, as an editable precompiled install copies them, and the tree goes first on PYTHONPATH. Another
+ * version's binaries are not borrowed: then vLLM keeps importing from the install, and the e2e says so.
+ */
+async function overlayTree(
+  step: StepHandle,
+  o: InstallOptions,
+  vllmDir: string,
+  installed: Installed,
+): Promise<Installed> {
+  const treeVersion = await versionOfTree(vllmDir);
+  if (treeVersion !== installed.vllmVersion) {
+    await step.log(
+      `the tree is vLLM ${treeVersion ?? '(no vllm/_version.py)'}, the install ${installed.vllmVersion}: its binaries are not borrowed`,
+    );
+    return installed;
+  }
+  const linked = await linkBuildProducts(installed.vllmPath, join(vllmDir, 'vllm'));
+  await step.log(`linked ${linked} build products of ${installed.vllmPath} into ${vllmDir}/vllm`);
+  const pythonPath = [vllmDir, o.env.PYTHONPATH].filter(Boolean).join(':');
+  const again = await verifyImport(step, { ...o, env: { ...o.env, PYTHONPATH: pythonPath } });
+  if (!again.fromTree)
+    throw fail(`with ${vllmDir} first on PYTHONPATH, vllm still imports from ${again.vllmPath}`);
+  return { ...again, pythonPath: vllmDir, buildProductsFrom: installed.vllmPath };
+}
+
+/** Links every file of `installedPkg` that `treePkg` lacks (bytecode aside) into it; returns how many. */
+export async function linkBuildProducts(installedPkg: string, treePkg: string): Promise<number> {
+  let linked = 0;
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(join(installedPkg, rel), { withFileTypes: true })) {
+      if (entry.name === '__pycache__' || entry.name.endsWith('.pyc')) continue;
+      const path = join(rel, entry.name);
+      const inTree = await lstat(join(treePkg, path)).catch(() => undefined);
+      if (entry.isDirectory()) {
+        if (!inTree) {
+          await symlink(join(installedPkg, path), join(treePkg, path));
+          linked++;
+        } else if (inTree.isDirectory()) await walk(path);
+      } else if (!inTree) {
+        await mkdir(dirname(join(treePkg, path)), { recursive: true });
+        await symlink(join(installedPkg, path), join(treePkg, path));
+        linked++;
+      }
+    }
+  };
+  await walk('');
+  return linked;
 }

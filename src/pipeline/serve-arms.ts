@@ -1,8 +1,10 @@
 // The two arms' servers: started once each and swapped by the cheapest method that works (resident, sleep, restart).
 import { join } from 'node:path';
+import { PROBE_DIR_ENV, PROBE_OP_ENV } from './arm-probe.js';
 import {
   ARM_KEYS,
   type ArmKey,
+  type ArmSpec,
   GPU_MEMORY_SHARE,
   round1,
   type ServeArms,
@@ -25,6 +27,34 @@ export interface ArmServersOptions {
   pickPort?: () => Promise<number>;
   /** waits for GPU memory to drop back after a server stops; false when it did not in time */
   waitForGpuMemory: () => Promise<boolean>;
+  /** the arm probe: its sitecustomize directory, the op it watches, where each arm's records go */
+  probe?: ArmProbeSetup;
+}
+
+export interface ArmProbeSetup {
+  /** kernels/arm_probe: first on each server's PYTHONPATH */
+  siteDir: string;
+  /** module:symbol of the op under test */
+  op: string;
+  /** records of arm X go to recordsDir/X */
+  recordsDir: string;
+}
+
+/** A server's environment: the arm's, with the probe's sitecustomize first on PYTHONPATH when there is one. */
+export function armEnvironment(
+  base: Record<string, string | undefined>,
+  spec: ArmSpec,
+  arm: ArmKey,
+  probe: ArmProbeSetup | undefined,
+): Record<string, string | undefined> {
+  const env = { ...base, ...spec.env };
+  if (!probe) return env;
+  return {
+    ...env,
+    PYTHONPATH: [probe.siteDir, env.PYTHONPATH].filter(Boolean).join(':'),
+    [PROBE_DIR_ENV]: join(probe.recordsDir, arm),
+    [PROBE_OP_ENV]: probe.op,
+  };
 }
 
 export class ArmServers {
@@ -156,7 +186,7 @@ export class ArmServers {
           model: this.o.model,
           tensorParallelSize: this.o.tensorParallelSize,
           port,
-          env: { ...this.o.env, ...spec.env },
+          env: armEnvironment(this.o.env, spec, arm, this.o.probe),
           cwd: spec.cwd ?? this.o.cwd,
           logFile,
           readyTimeoutMs: this.o.readyTimeoutMs,

@@ -82,24 +82,35 @@ export async function runPipeline(
     return { result, stopped: why };
   }
   const kernel = await steps.run('apply-bundle', (step) => kernelSourceStep(ctx, step, tree));
-  const installed = await steps.run('install', (step) => installStep(ctx, step, tree.dir));
+  // a stage runs its own steps; the others are skipped, saying which stage they belong to
+  const kernelStage = config.stage !== 'e2e';
+  const e2eStage = config.stage !== 'kernel';
+  const notThisStage = (name: (typeof STEP_NAMES)[number], other: string): undefined => {
+    steps.record(name, 'skipped', `stage ${config.stage}: part of the ${other} stage`);
+  };
+  const installed = e2eStage
+    ? await steps.run('install', (step) => installStep(ctx, step, tree.dir))
+    : notThisStage('install', 'e2e');
   const detected = await steps.run('detect-device', (step) =>
     detectDeviceStep(ctx, step, installed, tree.sha),
   );
   const noGpu = detected ? detected.noGpuReason : 'device detection failed';
-  await steps.run('compile', (step) =>
-    compileStep(step, {
-      result,
-      python: config.python,
-      bundleDir,
-      root,
-      env: deps.env,
-      impl: kernel?.impl,
-      targets: config.compileTargets,
-    }),
-  );
-  await steps.run('kernel-tests', (step) => kernelTestsStep(ctx, step, tree, kernel, installed));
-  await steps.run('microbench', (step) => microbenchStep(ctx, step, kernel, noGpu));
-  await steps.run('e2e', (step) => e2eStep(ctx, step, tree, kernel, installed, detected));
+  if (kernelStage) {
+    await steps.run('compile', (step) =>
+      compileStep(step, {
+        result,
+        python: config.python,
+        bundleDir,
+        root,
+        env: ctx.env,
+        impl: kernel?.impl,
+        targets: config.compileTargets,
+      }),
+    );
+    await steps.run('kernel-tests', (step) => kernelTestsStep(ctx, step, tree, kernel, installed));
+    await steps.run('microbench', (step) => microbenchStep(ctx, step, kernel, noGpu));
+  } else for (const name of ['compile', 'kernel-tests', 'microbench'] as const) notThisStage(name, 'kernel');
+  if (e2eStage) await steps.run('e2e', (step) => e2eStep(ctx, step, tree, kernel, installed, detected));
+  else notThisStage('e2e', 'e2e');
   return { result };
 }

@@ -163,8 +163,58 @@ export const E2eCell = z.object({
     .describe('not-run: left out or stopped by the e2e budget (reason says which), never judged'),
   reason: z.string().optional(),
   reruns: z.number().int().nonnegative().default(0),
+  warmups: z
+    .object({ baseline: z.number().int().nonnegative(), patched: z.number().int().nonnegative() })
+    .optional()
+    .describe('vllm-serve: warm-up runs of each arm before its samples, until two agreed (steady state)'),
+  drift: z
+    .object({
+      pct: z.number().describe('robust trend across the cell, both arms over their medians, in run order, %'),
+      noisePct: z.number().nonnegative().describe('spread around that trend (scaled MAD), %'),
+    })
+    .optional()
+    .describe('vllm-serve: a drift beyond the noise makes the cell too noisy (src/stats/drift.ts)'),
 });
 export type E2eCell = z.infer<typeof E2eCell>;
+
+export const ArmProbe = z.object({
+  claims: z
+    .enum(['fused', 'original'])
+    .describe('what the arm says it runs: the op under test, or the original expression'),
+  processes: z.number().int().nonnegative().describe('server processes that wrote a probe record'),
+  tritonLaunches: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('Triton launches of any kernel: the probe was alive'),
+  kernelLaunches: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe("launches of Triton kernels defined in the op's module"),
+  opCalls: z.number().int().nonnegative().describe('calls of the op outside torch.compile tracing'),
+  opTraced: z.number().int().nonnegative().describe('calls seen while torch.compile traced'),
+  layers: z.number().int().nonnegative().describe('distinct gate weights the op saw in one process: layers'),
+  kernels: z.array(z.string().max(300)).max(20).describe("the op module's kernels that launched"),
+  errors: z.array(z.string().max(300)).max(10),
+});
+export type ArmProbe = z.infer<typeof ArmProbe>;
+
+export const ArmIntegrity = z.object({
+  status: z
+    .enum(['ok', 'violated', 'unknown'])
+    .describe('violated: an arm did not run what it claims, so the e2e is no measurement of the kernel'),
+  reason: z.string().max(1000),
+  expectedLayers: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe("layers with a shared-expert gate (the model's config)"),
+  op: z.string().max(400).optional().describe('module:symbol the probe watched'),
+  arms: z.object({ baseline: ArmProbe.optional(), patched: ArmProbe.optional() }),
+});
+export type ArmIntegrity = z.infer<typeof ArmIntegrity>;
 
 export const Microbench = z.object({
   copyGbps: z.number().positive().describe('device-to-device copy bandwidth measured in the same run'),
@@ -205,6 +255,7 @@ export const E2e = z.object({
     })
     .optional()
     .describe('vllm-serve: the plan it ran to'),
+  integrity: ArmIntegrity.optional().describe("vllm-serve: which gate each arm's server ran, counted in it"),
 });
 export type E2e = z.infer<typeof E2e>;
 

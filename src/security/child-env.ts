@@ -60,6 +60,7 @@ const PREFIXES = [
   'CUDNN_',
   'NVIDIA_',
   'NCCL_',
+  'NVSHMEM_',
   'NVCC_',
   'CUBLAS_',
   // AMD
@@ -98,13 +99,17 @@ const PREFIXES = [
 /** Credentials never pass, whatever their prefix: HF_TOKEN, VLLM_API_KEY, CUDA_SOMETHING_SECRET... */
 const CREDENTIAL = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_KEY|AUTH/i;
 
+/** The tool's own variables: set for a child explicitly where one needs them (VLLM_KERNEL_CI_IMPL), never inherited. */
+const OWN_PREFIX = 'VLLM_KERNEL_CI_';
+
 /** The variables of `source` a child process of the pipeline gets. */
 export function childEnvironment(
   source: Readonly<Record<string, string | undefined>>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(source)) {
-    if (value === undefined || CREDENTIAL.test(name)) continue;
+    // the tool's own variables are its business: vLLM warns about an unknown VLLM_* (VLLM_KERNEL_CI_CACHE)
+    if (value === undefined || CREDENTIAL.test(name) || name.startsWith(OWN_PREFIX)) continue;
     if (NAMES.has(name) || PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
   }
   return out;

@@ -8,6 +8,7 @@
 // (it widens the interval instead, which asks for a re-run).
 import type { CellComparison, CellVerdict, ComparedCell, VerdictMethod } from '../report/model.js';
 import type { E2e, E2eCell } from '../results/run-result.js';
+import { driftExceeds } from './drift.js';
 import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
 
 export type { CellComparison, CellVerdict, ComparedCell } from '../report/model.js';
@@ -107,7 +108,10 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
   const excludesZero = ciLow > 0 || ciHigh < 0;
   const largeEnough = Math.abs(deltaPct) >= m;
   let verdict: CellVerdict;
-  if (excludesZero && largeEnough) {
+  const drifted = driftExceeds(cell.drift);
+  if (drifted) {
+    verdict = 'too-noisy';
+  } else if (excludesZero && largeEnough) {
     verdict = deltaPct > 0 === cell.higherIsBetter ? 'improved' : 'regressed';
   } else if (!excludesZero && ciLow <= -m && ciHigh >= m) {
     verdict = 'too-noisy';
@@ -133,6 +137,11 @@ export function compareCell(cell: E2eCell, opts: CompareOptions): CellComparison
     confidencePct: interval.confidencePct,
     baselineMedian: base.baselineMedian,
     patchedMedian: base.patchedMedian,
+    ...(drifted && cell.drift
+      ? {
+          reason: `drifted ${cell.drift.pct >= 0 ? '+' : '−'}${Math.abs(cell.drift.pct).toFixed(1)}% across the cell, beyond its noise of ${cell.drift.noisePct.toFixed(1)}%: not a steady state`,
+        }
+      : {}),
   };
 }
 

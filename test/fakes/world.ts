@@ -153,6 +153,9 @@ export async function fakeEnv(extra: Record<string, string> = {}): Promise<Recor
     PATH: `${FAKE_BIN}:${process.env.PATH ?? ''}`,
     HOME: process.env.HOME ?? state,
     FAKE_STATE_DIR: state,
+    // the fake server's model worker runs the tree's op where the tree has it (the arm probe counts it)
+    FAKE_VLLM_GATE_OP: 'vllm.model_executor.layers.fused_moe.shared_expert_gate:fused_shared_expert_gate',
+    ...(process.env.VLLM_KERNEL_CI_PYTHON ? { FAKE_VLLM_PYTHON: process.env.VLLM_KERNEL_CI_PYTHON } : {}),
     ...extra,
   };
 }

@@ -13,7 +13,8 @@ import { ROOT, tempDir } from '../helpers.js';
 
 const exec = promisify(execFile);
 
-export const PR_TREES_VERSION = '0.33.0';
+// the GPU script builds them from the release it serves (PR_TREES_VERSION=0.20.2); the tests use 0.33.0
+export const PR_TREES_VERSION = process.env.PR_TREES_VERSION ?? '0.33.0';
 export const PR_SHAPES_DIR = join(ROOT, 'test/fixtures/pr-shapes');
 // `csrc` is also a folder of the tree: give git its SHA (branches.csrc) or end revisions with `--`
 export const PR_BRANCHES = ['base', 'pr', 'pr-wrong', 'pr-int32', 'followup', 'inline', 'csrc'] as const;

@@ -2,13 +2,14 @@
 // and run the A/B.
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { probeTarget } from '../arm-probe.js';
 import { shareBuildProducts } from '../base-head.js';
 import type { DetectedDevice } from '../device.js';
 import { gpuMemoryUsed } from '../device.js';
 import { runModelAb, runServeAb } from '../e2e.js';
 import type { ArmSpec, ServeArms } from '../e2e-plan.js';
 import { planRates } from '../e2e-rates.js';
-import type { Installed } from '../install.js';
+import { type Installed, linkBuildProducts } from '../install.js';
 import { sleep } from '../process.js';
 import { fail, type StepHandle, skip } from '../step.js';
 import type { CheckedOutTree } from './checkout.js';
@@ -19,16 +20,18 @@ import { findFile } from './kernel-tests.js';
 /** The arms of a tree kernel's A/B: the base worktree and the head tree, each first on PYTHONPATH (A/A: the base twice). */
 function worktreeArms(
   env: Record<string, string | undefined>,
-  base: { dir: string; commit: string },
+  base: { dir: string; commit: string; impl?: string },
   head: { dir: string; sha: string },
   aa: boolean,
 ): ServeArms {
-  const arm = (what: string, dir: string, commit: string): ArmSpec => ({
+  const arm = (what: string, dir: string, commit: string, claims: ArmSpec['claims']): ArmSpec => ({
     label: `the ${what} worktree at ${commit.slice(0, 12)}, first on PYTHONPATH`,
     env: { PYTHONPATH: [dir, env.PYTHONPATH].filter(Boolean).join(':') },
+    claims,
   });
-  const baseline = arm('base', base.dir, base.commit);
-  return { baseline, patched: aa ? baseline : arm('head', head.dir, head.sha) };
+  // a follow-up's base carries a kernel of the op too; a first PR's base runs the original expression
+  const baseline = arm('base', base.dir, base.commit, base.impl ? 'fused' : 'original');
+  return { baseline, patched: aa ? baseline : arm('head', head.dir, head.sha, 'fused') };
 }
 
 export async function e2eStep(
@@ -99,12 +102,16 @@ export async function e2eStep(
         throw fail(
           "a tree kernel's vllm-serve A/B runs the PR's base against its head: pass base-ref or run on a pull_request event",
         );
-      await shareBuildProducts(step, {
-        dir: tree.dir,
-        baseDir: kernel.base.dir,
-        env,
-        timeoutMs: timeouts.gitMs,
-      });
+      if (installed.buildProductsFrom) {
+        const n = await linkBuildProducts(installed.buildProductsFrom, join(kernel.base.dir, 'vllm'));
+        await step.log(`linked ${n} build products of ${installed.buildProductsFrom} into the base worktree`);
+      } else
+        await shareBuildProducts(step, {
+          dir: tree.dir,
+          baseDir: kernel.base.dir,
+          env,
+          timeoutMs: timeouts.gitMs,
+        });
       arms = worktreeArms(env, kernel.base, { dir: tree.dir, sha: tree.sha }, config.e2e.aa);
       await step.log(`arms: baseline ${kernel.base.dir} (${kernel.base.commit}), patched ${tree.dir}`);
     }
@@ -132,6 +139,14 @@ export async function e2eStep(
       benchTimeoutMs: timeouts.benchMs,
       isBorderline: ctx.deps.isBorderline,
       pickPort: ctx.deps.pickPort,
+      runSeconds: config.e2e.runSeconds,
+      probe: result.kernel
+        ? {
+            siteDir: join(ctx.actionRoot, 'kernels', 'arm_probe'),
+            op: probeTarget(result.kernel.path, result.kernel.symbol),
+            recordsDir: join(ctx.outDir, 'e2e-probe'),
+          }
+        : undefined,
       waitForGpuMemory: () =>
         waitForGpuMemory(
           async () => gpuMemoryUsed(step, vendor, { env, timeoutMs: timeouts.detectMs }),

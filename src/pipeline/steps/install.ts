@@ -9,12 +9,12 @@ function isRocmRunner(env: Record<string, string | undefined>): boolean {
   return /amd|rocm/i.test(`${env.ROCM_PATH ?? ''}${env.HIP_PLATFORM ?? ''}`);
 }
 
-export function installStep(
+export async function installStep(
   ctx: PipelineContext,
   step: StepHandle,
   vllmDir: string,
 ): Promise<Installed | undefined> {
-  return install(step, {
+  const installed = await install(step, {
     method: ctx.config.install,
     python: ctx.config.python,
     vllmDir,
@@ -24,4 +24,11 @@ export function installStep(
     releaseWheel:
       ctx.config.vllm.repository === 'pypi' ? () => releaseWheelUrl(ctx.config.vllm.ref) : undefined,
   });
+  // every later step (kernel tests, the servers) then imports vLLM from the tree
+  if (installed?.pythonPath)
+    ctx.env = {
+      ...ctx.env,
+      PYTHONPATH: [installed.pythonPath, ctx.env.PYTHONPATH].filter(Boolean).join(':'),
+    };
+  return installed;
 }
