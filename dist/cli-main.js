@@ -23,7 +23,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-33OC4FUQ.js";
+} from "./chunks/chunk-6LTADKSI.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-33OC4FUQ.js";
+} from "./chunks/chunk-6LTADKSI.js";
 import {
   context,
   getInput,

@@ -1,9 +1,9 @@
 // Step install on the fake python: the release's own wheel for a PyPI tree, the tree's version, optional kernels.
-import { cp, mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_VLLM_VERSION } from '../src/inputs.js';
-import { install } from '../src/pipeline/install.js';
+import { install, linkBuildProducts } from '../src/pipeline/install.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { pickReleaseWheel } from '../src/vllm/wheel.js';
 import { FAKE_PYTHON, fakeEnv, stepHandle } from './fakes/world.js';
@@ -91,5 +91,34 @@ describe('install: precompiled', () => {
     expect(pickReleaseWheel(files, '0.33.0', 'x86_64')).toBe('x');
     expect(pickReleaseWheel(files, '0.33.0', 'aarch64')).toBe('a');
     expect(pickReleaseWheel(files, '0.33.1', 'x86_64')).toBeUndefined();
+  });
+});
+
+describe('an installed release serving the tree of its own version', () => {
+  it('links what the install holds and the tree lacks (compiled extensions, generated files), nothing else', async () => {
+    const root = await tempDir('vkci-overlay-');
+    const installed = join(root, 'site-packages', 'vllm');
+    const tree = join(root, 'tree', 'vllm');
+    for (const [file, text] of [
+      ['__init__.py', 'installed'],
+      ['_C.abi3.so', 'elf'],
+      ['vllm_flash_attn/__init__.py', 'generated'],
+      ['vllm_flash_attn/_vllm_fa3_C.abi3.so', 'elf'],
+      ['model_executor/__pycache__/x.cpython-312.pyc', 'bytecode'],
+      ['model_executor/models/qwen2_moe.py', 'installed'],
+    ]) {
+      await mkdir(join(installed, file, '..'), { recursive: true });
+      await writeFile(join(installed, file), text);
+    }
+    for (const file of ['__init__.py', 'model_executor/models/qwen2_moe.py']) {
+      await mkdir(join(tree, file, '..'), { recursive: true });
+      await writeFile(join(tree, file), 'the tree');
+    }
+    expect(await linkBuildProducts(installed, tree)).toBe(2);
+    expect(await readlink(join(tree, '_C.abi3.so'))).toBe(join(installed, '_C.abi3.so'));
+    expect(await readlink(join(tree, 'vllm_flash_attn'))).toBe(join(installed, 'vllm_flash_attn'));
+    // the tree's own Python stays the tree's; bytecode is never borrowed
+    expect(await readFile(join(tree, 'model_executor/models/qwen2_moe.py'), 'utf8')).toBe('the tree');
+    await expect(readFile(join(tree, 'model_executor/__pycache__/x.cpython-312.pyc'))).rejects.toThrow();
   });
 });

@@ -141,7 +141,8 @@ async function overlayTree(
 export async function linkBuildProducts(installedPkg: string, treePkg: string): Promise<number> {
   let linked = 0;
   const walk = async (rel: string): Promise<void> => {
-    for (const entry of await readdir(join(installedPkg, rel), { withFileTypes: true })) {
+    const entries = await readdir(join(installedPkg, rel), { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
       if (entry.name === '__pycache__' || entry.name.endsWith('.pyc')) continue;
       const path = join(rel, entry.name);
       const inTree = await lstat(join(treePkg, path)).catch(() => undefined);
