@@ -23,7 +23,7 @@ import {
   runMode,
   showInvisible,
   writeOutputs
-} from "./chunks/chunk-6LTADKSI.js";
+} from "./chunks/chunk-XBT2UAVB.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -5,7 +5,7 @@ import {
   runMode,
   workflowContextFromActions,
   writeOutputs
-} from "./chunks/chunk-6LTADKSI.js";
+} from "./chunks/chunk-XBT2UAVB.js";
 import {
   context,
   getInput,

@@ -19,7 +19,10 @@ export async function resolveBundle(bundle: string, root = toolRoot()): Promise<
   const names: string[] = [];
   // a bundle is a folder with a manifest; kernels/ also holds the shared Python (arm_probe/)
   for (const e of known)
-    if (e.isDirectory() && (await stat(join(root, 'kernels', e.name, 'manifest.json')).catch(() => undefined)))
+    if (
+      e.isDirectory() &&
+      (await stat(join(root, 'kernels', e.name, 'manifest.json')).catch(() => undefined))
+    )
       names.push(e.name);
   const looked = candidates.join(' or ');
   throw new Error(

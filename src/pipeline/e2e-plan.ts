@@ -71,6 +71,8 @@ export interface ThroughputRates {
   serverStartMinutes: number;
   /** sleeping one arm and waking the other (level 1); assumed */
   sleepSwapSeconds: number;
+  /** wall seconds of one bench run beyond its requests (the client's start); 0 where not measured */
+  clientStartSeconds?: number;
   /** which of the two timings a run on the runner measured (e2e-rates); absent: both assumed */
   measuredTimings?: { serverStart: boolean; sleepSwap: boolean };
   /** how that run swapped arms on the runner: what a plan made away from the runner (--plan) assumes */
@@ -126,7 +128,10 @@ export function runSeconds(
   concurrency: number,
   prompts: number,
 ): number {
-  return ((concurrency + prompts) * shape.outputLen) / throughputAt(rates, shape, concurrency);
+  return (
+    ((concurrency + prompts) * shape.outputLen) / throughputAt(rates, shape, concurrency) +
+    (rates.clientStartSeconds ?? 0)
+  );
 }
 
 /** Which swap the card allows: both servers when each share holds the weights 1.5 times over (KV cache), else sleep. */
@@ -309,9 +314,13 @@ function timingsLine(rates: ThroughputRates): string {
   const m = rates.measuredTimings;
   const start = `a server start (weights, compile, CUDA graphs) takes ${rates.serverStartMinutes} min`;
   const swap = `a sleep-mode swap ${rates.sleepSwapSeconds} s`;
-  if (!m) return `${start}; ${swap} (assumed, not measured)`;
+  const client =
+    rates.clientStartSeconds !== undefined
+      ? `; the bench client's start ${rates.clientStartSeconds} s a run (measured)`
+      : "; the bench client's start is not counted (20–30 s a run on an H200 with vLLM 0.20.2's client)";
+  if (!m) return `${start}; ${swap} (assumed, not measured)${client}`;
   const how = (measured: boolean) => (measured ? 'measured' : 'assumed');
-  return `${start} (${how(m.serverStart)}); ${swap} (${how(m.sleepSwap)})`;
+  return `${start} (${how(m.serverStart)}); ${swap} (${how(m.sleepSwap)})${client}`;
 }
 
 export function round1(x: number): number {

@@ -28,6 +28,7 @@ export function ratesFromRun(run: RunResult, model: string, fallback: Throughput
   if (points.length === 0) throw new Error('has no finished vllm-serve cell to take throughput from');
   const starts = e2e.plan?.measured?.serverStartSeconds ?? [];
   const swaps = e2e.plan?.measured?.swapSeconds ?? [];
+  const clients = e2e.plan?.measured?.clientStartSeconds ?? [];
   const otherModel = e2e.model !== model ? `; measured with ${e2e.model}, not ${model}` : '';
   return {
     ...fallback,
@@ -44,6 +45,7 @@ export function ratesFromRun(run: RunResult, model: string, fallback: Throughput
     swapUsed: e2e.swap,
     serverStartMinutes: starts.length > 0 ? round2(medianOf(starts) / 60) : fallback.serverStartMinutes,
     sleepSwapSeconds: swaps.length > 0 ? round2(medianOf(swaps)) : fallback.sleepSwapSeconds,
+    ...(clients.length > 0 ? { clientStartSeconds: round2(medianOf(clients)) } : {}),
   };
 }
 

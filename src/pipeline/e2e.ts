@@ -22,6 +22,7 @@ import {
   planServeAb,
   promptsForRun,
   ratesFor,
+  round1,
   running,
   type ServeArms,
   STEADY_TOLERANCE_PCT,
@@ -353,7 +354,17 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
         continue;
       }
       if ((o.warmup ?? true) && s.warmedOn[run.arm] !== server) {
-        const warm = await warmUp(step, o, s, run, server, rawDir, arms, tokenizer);
+        const warm = await warmUp(
+          step,
+          o,
+          s,
+          run,
+          server,
+          rawDir,
+          arms,
+          tokenizer,
+          servers.timings.clientStartSeconds,
+        );
         if (warm.kind !== 'sample') {
           if (warm.kind === 'died') await servers.forget(run.arm);
           noteFailure(s, `${where}, warm-up: ${warm.why}`);
@@ -361,7 +372,18 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
         }
         s.warmedOn[run.arm] = server;
       }
-      const outcome = await benchOnce(step, o, s, run, server, rawDir, arms, tokenizer);
+      const outcome = await benchOnce(
+        step,
+        o,
+        s,
+        run,
+        server,
+        rawDir,
+        arms,
+        tokenizer,
+        undefined,
+        servers.timings.clientStartSeconds,
+      );
       if (outcome.kind === 'died') await servers.forget(run.arm);
       if (outcome.kind === 'sample') s.cell[run.arm].push(outcome.value);
       else noteFailure(s, `${where}: ${outcome.why}`);
@@ -447,6 +469,7 @@ async function warmUp(
   rawDir: string,
   arms: ServeArms,
   tokenizer: string | undefined,
+  clientStart: number[],
 ): Promise<BenchOutcome> {
   let previous: number | undefined;
   let last: BenchOutcome = { kind: 'failed', why: 'no warm-up ran' };
@@ -458,7 +481,18 @@ async function warmUp(
     const sizing = !s.sized;
     // after the sizing run, half-length runs: the same batch shapes, less time
     const prompts = sizing ? s.prompts : Math.max(s.concurrency, Math.round(s.prompts / 2));
-    last = await benchOnce(step, o, s, run, server, rawDir, arms, tokenizer, { tag: `warmup${n}`, prompts });
+    last = await benchOnce(
+      step,
+      o,
+      s,
+      run,
+      server,
+      rawDir,
+      arms,
+      tokenizer,
+      { tag: `warmup${n}`, prompts },
+      clientStart,
+    );
     if (last.kind !== 'sample') return last;
     if (sizing) {
       s.prompts = promptsForRun(s.shape, s.concurrency, last.value, {
@@ -544,6 +578,7 @@ async function benchOnce(
   arms: ServeArms,
   tokenizer: string | undefined,
   warm?: { tag: string; prompts: number },
+  clientStart?: number[],
 ): Promise<BenchOutcome> {
   const base = warm
     ? `${s.cell.id}-${run.arm}-${warm.tag}`
@@ -586,6 +621,9 @@ async function benchOnce(
     } catch (error) {
       return { kind: 'failed', why: error instanceof Error ? error.message : String(error) };
     }
+    // what the run took beyond its requests is the client's own start, which a plan must count per run
+    if (bench.duration > 0 && r.seconds > bench.duration)
+      clientStart?.push(round1(r.seconds - bench.duration));
     if (bench.failed === 0) return { kind: 'sample', value: bench.outputThroughput };
     partial = bench;
     await step.log(

@@ -67,7 +67,11 @@ export class ArmServers {
   /** methods given up on this run, with why, in order */
   readonly fallbacks: string[] = [];
   /** seconds of each server start that came up, and of each sleep-mode swap (park one arm, wake the other) */
-  readonly timings = { serverStartSeconds: [] as number[], swapSeconds: [] as number[] };
+  readonly timings = {
+    serverStartSeconds: [] as number[],
+    swapSeconds: [] as number[],
+    clientStartSeconds: [] as number[],
+  };
   method: SwapMethod;
 
   constructor(

@@ -249,6 +249,10 @@ export const E2e = z.object({
           swapSeconds: z
             .array(z.number().nonnegative())
             .describe('each sleep-mode swap: park the idle arm, wake the other'),
+          clientStartSeconds: z
+            .array(z.number().nonnegative())
+            .optional()
+            .describe("each bench run's wall time beyond its requests: the client's own start and warm-up"),
         })
         .optional()
         .describe('timings of this run, so a later plan on this runner can use them (e2e-rates)'),
