@@ -112,26 +112,30 @@ describe('history record', () => {
     ]);
   });
 
-  it('puts GPU, driver, torch and triton in the series key', () => {
-    const base = seriesKey(H200);
-    expect(seriesKey({ ...H200, driver: '590.44.01' })).not.toBe(base);
-    expect(seriesKey({ ...H200, torch: '2.12.0' })).not.toBe(base);
-    expect(seriesKey({ ...H200, triton: '3.7.0' })).not.toBe(base);
-    expect(seriesKey({ ...H200, name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
-    expect(seriesKey({ ...H200, python: '3.13.1' })).toBe(base);
+  it('puts GPU model × count, driver, torch, triton and the bundle in the series key, not the host or card', () => {
+    const [night] = nights([1]);
+    const key = (device: Partial<typeof H200>, more: Partial<HistoryRecord> = {}) =>
+      seriesKey({ ...night, ...more, device: { ...night.device, ...device } });
+    const base = key({});
+    expect(key({ driver: '590.44.01' })).not.toBe(base);
+    expect(key({ torch: '2.12.0' })).not.toBe(base);
+    expect(key({ triton: '3.7.0' })).not.toBe(base);
+    expect(key({ name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
+    expect(key({ count: 8 })).not.toBe(base);
+    expect(key({}, { bundleHash: 'sha256:9a1b' })).not.toBe(base);
+    expect(key({}, { kernelSource: 'tree' })).not.toBe(base);
+    expect(key({ python: '3.13.1' })).toBe(base);
+    // ephemeral runners and rotating cards: the same pool, the same series
+    expect(key({ host: 'gh-runner-1a2b', card: 'a0a0a0a0a0a0' })).toBe(base);
+    expect(key({ host: 'gh-runner-9z8y', card: 'b0b0b0b0b0b0' })).toBe(base);
   });
 
-  it("puts the card's identity and the host in the series key, never the UUID itself", () => {
+  it("keeps a hash of the card's UUIDs, never the UUID itself", () => {
     const uuids = ['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000'];
     const card = cardIdentity(uuids);
     expect(card).toMatch(/^[0-9a-f]{12}$/);
     expect(cardIdentity(['GPU-5C0A1C6E-0D6F-4A7E-9D3B-000000000000'])).toBe(card);
     expect(cardIdentity(['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000001'])).not.toBe(card);
-    const here = seriesKey({ ...H200, card, host: 'gpu-box-1' });
-    expect(here).toContain(`card ${card}`);
-    expect(here).not.toContain('5c0a1c6e');
-    expect(seriesKey({ ...H200, card: cardIdentity(['GPU-0']), host: 'gpu-box-1' })).not.toBe(here);
-    expect(seriesKey({ ...H200, card, host: 'gpu-box-2' })).not.toBe(here);
     expect(
       parseNvidiaQuery('0, NVIDIA H200, 580.159.04, 143771, 1, GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000\n')
         .uuids,
@@ -184,8 +188,22 @@ describe('trend and persistence rule', () => {
     const regressed = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12)]), OPTIONS);
     expect(regressed.status).toBe('alert');
     expect(regressed.regressed[0].firstBad?.night).toBe('2026-09-09');
-    const recovered = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12), 1]), OPTIONS);
-    expect(recovered.status).toBe('ok');
+    // hysteresis: back only after 3 nights in a row within half the threshold
+    const back = (n: number) =>
+      runnerTrend(nights([...flat(8), ...Array(20).fill(1.12), ...flat(n)]), OPTIONS);
+    expect([1, 2, 3].map((n) => back(n).status)).toEqual(['recovering', 'recovering', 'ok']);
+    expect(back(2).recovering[0].firstBad?.night).toBe('2026-09-09');
+    // a night under the threshold but over half of it is still the regression's, and starts the count again
+    const wavering = runnerTrend(nights([...flat(8), ...Array(6).fill(1.12), 1, 1.04, 1, 1]), OPTIONS);
+    expect(wavering.status).toBe('recovering');
+    expect(wavering.cells.find((c) => c.key === STEP_KEY)?.points.at(-3)?.status).toBe('regressed');
+  });
+
+  it('alerts again on the second night when a regression returns after a fix (the guard ignores its nights)', () => {
+    const returned = [...flat(10), ...Array(12).fill(1.08), ...flat(12), 1.08, 1.08];
+    const cell = runnerTrend(nights(returned), OPTIONS).cells.find((c) => c.key === STEP_KEY);
+    expect(cell?.streakNeeded).toBe(2);
+    expect(cell?.latest.status).toBe('regressed');
   });
 
   it('treats an improvement as good news', () => {
@@ -265,7 +283,8 @@ describe('trend and persistence rule', () => {
     const stages = (stopped: boolean) =>
       nights(flat(8), (i) => ({ drift: i === 5, checkoutFailed: i === 6 || (stopped && i === 7) }));
     const throughStop = runnerTrend(stages(true), OPTIONS);
-    expect(throughStop.latest.failedSteps).toEqual(['checkout']);
+    // the nights that stopped at checkout measured nothing: the trend's last night is the one before them
+    expect(throughStop.latest.night).toBe('2026-09-06');
     expect(throughStop.status).toBe('alert');
     expect(throughStop.drift).toEqual(['vllm/model_executor/models/qwen2_moe.py:118 (unmatched)']);
     expect(throughStop.alertSince?.night).toBe('2026-09-06');
@@ -370,5 +389,8 @@ describe('issue text', () => {
     expect(close.kind).toBe('close');
     if (close.kind === 'close') expect(close.note).toMatch(/^Recovered on the night of 2026-09-12/);
     expect(decideIssueAction([ok], false, textOptions).kind).toBe('none');
+    // a night that measured nothing leaves the issue as it is
+    expect(decideIssueAction([ok], true, textOptions, false).kind).toBe('update');
+    expect(decideIssueAction([alert], false, textOptions, false).kind).toBe('none');
   });
 });
