@@ -6,10 +6,17 @@ import { acceptanceOf, decideIssueAction } from '../src/nightly/issue-action.js'
 import {
   type HistoryRecord,
   historyRecordFrom,
+  retainedRecords,
   unmeasuredReason,
   withinRetention,
 } from '../src/nightly/record.js';
-import { DEFAULT_TREND, nightlyTrends, type RunnerTrend, type TrendOptions } from '../src/nightly/trend.js';
+import {
+  DEFAULT_TREND,
+  nightlyTrends,
+  pinnedNights,
+  type RunnerTrend,
+  type TrendOptions,
+} from '../src/nightly/trend.js';
 import { type Device, E2e, Microbench, type RunResult } from '../src/results/run-result.js';
 import { ROOT } from './helpers.js';
 
@@ -238,7 +245,10 @@ export function replayIssue(seed: number, story: IssueStory): IssueNight[] {
         const accepted = acceptanceOf(issues.at(-1));
         if (accepted) record.accepted = accepted;
       }
-      records = withinRetention([...records, record], night, days);
+      const all = [...records, record];
+      // the pins cost a judgement: only worth it on a night that drops lines
+      const drops = withinRetention(all, night, days).length < all.length;
+      records = drops ? retainedRecords(all, night, days, pinnedNights(all, options)) : all;
       const judged = nightlyTrends(records, options, night);
       pools = judged.pools;
       const current = issues.find((x) => x.state === 'open');

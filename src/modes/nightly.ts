@@ -13,7 +13,14 @@ import { acceptanceOf } from '../nightly/issue-action.js';
 import { ISSUE_LABEL, type IssueTextOptions, issueBody, issueMarker } from '../nightly/issue-body.js';
 import { type PublishedIssue, publishRegressionIssue } from '../nightly/publish.js';
 import { type HistoryRecord, historyRecordFrom, poolKey, unmeasuredReason } from '../nightly/record.js';
-import { DEFAULT_TREND, type NightlyTrends, nightlyTrends, type RunnerTrend } from '../nightly/trend.js';
+import {
+  DEFAULT_TREND,
+  type NightlyTrends,
+  nightlyTrends,
+  pinnedNights,
+  type RunnerTrend,
+  type TrendOptions,
+} from '../nightly/trend.js';
 import { escapeText } from '../report/escape.js';
 import type { OverallVerdict, RunnerReport } from '../report/model.js';
 import { stopsRun } from '../results/predicates.js';
@@ -60,6 +67,11 @@ export function treeKernelNote(result: RunResult): string | undefined {
   return `**vLLM main carries ${inert(kernel.symbol)} itself** (in ${inert(kernel.path)}, blob ${inert(kernel.blobSha.slice(0, 12))}): ${inert(result.identity.runner)} tested main's own kernel instead of putting the bundle's in (kernel-source tree); its numbers form a new history series.`;
 }
 
+const trendOptionsFor = (config: Config): TrendOptions => ({
+  ...DEFAULT_TREND,
+  thresholdPct: config.nightly.regressionThresholdPct,
+});
+
 /** Tonight's run as validate judged it (failed steps and cases), then its place in the history. */
 function nightlyVerdict(
   run: RunnerReport,
@@ -94,7 +106,7 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
     unmeasured: judged.unmeasured,
     ...(kernelNote ? { notes: [kernelNote] } : {}),
   });
-  const trendOptions = { ...DEFAULT_TREND, thresholdPct: config.nightly.regressionThresholdPct };
+  const trendOptions = trendOptionsFor(config);
   const judge = (snapshot: HistorySnapshot) =>
     nightlyTrends(
       snapshot.records.filter((r) => r.bundle === record.bundle),
@@ -238,6 +250,7 @@ export async function runNightly(config: Config, host: Host): Promise<ModeOutcom
     branch: config.nightly.historyBranch,
     workDir,
     retentionDays: config.nightly.historyDays,
+    pinned: (records) => pinnedNights(records, trendOptionsFor(config)),
     env: { ...env, ...gitAuthEnv(remote, config.githubToken) },
     log: (m) => host.info(m),
   });

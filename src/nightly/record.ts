@@ -230,3 +230,21 @@ export function withinRetention<T extends { night: string }>(records: T[], today
   const cutoff = new Date(`${today}T00:00:00Z`).getTime() - (days - 1) * 86_400_000;
   return records.filter((r) => new Date(`${r.night}T00:00:00Z`).getTime() >= cutoff);
 }
+
+/** What a pinned night is known by: its pool and night (every runner's line of that night stays). */
+export const pinKey = (record: Pick<HistoryRecord, 'device' | 'night'>) =>
+  `${poolKey(record.device)}|${record.night}`;
+
+/**
+ * The lines retention keeps: the nights within `days`, and the nights a series still needs however old (its
+ * anchor, and the reference of a cell in a regression), so a lasting regression or a slow drift stays visible.
+ */
+export function retainedRecords<T extends HistoryRecord>(
+  records: T[],
+  today: string,
+  days: number,
+  pinned: ReadonlySet<string>,
+): T[] {
+  const recent = new Set(withinRetention(records, today, days));
+  return records.filter((r) => recent.has(r) || pinned.has(pinKey(r)));
+}

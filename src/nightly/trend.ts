@@ -1,6 +1,9 @@
 // Night-over-night trend per runner and cell: tonight against the median of the series' recent good nights.
-import { medianOf } from '../stats/signed-rank.js';
+import { median } from '../stats/signed-rank.js';
 import { type HistoryRecord, poolKey, seriesChange, seriesKey, unmeasuredReason } from './record.js';
+
+/** The median; a typed array sorts numbers without a comparator, and the nightly replays take many. */
+const medianOf = (values: readonly number[]) => median(Float64Array.from(values).sort());
 
 export interface TrendOptions {
   /** smallest worsening, in percent of the reference median, that counts as beyond the threshold */
@@ -106,6 +109,8 @@ export interface CellTrend {
   cardEffects: Map<string, number>;
   /** the first card of the series, the one the others are measured against */
   baseCard?: string;
+  /** nights kept beyond retention for this cell: its anchor, and the reference of a regression it is in */
+  pinned: string[];
 }
 
 export type RunnerStatus =
@@ -258,7 +263,7 @@ export function judgeCell(
   let streakNeeded = 2;
   let regressed = false;
   let recovered = 0;
-  let anchorFrom = 0;
+  let anchor: AnchorNights = { first: [], recent: [] };
   const accepted = new Set<number>();
   const learned = new Map<string, number[]>();
   const cardEffects = new Map(carried.cardEffects ?? []);
@@ -285,7 +290,7 @@ export function judgeCell(
       }
       regressed = false;
       streak = 0;
-      anchorFrom = points.length;
+      anchor = { first: [], recent: [] };
     }
     const reference = good.slice(-options.windowNights);
     // a card of a pool of several: its first nights measure its offset, the later ones are judged net of it
@@ -357,9 +362,10 @@ export function judgeCell(
     if (regressed) streak = 0;
     if (isGood(point)) good.push(value);
     points.push(point);
+    addToAnchor(anchor, point, options);
     // a bimodal cell's good nights mix both modes: its anchor cannot tell a slow loss from its slow mode
     if (
-      anchorCheck(points.slice(anchorFrom), values, cell.higherIsBetter, options)?.lost &&
+      anchorCheck(anchor, values, cell.higherIsBetter, options)?.lost &&
       requiredStreak(points, cell.higherIsBetter, options) === 2
     )
       point.slowLoss = true;
@@ -377,7 +383,15 @@ export function judgeCell(
       .at(-1);
     if (before) lastGood = nightRef(before);
   }
-  const anchor = anchorCheck(points.slice(anchorFrom), values, meta.higherIsBetter, options);
+  const anchorTrend = anchorCheck(anchor, values, meta.higherIsBetter, options);
+  const reference =
+    regressed || streak > 0
+      ? points
+          .slice(0, streakStart)
+          .filter(isGood)
+          .slice(-options.spreadNights)
+          .map((p) => p.night)
+      : [];
   return {
     key,
     ...meta,
@@ -386,12 +400,16 @@ export function judgeCell(
     firstBad,
     lastGood,
     streakNeeded: streak > 0 ? streakNeeded : requiredStreak(points, meta.higherIsBetter, options),
-    anchor,
+    anchor: anchorTrend,
     seriesStepPct,
     cardEffects,
     baseCard,
+    pinned: [...anchor.first.map((p) => p.night), ...reference],
   };
 }
+
+const sortedMedian = (xs: readonly number[]) =>
+  xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
 
 /**
  * The share of nights in a slow mode when the cell's recent nights split into two clusters (a machine that is
@@ -414,7 +432,7 @@ export function slowModeShare(points: readonly CellPoint[], higherIsBetter: bool
     // the pooled within-cluster standard deviation: a unimodal sample split this way stays under 4.5 (99.9%)
     const ss = fast.reduce((t, v) => t + (v - mu1) ** 2, 0) + slow.reduce((t, v) => t + (v - mu2) ** 2, 0);
     const sd = Math.sqrt(ss / (sorted.length - 2));
-    const separation = sd > 0 ? (medianOf(slow) - medianOf(fast)) / sd : 0;
+    const separation = sd > 0 ? (sortedMedian(slow) - sortedMedian(fast)) / sd : 0;
     if (separation > best.separation) best = { separation, share: slow.length / sorted.length };
   }
   return best.separation >= MODE_SEPARATION ? best.share : 0;
@@ -439,38 +457,45 @@ function requiredStreak(
  * beyond the threshold or `spreadFactor` standard errors of that difference, whichever is larger.
  */
 function anchorCheck(
-  points: readonly CellPoint[],
+  anchor: AnchorNights,
   values: readonly number[],
   higherIsBetter: boolean,
   options: TrendOptions,
 ): CellTrend['anchor'] {
-  const goodAt = points.map((p, i) => ({ p, i })).filter(({ p }) => isGood(p));
-  const anchorPoints = goodAt.slice(0, options.anchorNights);
-  if (anchorPoints.length < options.anchorNights) return undefined;
-  // nights the step rule already flagged are its to report; a slow loss is what it never flags
-  const after = anchorPoints.at(-1)?.i ?? 0;
-  const recent = goodAt
-    .filter(({ i }) => i > after)
-    .map(({ p }) => p.value)
-    .slice(-options.recentNights);
-  if (recent.length < options.recentNights) return undefined;
-  const anchorMedian = medianOf(anchorPoints.map(({ p }) => p.value));
-  const recentMedian = medianOf(recent);
+  if (anchor.first.length < options.anchorNights || anchor.recent.length < options.recentNights)
+    return undefined;
+  const anchorMedian = medianOf(anchor.first.map((p) => p.value));
+  const recentMedian = medianOf(anchor.recent);
   const worsePct = worseBy(higherIsBetter, anchorMedian, recentMedian);
   // a median of n nights has a standard error of about 1.25 σ / √n
   const se =
     1.25 *
-    successiveSpreadPct(values, anchorMedian) *
+    successiveSpreadPct(values.slice(-2 * options.spreadNights), anchorMedian) *
     Math.sqrt(1 / options.anchorNights + 1 / options.recentNights);
   const thresholdPct = Math.max(options.thresholdPct, options.spreadFactor * se);
   return {
     median: anchorMedian,
-    since: anchorPoints[0].p.night,
+    since: anchor.first[0].night,
     recentMedian,
     worsePct,
     thresholdPct,
     lost: worsePct > thresholdPct,
   };
+}
+
+/**
+ * The series' first good nights (its anchor) and the last good nights after them; nights the step rule
+ * flagged are its to report, so a slow loss is what it never flags.
+ */
+interface AnchorNights {
+  first: CellPoint[];
+  recent: number[];
+}
+
+function addToAnchor(anchor: AnchorNights, point: CellPoint, options: TrendOptions): void {
+  if (!isGood(point)) return;
+  if (anchor.first.length < options.anchorNights) anchor.first.push(point);
+  else anchor.recent = [...anchor.recent, point.value].slice(-options.recentNights);
 }
 
 const DAY_MS = 86_400_000;
@@ -639,3 +664,11 @@ export function nightlyTrends(
 /** An alert that holds the issue open: a pool alerting, or a regression not yet back for enough nights. */
 export const isAlerting = (trends: readonly RunnerTrend[]): boolean =>
   trends.some((t) => t.status === 'alert');
+
+/** The nights retention must keep, as pinKey()s: each pool's current series' anchors and regressions' references. */
+export function pinnedNights(records: readonly HistoryRecord[], options: TrendOptions): Set<string> {
+  const pinned = new Set<string>();
+  for (const pool of nightlyTrends(records, options).pools)
+    for (const cell of pool.cells) for (const night of cell.pinned) pinned.add(`${pool.pool}|${night}`);
+  return pinned;
+}
