@@ -264,6 +264,8 @@ export function judgeCell(
   let regressed = false;
   let recovered = 0;
   let anchor: AnchorNights = { first: [], recent: [] };
+  // the bimodal guard looks at the nights since the last accepted level: the old level is no slow mode
+  let guardFrom = 0;
   const accepted = new Set<number>();
   const learned = new Map<string, number[]>();
   const cardEffects = new Map(carried.cardEffects ?? []);
@@ -281,6 +283,7 @@ export function judgeCell(
     // a maintainer accepted the level: the regression's nights become the reference, the anchor starts anew
     if (record.accepted && !accepted.has(record.accepted.issue)) {
       accepted.add(record.accepted.issue);
+      guardFrom = regressed || streak > 0 ? streakStart : points.length;
       if (regressed || streak > 0) {
         good = points
           .slice(streakStart)
@@ -344,7 +347,7 @@ export function judgeCell(
       } else if (worsePct > thresholdPct) {
         if (streak === 0) {
           streakStart = points.length;
-          streakNeeded = requiredStreak(points, cell.higherIsBetter, options);
+          streakNeeded = requiredStreak(points.slice(guardFrom), cell.higherIsBetter, options);
         }
         streak++;
         point.status = streak >= streakNeeded ? 'regressed' : 'suspicious';
@@ -360,13 +363,21 @@ export function judgeCell(
       }
     }
     if (regressed) streak = 0;
-    if (isGood(point)) good.push(value);
+    if (isGood(point)) {
+      good.push(value);
+      // a card's good nights refine its offset: two first nights alone leave it about a night's noise off
+      if (card && effect !== 1 && point.reference) {
+        const ratios = [...(learned.get(card) ?? []), cell.value / point.reference.median];
+        learned.set(card, ratios.slice(-options.spreadNights));
+        cardEffects.set(card, medianOf(ratios.slice(-options.spreadNights)));
+      }
+    }
     points.push(point);
     addToAnchor(anchor, point, options);
     // a bimodal cell's good nights mix both modes: its anchor cannot tell a slow loss from its slow mode
     if (
       anchorCheck(anchor, values, cell.higherIsBetter, options)?.lost &&
-      requiredStreak(points, cell.higherIsBetter, options) === 2
+      requiredStreak(points.slice(guardFrom), cell.higherIsBetter, options) === 2
     )
       point.slowLoss = true;
   }
@@ -399,7 +410,8 @@ export function judgeCell(
     latest,
     firstBad,
     lastGood,
-    streakNeeded: streak > 0 ? streakNeeded : requiredStreak(points, meta.higherIsBetter, options),
+    streakNeeded:
+      streak > 0 ? streakNeeded : requiredStreak(points.slice(guardFrom), meta.higherIsBetter, options),
     anchor: anchorTrend,
     seriesStepPct,
     cardEffects,
@@ -589,7 +601,9 @@ export function runnerTrend(
     .map(([card, ratios]) => ({ card, host: hostOf(card), worsePct: (medianOf(ratios) - 1) * 100 }))
     .filter((e) => Math.abs(e.worsePct) >= options.thresholdPct / 2);
 
-  const acceptedAt = nights.filter((r) => r.accepted).at(-1);
+  // the night the last accepted issue was first recorded: later lines repeat it until a new issue opens
+  const lastAccepted = nights.filter((r) => r.accepted).at(-1)?.accepted?.issue;
+  const acceptedAt = nights.find((r) => r.accepted && r.accepted.issue === lastAccepted);
   const accepted = acceptedAt?.accepted ? { ...acceptedAt.accepted, night: acceptedAt.night } : undefined;
 
   let status: RunnerStatus;
