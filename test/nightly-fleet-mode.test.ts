@@ -151,7 +151,7 @@ describe('an ephemeral fleet through the nightly mode', () => {
   it('sees one pool across new runner names and cards, and opens the issue on the regression’s 2nd night', () => {
     for (let i = 0; i <= REGRESSION; i++) expect(openAfter[i], `night ${i}`).toEqual([]);
     expect(openAfter[REGRESSION + 1]).toEqual([1]);
-    const created = (fake.calls('issues/create')[0]?.body as { body: string }).body;
+    const created = (fake.calls('issues/create')[0]?.body as { body?: string } | undefined)?.body ?? '';
     expect(created).toContain('### Runner NVIDIA H200 ×1: 🔴 alert');
     expect(created).toContain(
       'Series: NVIDIA H200 ×1, driver 580.159.04, torch 2.11.0+cu130, triton 3.6.0, bundle 0f3c',
@@ -191,7 +191,7 @@ describe('an ephemeral fleet through the nightly mode', () => {
 
   it('opens a new issue for a further regression on its 2nd night, linking the accepted one', () => {
     expect(openAfter[FURTHER + 1]).toEqual([2]);
-    const created = (fake.calls('issues/create')[1]?.body as { body: string }).body;
+    const created = (fake.calls('issues/create')[1]?.body as { body?: string } | undefined)?.body ?? '';
     expect(created).toContain(
       `Accepted on ${nightDate(START, NOT_PLANNED_AFTER + 1)}: #1 (closed as not planned); its level is the reference from that night on.`,
     );
