@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideIssueAction } from '../src/nightly/issue-action.js';
+import { ACCEPT_LABEL, acceptanceOf, decideIssueAction } from '../src/nightly/issue-action.js';
 import {
   commitRange,
   githubSlug,
@@ -20,6 +20,7 @@ import {
 import {
   DEFAULT_TREND,
   judgeCell,
+  pinnedNights,
   robustSpreadPct,
   runnerTrend,
   type TrendOptions,
@@ -206,6 +207,16 @@ describe('trend and persistence rule', () => {
     expect(cell?.latest.status).toBe('regressed');
   });
 
+  it('pins the anchor and the reference of a lasting regression, so retention cannot forget them', () => {
+    const records = nights([...flat(30), ...Array(10).fill(1.12)]);
+    const pinned = pinnedNights(records, OPTIONS);
+    const pool = 'NVIDIA H200 ×1';
+    // the first 7 good nights (the anchor), and the last 30 good nights before the regression (its reference)
+    expect([...pinned].sort()).toEqual(records.slice(0, 30).map((r) => `${pool}|${r.night}`));
+    const steady = pinnedNights(nights(flat(40)), OPTIONS);
+    expect([...steady].sort()).toEqual(nights(flat(7)).map((r) => `${pool}|${r.night}`));
+  });
+
   it('treats an improvement as good news', () => {
     const t = runnerTrend(nights([...flat(8), 0.85, 0.85]), OPTIONS);
     expect(t.status).toBe('ok');
@@ -389,6 +400,18 @@ describe('issue text', () => {
     expect(close.kind).toBe('close');
     if (close.kind === 'close') expect(close.note).toMatch(/^Recovered on the night of 2026-09-12/);
     expect(decideIssueAction([ok], false, textOptions).kind).toBe('none');
+    // a maintainer's word on the newest issue: closed as not planned, or labelled accepted; a duplicate is neither
+    const issue = { number: 4, url: 'https://github.com/o/r/issues/4', body: '', labels: [] };
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'not_planned' })?.how).toBe(
+      'closed as not planned',
+    );
+    expect(acceptanceOf({ ...issue, state: 'open', labels: [ACCEPT_LABEL] })).toEqual({
+      issue: 4,
+      url: issue.url,
+      how: 'labelled accepted',
+    });
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'duplicate' })).toBeUndefined();
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'completed' })).toBeUndefined();
     // a night that measured nothing leaves the issue as it is
     expect(decideIssueAction([ok], true, textOptions, false).kind).toBe('update');
     expect(decideIssueAction([alert], false, textOptions, false).kind).toBe('none');
