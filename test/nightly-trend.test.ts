@@ -217,6 +217,21 @@ describe('trend and persistence rule', () => {
     expect([...steady].sort()).toEqual(nights(flat(7)).map((r) => `${pool}|${r.night}`));
   });
 
+  it('marks a regressed cell dropped from the grid stale after 7 days, and a pool without nights stale too', () => {
+    const records = nights([...flat(10), ...Array(10).fill(1.12)]).map((r, i) =>
+      i < 12 ? r : { ...r, cells: r.cells.filter((c) => c.key !== STEP_KEY) },
+    );
+    // the cell's last night is the 12th: stale from the 7th day after it
+    const before = runnerTrend(records.slice(0, 18), OPTIONS, '2026-09-18');
+    expect(before.status).toBe('alert');
+    const after = runnerTrend(records.slice(0, 19), OPTIONS, '2026-09-19');
+    expect(after.staleCells.map((c) => c.key)).toEqual([STEP_KEY]);
+    expect(after.regressed).toEqual([]);
+    expect(after.status).toBe('ok');
+    expect(runnerTrend(records.slice(0, 12), OPTIONS, '2026-09-18').status).toBe('alert');
+    expect(runnerTrend(records.slice(0, 12), OPTIONS, '2026-09-19').status).toBe('stale');
+  });
+
   it('treats an improvement as good news', () => {
     const t = runnerTrend(nights([...flat(8), 0.85, 0.85]), OPTIONS);
     expect(t.status).toBe('ok');
