@@ -83,7 +83,8 @@ function nightlyVerdict(
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
   if (run.verdict.verdict === 'failed') return 'failed';
   if (own.regressed.length > 0 || own.slowLoss.length > 0) return 'regressed';
-  if (own.status === 'suspicious') return 'no-significant-change';
+  // a regression not yet back for enough nights is no pass yet
+  if (own.status === 'suspicious' || own.status === 'recovering') return 'no-significant-change';
   if (own.status === 'warming-up' || own.status === 'new-series') return 'insufficient-data';
   return 'passed';
 }
