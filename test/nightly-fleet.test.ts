@@ -37,35 +37,38 @@ describe(`a nightly left running, ${SERIES} simulated series a scenario (the reg
       // 65 nights of regression: longer than the 60 days of history kept
       const from = 20;
       const nights = 85;
-      const count = (failedNight?: number) => {
-        let early = 0;
-        let extra = 0;
-        let hidden = 0;
-        for (const s of series((seed) =>
-          replayIssue(seed, {
-            nights: failedNight === undefined ? nights : failedNight + 10,
-            stepCellOnly: true,
-            runs: (i) =>
-              i === failedNight
-                ? steady(1, { device: UNKNOWN, checkoutFailed: true })
-                : steady(i >= from ? 1.07 : 1),
-          }),
-        )) {
-          const first = s.findIndex((n) => n.opened);
-          if (s.slice(first).some((n) => n.closed)) early++;
-          if (s.filter((n) => n.opened).length > 1) extra++;
-          if (failedNight !== undefined && s[failedNight + 1].pools[0]?.regressed.length === 0) hidden++;
-        }
-        return { early, extra, hidden };
-      };
-      const plain = count();
-      const failed = count(30);
+      const failedNight = 30;
+      const run = (seed: number, failed: boolean) =>
+        replayIssue(seed, {
+          nights: failed ? failedNight + 10 : nights,
+          stepCellOnly: true,
+          runs: (i) =>
+            failed && i === failedNight
+              ? steady(1, { device: UNKNOWN, checkoutFailed: true })
+              : steady(i >= from ? 1.07 : 1),
+        });
+      let early = 0;
+      let extra = 0;
+      let onSecond = 0;
+      let changed = 0;
+      let hidden = 0;
+      for (let seed = 1; seed <= SERIES; seed++) {
+        const plain = run(seed, false);
+        const first = plain.findIndex((n) => n.opened);
+        if (plain.slice(first).some((n) => n.closed)) early++;
+        if (plain.filter((n) => n.opened).length > 1) extra++;
+        if (openedOn(plain, from + 1)) onSecond++;
+        // the same nights (a failed run draws the same noise) with the checkout failing on one of them
+        const failed = run(seed, true);
+        if (failed[failedNight].open !== failed[failedNight - 1].open) changed++;
+        const shown = (s: IssueNight[]) => (s[failedNight + 1].pools[0]?.regressed.length ?? 0) > 0;
+        if (shown(plain) && !shown(failed)) hidden++;
+      }
       table.push(
-        `| persisting 7% regression in one cell, 65 nights (60 days of history kept) | series whose issue closed before the regression ended | ${pct(plain.early)}% | more than one issue: ${pct(plain.extra)}% |`,
-        `| the same with a failed checkout night inside it | series whose issue closed, or whose regression was not shown the night after | ${pct(failed.early + failed.hidden)}% | more than one issue: ${pct(failed.extra)}% |`,
+        `| persisting 7% regression in one cell, 65 nights (60 days of history kept) | series whose issue closed before the regression ended | ${pct(early)}% | more than one issue: ${pct(extra)}%; opened on its 2nd night: ${pct(onSecond)}% |`,
+        `| the same with a failed checkout night inside it | series whose issue the failed night opened or closed, or whose regression it hid the night after | ${pct(changed + hidden)}% | |`,
       );
-      expect(plain).toEqual({ early: 0, extra: 0, hidden: 0 });
-      expect(failed).toEqual({ early: 0, extra: 0, hidden: 0 });
+      expect({ early, extra, changed, hidden }).toEqual({ early: 0, extra: 0, changed: 0, hidden: 0 });
     },
     TIMEOUT,
   );
@@ -73,7 +76,8 @@ describe(`a nightly left running, ${SERIES} simulated series a scenario (the reg
   it(
     'opens an issue on the 2nd night of a 20% regression with ephemeral hosts and with 8 rotating GPUs',
     () => {
-      const from = 40;
+      // a pool that has run for two months: every card has had the 2 nights that measure its offset
+      const from = 60;
       const nights = from + 3;
       // the 8 cards' own speeds, within 4% of each other: taken out per card after its first 2 nights
       const cards = [1, 0.99, 1.01, 1.02, 0.98, 1.03, 0.995, 1.04];
@@ -206,7 +210,7 @@ describe(`a nightly left running, ${SERIES} simulated series a scenario (the reg
     () => {
       const start = 10;
       // the README's run scans slower drifts too; CI checks the one the README states
-      const rates = process.env.FLEET_SERIES ? [0.05, 0.06, 0.07, 0.08, 0.1] : [0.1];
+      const rates = process.env.FLEET_SERIES ? [0.05, 0.07, 0.1] : [0.1];
       const drifts = process.env.FLEET_SERIES ? SERIES : Math.max(5, SERIES / 4);
       const caught = rates.map((rate) => {
         let within = 0;
@@ -229,6 +233,7 @@ describe(`a nightly left running, ${SERIES} simulated series a scenario (the reg
       );
       expect(caught.find((c) => c.rate === 0.1)?.share).toBe(100);
     },
-    TIMEOUT,
+    // 140 nights a series, 3 drifts in the README's run
+    60_000 + SERIES * 6_000,
   );
 });
