@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { gitHistoryStore, historyFile, isRaceRejection } from '../src/nightly/history-git.js';
-import { formatHistoryLine, type HistoryRecord, historyRecordFrom } from '../src/nightly/record.js';
+import { formatHistoryLine, type HistoryRecord, historyRecordFrom, pinKey } from '../src/nightly/record.js';
 import { gitInit, NO_AUTO_GC_FLAGS, tempDir } from './helpers.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 
@@ -147,6 +147,24 @@ describe('history on a data branch', () => {
     expect(await branchFile(remote, historyFile('fused_shared_expert_gate', 'h200-1'))).toMatch(
       /^not a record\n/,
     );
+  });
+
+  it('keeps the nights a series still needs past the retention window, in every runner file of the pool', async () => {
+    const remote = await bareRemote();
+    // ephemeral runners: one file a night; the pin names the pool and the night, whichever runner ran it
+    const history = await store(remote, {
+      retentionDays: 3,
+      pinned: (records) => new Set(records.filter((r) => r.night === '2026-10-02').map(pinKey)),
+    });
+    for (const night of [0, 1, 2, 3, 4, 5]) await history.append(record(`eph-${night}`, night));
+    const { records } = await history.read();
+    expect(records.map((r) => `${r.runner} ${r.night}`).sort()).toEqual([
+      'eph-1 2026-10-02',
+      'eph-3 2026-10-04',
+      'eph-4 2026-10-05',
+      'eph-5 2026-10-06',
+    ]);
+    await expect(branchFile(remote, historyFile('fused_shared_expert_gate', 'eph-2'))).rejects.toThrow();
   });
 
   it('says what to change when the remote refuses the push', async () => {

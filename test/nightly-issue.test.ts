@@ -67,7 +67,7 @@ describe('regression issue on GitHub', () => {
     const issues = fake.issues(REPO);
     expect(issues.map((i) => [i.number, i.state, i.stateReason])).toEqual([
       [1, 'open', null],
-      [2, 'closed', 'not_planned'],
+      [2, 'closed', 'duplicate'],
     ]);
     expect(fake.commentsOn(REPO, 2).map((c) => c.body)).toEqual([
       'Duplicate of #1: two nightly runs opened it at the same time.',
@@ -200,7 +200,7 @@ describe('regression issue on GitHub', () => {
       cells: [],
     });
     expect(await readFile(join(out, 'nightly.md'), 'utf8')).toContain(
-      "Last night's run stopped or failed at: checkout",
+      '- no measurement on 2026-11-03 (h200-1): checkout failed',
     );
   });
 

@@ -56,10 +56,11 @@ function detection(noise: number, step: number) {
 describe('persistence rule on 50 simulated series of 60 nights × 30 cells', () => {
   it('raises no false regression at 1–2% night-to-night noise, and rarely at 3%', () => {
     const measured = [1, 2, 3].map((cv) => ({ cv, ...rates(cv / 100) }));
-    // measured: 0, 0 and 7 of 3000 nights (0.23%) with a false regression in one of the 30 cells; 2.5% suspicious at 2%
+    // measured: 0, 0 and 18 of 3000 nights (0.6%) with a false regression in one of the 30 cells (a false
+    // regression now lasts until 3 nights are back within half the threshold); 2.5% suspicious at 2%
     expect(measured[0].falsePct).toBe(0);
     expect(measured[1].falsePct).toBe(0);
-    expect(measured[2].falsePct).toBeLessThan(0.5);
+    expect(measured[2].falsePct).toBeLessThan(1);
     expect(measured[1].suspiciousPct).toBeLessThan(5);
   });
 
@@ -113,7 +114,7 @@ function replay(seed: number, story: Story) {
   const alarms = new Array<boolean>(story.nights).fill(false);
   const trends = [];
   for (let i = 1; i <= story.nights; i++) {
-    const last = i === story.nights || seriesKey(records[i].device) !== seriesKey(records[i - 1].device);
+    const last = i === story.nights || seriesKey(records[i]) !== seriesKey(records[i - 1]);
     if (!last) continue;
     const t = runnerTrend(records.slice(0, i), { ...DEFAULT_TREND, thresholdPct: 5 });
     const offset = i - t.nights.length;
@@ -170,10 +171,11 @@ describe(`nightly scenarios on ${SCENARIO_SERIES} simulated series of the H200 c
           kernel: (i) => (i >= swap ? 1.06 : 1),
         });
         if (alarms.some((a, i) => a && i >= swap)) blamed++;
-        if (trends.at(-1)?.changedWithSeries.length && /card/.test(trends.at(-1)?.change ?? '')) reported++;
+        const effect = trends.at(-1)?.cardEffects.find((e) => e.card === 'b0b0b0b0b0b0');
+        if (effect && Math.abs(effect.worsePct - 6) < 1.5) reported++;
       }
       table.push(
-        `| card swap, same model 6% slower | series with a regression blamed on vLLM | ${share(blamed)}% | step reported with the card change: ${share(reported)}% |`,
+        `| card swap, same model 6% slower | series with a regression blamed on vLLM | ${share(blamed)}% | card reported 6% slower than its pool: ${share(reported)}% |`,
       );
       // 1 of 500 series at the README's run
       expect(share(blamed)).toBeLessThanOrEqual(2);
@@ -229,8 +231,9 @@ describe(`nightly scenarios on ${SCENARIO_SERIES} simulated series of the H200 c
         `| bimodal machine, 6% slower on 30% of nights | nights with a false regression | ${pct(falseNights)}% | a 10% regression on it flagged within 15 nights: ${share(detected)}% |`,
         `| steady machine | nights with a false regression or slow loss | ${pct(steadyFalse)}% | |`,
       );
-      // without the guard: 6.2% of nights at 50 series; the nights left are mostly before 14 nights show the slow mode
-      expect(falseNights / (SCENARIO_SERIES * nights)).toBeLessThan(0.04);
+      // without the guard: 6.2% of nights at 50 series; the nights left are mostly before 14 nights show the slow
+      // mode, and last until 3 fast nights in a row (hysteresis): 4.3% at 50 series
+      expect(falseNights / (SCENARIO_SERIES * nights)).toBeLessThan(0.05);
       expect(steadyFalse).toBe(0);
       expect(share(detected)).toBeGreaterThanOrEqual(90);
     },

@@ -1,6 +1,22 @@
 // Simulated nightly RunResults: the shape validate writes, with seeded noise, for the nightly tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { IssueState } from '../src/github/issue.js';
+import { acceptanceOf, decideIssueAction } from '../src/nightly/issue-action.js';
+import {
+  type HistoryRecord,
+  historyRecordFrom,
+  retainedRecords,
+  unmeasuredReason,
+  withinRetention,
+} from '../src/nightly/record.js';
+import {
+  DEFAULT_TREND,
+  nightlyTrends,
+  pinnedNights,
+  type RunnerTrend,
+  type TrendOptions,
+} from '../src/nightly/trend.js';
 import { type Device, E2e, Microbench, type RunResult } from '../src/results/run-result.js';
 import { ROOT } from './helpers.js';
 
@@ -58,6 +74,7 @@ export interface SimulatedNight {
   failingTest?: boolean;
   /** vLLM main could not be checked out: nothing after it ran */
   checkoutFailed?: boolean;
+  bundleHash?: string;
 }
 
 export function nightDate(start: string, offset: number): string {
@@ -101,7 +118,7 @@ export function simulatedRunResult(s: SimulatedNight): RunResult {
       vllmRef: 'main',
       vllmSha: s.vllmSha,
       bundle: 'fused_shared_expert_gate',
-      bundleHash: 'sha256:0f3c',
+      bundleHash: s.bundleHash ?? 'sha256:0f3c',
       startedAt,
       finishedAt: `${s.night}T03:10:00.000Z`,
     },
@@ -165,4 +182,95 @@ export function simulatedRunResult(s: SimulatedNight): RunResult {
     microbench: undefined,
     e2e: undefined,
   };
+}
+
+/** One runner's night in a fleet story; `device` carries the host and card that ran it. */
+export interface FleetNight {
+  runner: string;
+  device: Device;
+  bundleHash?: string;
+  kernelFactor?: number;
+  stepFactor?: number;
+  checkoutFailed?: boolean;
+}
+
+export interface IssueStory {
+  nights: number;
+  /** the runs of night i (none: nobody ran, e.g. a retired runner) */
+  runs: (i: number, random: () => number) => FleetNight[];
+  /** a maintainer closes the open issue as not planned after the runs of night i */
+  closeNotPlanned?: (i: number) => boolean;
+  historyDays?: number;
+  thresholdPct?: number;
+  /** keep only STEP_CELL in each line: the regressed cell's story, fast enough for many series */
+  stepCellOnly?: boolean;
+}
+
+export interface IssueNight {
+  /** the issue open after the night's runs */
+  open?: number;
+  opened: boolean;
+  closed: boolean;
+  /** the close note, when it closed */
+  note?: string;
+  pools: RunnerTrend[];
+}
+
+const STEP_KEY = `kernel:${STEP_CELL.dtype}-K${STEP_CELL.k}-N${STEP_CELL.n}`;
+
+/**
+ * A fleet's nights through what the nightly mode runs after validate: the history line, retention, the
+ * acceptance read from the issue, the trends and the issue action, with the issue kept as GitHub would.
+ */
+export function replayIssue(seed: number, story: IssueStory): IssueNight[] {
+  const random = seededRandom(seed);
+  const options: TrendOptions = { ...DEFAULT_TREND, thresholdPct: story.thresholdPct ?? 5 };
+  const days = story.historyDays ?? 60;
+  let records: HistoryRecord[] = [];
+  const issues: IssueState[] = [];
+  const out: IssueNight[] = [];
+  for (let i = 0; i < story.nights; i++) {
+    const night = nightDate('2026-01-01', i);
+    let opened = false;
+    let closed = false;
+    let note: string | undefined;
+    let pools: RunnerTrend[] = [];
+    for (const run of story.runs(i, random)) {
+      const record = historyRecordFrom(
+        simulatedRunResult({ night, vllmSha: fakeSha(i + 1), noise: 0.01, random, ...run }),
+      );
+      if (story.stepCellOnly) record.cells = record.cells.filter((c) => c.key === STEP_KEY);
+      const measured = unmeasuredReason(record) === undefined;
+      if (measured) {
+        const accepted = acceptanceOf(issues.at(-1));
+        if (accepted) record.accepted = accepted;
+      }
+      const all = [...records, record];
+      // the pins cost a judgement: only worth it on a night that drops lines
+      const drops = withinRetention(all, night, days).length < all.length;
+      records = drops ? retainedRecords(all, night, days, pinnedNights(all, options)) : all;
+      const judged = nightlyTrends(records, options, night);
+      pools = judged.pools;
+      const current = issues.find((x) => x.state === 'open');
+      const action = decideIssueAction(
+        judged.pools,
+        current !== undefined,
+        { bundle: record.bundle, night, thresholdPct: options.thresholdPct, inert: (t) => t },
+        measured,
+      );
+      if (action.kind === 'open') {
+        issues.push({ number: issues.length + 1, url: '', body: '', state: 'open', labels: [] });
+        opened = true;
+      } else if (action.kind === 'close' && current) {
+        Object.assign(current, { state: 'closed', stateReason: 'completed' });
+        closed = true;
+        note = action.note;
+      }
+    }
+    const current = issues.find((x) => x.state === 'open');
+    if (current && story.closeNotPlanned?.(i))
+      Object.assign(current, { state: 'closed', stateReason: 'not_planned' });
+    out.push({ open: issues.find((x) => x.state === 'open')?.number, opened, closed, note, pools });
+  }
+  return out;
 }

@@ -32,6 +32,8 @@ const MI355X: Device = {
 const OUTLIER = 12;
 const STEP_FIRST = 20;
 const STEP_LAST = 29;
+// hysteresis: the issue closes on the third good night in a row
+const RECOVERED = STEP_LAST + 3;
 const DRIVER_CHANGE = 36;
 const DRIFT = 45;
 const SECOND_RUNNER = 50;
@@ -166,7 +168,7 @@ describe('60 simulated nights', () => {
   const nights = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
 
   it('opens no issue while warming up, on the noisy outlier night, or on the driver change', () => {
-    for (const i of [...nights(0, STEP_FIRST - 1), ...nights(STEP_LAST + 1, DRIFT - 1)]) {
+    for (const i of [...nights(0, STEP_FIRST - 1), ...nights(RECOVERED, DRIFT - 1)]) {
       expect(openAfterNight[i], `night ${i}`).toEqual([]);
     }
     expect(outcomes.get(`h200-1 ${OUTLIER}`)?.verdict).toBe('no-significant-change');
@@ -176,7 +178,8 @@ describe('60 simulated nights', () => {
   it('opens the issue on the second night of a step regression and updates it in place while it lasts', () => {
     expect(openAfterNight[STEP_FIRST]).toEqual([]);
     expect(outcomes.get(`h200-1 ${STEP_FIRST}`)?.verdict).toBe('no-significant-change');
-    for (const i of nights(STEP_FIRST + 1, STEP_LAST)) expect(openAfterNight[i], `night ${i}`).toEqual([1]);
+    for (const i of nights(STEP_FIRST + 1, RECOVERED - 1))
+      expect(openAfterNight[i], `night ${i}`).toEqual([1]);
     const opened = outcomes.get(`h200-1 ${STEP_FIRST + 1}`);
     expect(opened).toMatchObject({ verdict: 'regressed', exitCode: 0 });
     expect(opened?.commentUrl).toBe(`https://github.com/${REPO}/issues/1`);
@@ -189,9 +192,10 @@ describe('60 simulated nights', () => {
     expect(body).toContain(`<!-- vllm-kernel-ci:nightly-issue bundle=fused_shared_expert_gate -->`);
     const updates = fake.calls('issues/update').filter((c) => c.path.endsWith('/issues/1'));
     const bodies = updates.map((c) => (c.body as { body?: string }).body).filter(Boolean) as string[];
-    // one edit per further bad night, and one final edit when it closes
-    expect(bodies).toHaveLength(STEP_LAST - STEP_FIRST - 1 + 1);
-    const lastBad = bodies.at(-2) ?? '';
+    // one edit per further bad night and per recovering night, and one final edit when it closes
+    expect(bodies).toHaveLength(RECOVERED - STEP_FIRST - 1);
+    const lastBad = bodies.at(STEP_LAST - STEP_FIRST - 2) ?? '';
+    expect(bodies.at(-2)).toContain('🟠 recovering');
     expect(lastBad).toContain(
       `**1 of 1 runner(s) alerting** as of the night of ${nightDate(START, STEP_LAST)}`,
     );
@@ -207,12 +211,13 @@ describe('60 simulated nights', () => {
   });
 
   it('closes the issue with a note when the series recovers', () => {
-    expect(openAfterNight[STEP_LAST + 1]).toEqual([]);
+    expect(openAfterNight[RECOVERED - 1]).toEqual([1]);
+    expect(openAfterNight[RECOVERED]).toEqual([]);
     const issue = fake.issues(REPO).find((x) => x.number === 1);
     expect(issue).toMatchObject({ state: 'closed', stateReason: 'completed' });
     const notes = fake.commentsOn(REPO, 1).map((c) => c.body);
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toMatch(new RegExp(`^Recovered on the night of ${nightDate(START, STEP_LAST + 1)}`));
+    expect(notes[0]).toMatch(new RegExp(`^Recovered on the night of ${nightDate(START, RECOVERED)}`));
   });
 
   it('starts a new series on the driver change and reports the step with the update instead of alarming', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideIssueAction } from '../src/nightly/issue-action.js';
+import { ACCEPT_LABEL, acceptanceOf, decideIssueAction } from '../src/nightly/issue-action.js';
 import {
   commitRange,
   githubSlug,
@@ -20,6 +20,7 @@ import {
 import {
   DEFAULT_TREND,
   judgeCell,
+  pinnedNights,
   robustSpreadPct,
   runnerTrend,
   type TrendOptions,
@@ -112,26 +113,30 @@ describe('history record', () => {
     ]);
   });
 
-  it('puts GPU, driver, torch and triton in the series key', () => {
-    const base = seriesKey(H200);
-    expect(seriesKey({ ...H200, driver: '590.44.01' })).not.toBe(base);
-    expect(seriesKey({ ...H200, torch: '2.12.0' })).not.toBe(base);
-    expect(seriesKey({ ...H200, triton: '3.7.0' })).not.toBe(base);
-    expect(seriesKey({ ...H200, name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
-    expect(seriesKey({ ...H200, python: '3.13.1' })).toBe(base);
+  it('puts GPU model × count, driver, torch, triton and the bundle in the series key, not the host or card', () => {
+    const [night] = nights([1]);
+    const key = (device: Partial<typeof H200>, more: Partial<HistoryRecord> = {}) =>
+      seriesKey({ ...night, ...more, device: { ...night.device, ...device } });
+    const base = key({});
+    expect(key({ driver: '590.44.01' })).not.toBe(base);
+    expect(key({ torch: '2.12.0' })).not.toBe(base);
+    expect(key({ triton: '3.7.0' })).not.toBe(base);
+    expect(key({ name: 'NVIDIA H100 80GB HBM3' })).not.toBe(base);
+    expect(key({ count: 8 })).not.toBe(base);
+    expect(key({}, { bundleHash: 'sha256:9a1b' })).not.toBe(base);
+    expect(key({}, { kernelSource: 'tree' })).not.toBe(base);
+    expect(key({ python: '3.13.1' })).toBe(base);
+    // ephemeral runners and rotating cards: the same pool, the same series
+    expect(key({ host: 'gh-runner-1a2b', card: 'a0a0a0a0a0a0' })).toBe(base);
+    expect(key({ host: 'gh-runner-9z8y', card: 'b0b0b0b0b0b0' })).toBe(base);
   });
 
-  it("puts the card's identity and the host in the series key, never the UUID itself", () => {
+  it("keeps a hash of the card's UUIDs, never the UUID itself", () => {
     const uuids = ['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000'];
     const card = cardIdentity(uuids);
     expect(card).toMatch(/^[0-9a-f]{12}$/);
     expect(cardIdentity(['GPU-5C0A1C6E-0D6F-4A7E-9D3B-000000000000'])).toBe(card);
     expect(cardIdentity(['GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000001'])).not.toBe(card);
-    const here = seriesKey({ ...H200, card, host: 'gpu-box-1' });
-    expect(here).toContain(`card ${card}`);
-    expect(here).not.toContain('5c0a1c6e');
-    expect(seriesKey({ ...H200, card: cardIdentity(['GPU-0']), host: 'gpu-box-1' })).not.toBe(here);
-    expect(seriesKey({ ...H200, card, host: 'gpu-box-2' })).not.toBe(here);
     expect(
       parseNvidiaQuery('0, NVIDIA H200, 580.159.04, 143771, 1, GPU-5c0a1c6e-0d6f-4a7e-9d3b-000000000000\n')
         .uuids,
@@ -184,8 +189,47 @@ describe('trend and persistence rule', () => {
     const regressed = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12)]), OPTIONS);
     expect(regressed.status).toBe('alert');
     expect(regressed.regressed[0].firstBad?.night).toBe('2026-09-09');
-    const recovered = runnerTrend(nights([...flat(8), ...Array(20).fill(1.12), 1]), OPTIONS);
-    expect(recovered.status).toBe('ok');
+    // hysteresis: back only after 3 nights in a row within half the threshold
+    const back = (n: number) =>
+      runnerTrend(nights([...flat(8), ...Array(20).fill(1.12), ...flat(n)]), OPTIONS);
+    expect([1, 2, 3].map((n) => back(n).status)).toEqual(['recovering', 'recovering', 'ok']);
+    expect(back(2).recovering[0].firstBad?.night).toBe('2026-09-09');
+    // a night under the threshold but over half of it is still the regression's, and starts the count again
+    const wavering = runnerTrend(nights([...flat(8), ...Array(6).fill(1.12), 1, 1.04, 1, 1]), OPTIONS);
+    expect(wavering.status).toBe('recovering');
+    expect(wavering.cells.find((c) => c.key === STEP_KEY)?.points.at(-3)?.status).toBe('regressed');
+  });
+
+  it('alerts again on the second night when a regression returns after a fix (the guard ignores its nights)', () => {
+    const returned = [...flat(10), ...Array(12).fill(1.08), ...flat(12), 1.08, 1.08];
+    const cell = runnerTrend(nights(returned), OPTIONS).cells.find((c) => c.key === STEP_KEY);
+    expect(cell?.streakNeeded).toBe(2);
+    expect(cell?.latest.status).toBe('regressed');
+  });
+
+  it('pins the anchor and the reference of a lasting regression, so retention cannot forget them', () => {
+    const records = nights([...flat(30), ...Array(10).fill(1.12)]);
+    const pinned = pinnedNights(records, OPTIONS);
+    const pool = 'NVIDIA H200 ×1';
+    // the first 7 good nights (the anchor), and the last 30 good nights before the regression (its reference)
+    expect([...pinned].sort()).toEqual(records.slice(0, 30).map((r) => `${pool}|${r.night}`));
+    const steady = pinnedNights(nights(flat(40)), OPTIONS);
+    expect([...steady].sort()).toEqual(nights(flat(7)).map((r) => `${pool}|${r.night}`));
+  });
+
+  it('marks a regressed cell dropped from the grid stale after 7 days, and a pool without nights stale too', () => {
+    const records = nights([...flat(10), ...Array(10).fill(1.12)]).map((r, i) =>
+      i < 12 ? r : { ...r, cells: r.cells.filter((c) => c.key !== STEP_KEY) },
+    );
+    // the cell's last night is the 12th: stale from the 7th day after it
+    const before = runnerTrend(records.slice(0, 18), OPTIONS, '2026-09-18');
+    expect(before.status).toBe('alert');
+    const after = runnerTrend(records.slice(0, 19), OPTIONS, '2026-09-19');
+    expect(after.staleCells.map((c) => c.key)).toEqual([STEP_KEY]);
+    expect(after.regressed).toEqual([]);
+    expect(after.status).toBe('ok');
+    expect(runnerTrend(records.slice(0, 12), OPTIONS, '2026-09-18').status).toBe('alert');
+    expect(runnerTrend(records.slice(0, 12), OPTIONS, '2026-09-19').status).toBe('stale');
   });
 
   it('treats an improvement as good news', () => {
@@ -265,7 +309,8 @@ describe('trend and persistence rule', () => {
     const stages = (stopped: boolean) =>
       nights(flat(8), (i) => ({ drift: i === 5, checkoutFailed: i === 6 || (stopped && i === 7) }));
     const throughStop = runnerTrend(stages(true), OPTIONS);
-    expect(throughStop.latest.failedSteps).toEqual(['checkout']);
+    // the nights that stopped at checkout measured nothing: the trend's last night is the one before them
+    expect(throughStop.latest.night).toBe('2026-09-06');
     expect(throughStop.status).toBe('alert');
     expect(throughStop.drift).toEqual(['vllm/model_executor/models/qwen2_moe.py:118 (unmatched)']);
     expect(throughStop.alertSince?.night).toBe('2026-09-06');
@@ -370,5 +415,20 @@ describe('issue text', () => {
     expect(close.kind).toBe('close');
     if (close.kind === 'close') expect(close.note).toMatch(/^Recovered on the night of 2026-09-12/);
     expect(decideIssueAction([ok], false, textOptions).kind).toBe('none');
+    // a maintainer's word on the newest issue: closed as not planned, or labelled accepted; a duplicate is neither
+    const issue = { number: 4, url: 'https://github.com/o/r/issues/4', body: '', labels: [] };
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'not_planned' })?.how).toBe(
+      'closed as not planned',
+    );
+    expect(acceptanceOf({ ...issue, state: 'open', labels: [ACCEPT_LABEL] })).toEqual({
+      issue: 4,
+      url: issue.url,
+      how: 'labelled accepted',
+    });
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'duplicate' })).toBeUndefined();
+    expect(acceptanceOf({ ...issue, state: 'closed', stateReason: 'completed' })).toBeUndefined();
+    // a night that measured nothing leaves the issue as it is
+    expect(decideIssueAction([ok], true, textOptions, false).kind).toBe('update');
+    expect(decideIssueAction([alert], false, textOptions, false).kind).toBe('none');
   });
 });

@@ -7,13 +7,22 @@ export interface TrackedIssue {
   body: string;
 }
 
+/** An issue as a maintainer left it: its state, why it was closed, its labels. */
+export interface IssueState extends TrackedIssue {
+  state: 'open' | 'closed';
+  stateReason?: string;
+  labels: string[];
+}
+
 export interface IssueTracker {
+  /** the newest issue, open or closed, carrying the label and the marker */
+  latest(label: string, marker: string): Promise<IssueState | undefined>;
   /** open issues carrying the label whose body holds the marker, oldest first */
   findOpen(label: string, marker: string): Promise<TrackedIssue[]>;
   create(title: string, body: string, label: string): Promise<TrackedIssue>;
   update(issueNumber: number, body: string): Promise<void>;
   comment(issueNumber: number, body: string): Promise<void>;
-  close(issueNumber: number, reason: 'completed' | 'not_planned'): Promise<void>;
+  close(issueNumber: number, reason: 'completed' | 'not_planned' | 'duplicate'): Promise<void>;
 }
 
 export interface RepoRef {
@@ -39,6 +48,25 @@ export function githubIssueTracker(octokit: Octokit, { owner, repo }: RepoRef): 
     body: i.body ?? '',
   });
   return {
+    async latest(label, marker) {
+      const { data } = await octokit.rest.issues.listForRepo({
+        owner,
+        repo,
+        state: 'all',
+        labels: label,
+        sort: 'created',
+        direction: 'desc',
+        per_page: 30,
+      });
+      const found = data.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+      if (!found) return undefined;
+      return {
+        ...tracked(found),
+        state: found.state === 'closed' ? 'closed' : 'open',
+        stateReason: found.state_reason ?? undefined,
+        labels: found.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))),
+      };
+    },
     async findOpen(label, marker) {
       const issues = await octokit.paginate(octokit.rest.issues.listForRepo, {
         owner,

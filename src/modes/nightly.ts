@@ -9,10 +9,18 @@ import { createOctokit } from '../github/client.js';
 import { githubIssueTracker, type IssueTracker, parseRepoRef } from '../github/issue.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { gitHistoryStore, type HistorySnapshot, type HistoryStore } from '../nightly/history-git.js';
-import { type IssueTextOptions, issueBody } from '../nightly/issue-body.js';
+import { acceptanceOf } from '../nightly/issue-action.js';
+import { ISSUE_LABEL, type IssueTextOptions, issueBody, issueMarker } from '../nightly/issue-body.js';
 import { type PublishedIssue, publishRegressionIssue } from '../nightly/publish.js';
-import { historyRecordFrom } from '../nightly/record.js';
-import { DEFAULT_TREND, type RunnerTrend, trendsByRunner } from '../nightly/trend.js';
+import { type HistoryRecord, historyRecordFrom, poolKey, unmeasuredReason } from '../nightly/record.js';
+import {
+  DEFAULT_TREND,
+  type NightlyTrends,
+  nightlyTrends,
+  pinnedNights,
+  type RunnerTrend,
+  type TrendOptions,
+} from '../nightly/trend.js';
 import { escapeText } from '../report/escape.js';
 import type { OverallVerdict, RunnerReport } from '../report/model.js';
 import { stopsRun } from '../results/predicates.js';
@@ -59,13 +67,24 @@ export function treeKernelNote(result: RunResult): string | undefined {
   return `**vLLM main carries ${inert(kernel.symbol)} itself** (in ${inert(kernel.path)}, blob ${inert(kernel.blobSha.slice(0, 12))}): ${inert(result.identity.runner)} tested main's own kernel instead of putting the bundle's in (kernel-source tree); its numbers form a new history series.`;
 }
 
+const trendOptionsFor = (config: Config): TrendOptions => ({
+  ...DEFAULT_TREND,
+  thresholdPct: config.nightly.regressionThresholdPct,
+});
+
 /** Tonight's run as validate judged it (failed steps and cases), then its place in the history. */
-function nightlyVerdict(run: RunnerReport, own: RunnerTrend | undefined): OverallVerdict {
+function nightlyVerdict(
+  run: RunnerReport,
+  record: HistoryRecord,
+  own: RunnerTrend | undefined,
+): OverallVerdict {
+  if (unmeasuredReason(record)) return 'failed';
   if (!own) return 'not-available';
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
   if (run.verdict.verdict === 'failed') return 'failed';
   if (own.regressed.length > 0 || own.slowLoss.length > 0) return 'regressed';
-  if (own.status === 'suspicious') return 'no-significant-change';
+  // a regression not yet back for enough nights is no pass yet
+  if (own.status === 'suspicious' || own.status === 'recovering') return 'no-significant-change';
   if (own.status === 'warming-up' || own.status === 'new-series') return 'insufficient-data';
   return 'passed';
 }
@@ -80,19 +99,32 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
 
   const problems: string[] = [];
   const kernelNote = treeKernelNote(run.result);
-  const textOptions = (night: string): IssueTextOptions => ({
+  const textOptions = (judged: NightlyTrends): IssueTextOptions => ({
     bundle: record.bundle,
-    night,
+    night: record.night,
     thresholdPct: config.nightly.regressionThresholdPct,
     inert,
+    unmeasured: judged.unmeasured,
     ...(kernelNote ? { notes: [kernelNote] } : {}),
   });
-  const trendOptions = { ...DEFAULT_TREND, thresholdPct: config.nightly.regressionThresholdPct };
+  const trendOptions = trendOptionsFor(config);
   const judge = (snapshot: HistorySnapshot) =>
-    trendsByRunner(
+    nightlyTrends(
       snapshot.records.filter((r) => r.bundle === record.bundle),
       trendOptions,
+      record.night,
     );
+  const measured = unmeasuredReason(record) === undefined;
+  if (deps.issues && measured) {
+    try {
+      const accepted = acceptanceOf(await deps.issues.latest(ISSUE_LABEL, issueMarker(record.bundle)));
+      if (accepted) record.accepted = accepted;
+    } catch (error) {
+      problems.push(
+        `Reading the regression issue failed: ${error instanceof Error ? error.message : String(error)}.`,
+      );
+    }
+  }
 
   let snapshot: HistorySnapshot | undefined;
   try {
@@ -120,8 +152,9 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
         for (let round = 1; round <= MAX_PUBLISH_ROUNDS; round++) {
           outcome = await publishRegressionIssue(
             deps.issues as IssueTracker,
-            trends,
-            textOptions(record.night),
+            trends.pools,
+            textOptions(trends),
+            measured,
           );
           const head = await deps.history.head();
           if (!head || head === snapshot?.commit) break;
@@ -145,15 +178,15 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   await mkdir(outDir, { recursive: true });
   const reportPath = join(outDir, 'nightly.md');
   const report = [
-    issueBody(trends, textOptions(record.night)),
+    issueBody(trends.pools, textOptions(trends)),
     ...problems.map((p) => `> **Nightly problem:** ${inert(p)}`),
     '',
   ].join('\n');
   await writeFile(reportPath, report);
   await host.summary(report);
 
-  const own = trends.find((t) => t.runner === record.runner);
-  const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), own);
+  const own = measured ? trends.pools.find((t) => t.pool === poolKey(record.device)) : undefined;
+  const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), record, own);
   for (const p of problems) host.warning(p);
   const stopped = record.failedSteps.filter(stopsRun);
   const failure =
@@ -218,6 +251,7 @@ export async function runNightly(config: Config, host: Host): Promise<ModeOutcom
     branch: config.nightly.historyBranch,
     workDir,
     retentionDays: config.nightly.historyDays,
+    pinned: (records) => pinnedNights(records, trendOptionsFor(config)),
     env: { ...env, ...gitAuthEnv(remote, config.githubToken) },
     log: (m) => host.info(m),
   });

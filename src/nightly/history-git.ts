@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { NO_AUTO_GC } from '../pipeline/git-settings.js';
-import { formatHistoryLine, type HistoryRecord, parseHistoryLines, withinRetention } from './record.js';
+import { formatHistoryLine, type HistoryRecord, parseHistoryLines, retainedRecords } from './record.js';
 
 export interface HistorySnapshot {
   records: HistoryRecord[];
@@ -35,6 +35,8 @@ export interface GitHistoryOptions {
   /** a scratch directory for the clone; created when missing */
   workDir: string;
   retentionDays: number;
+  /** the nights a series still needs, kept past the retention window (pinKey()s of the bundle's lines) */
+  pinned?: (records: HistoryRecord[]) => ReadonlySet<string>;
   /** extra environment for git (e.g. GIT_CONFIG_* carrying an auth header) */
   env?: Record<string, string>;
   maxAttempts?: number;
@@ -130,23 +132,31 @@ export function gitHistoryStore(options: GitHistoryOptions): HistoryStore {
     return { records, problems };
   }
 
-  /** Appends the line and drops lines past the retention window from every runner file of the bundle. */
+  /** Appends the line and drops lines past the retention window (but for pinned nights) from every runner file. */
   async function applyAppend(record: HistoryRecord): Promise<void> {
     const dir = join(workDir, 'nightly', fileSafe(record.bundle));
     await mkdir(dir, { recursive: true });
     const own = join(workDir, historyFile(record.bundle, record.runner));
     const existing = (await listDir(dir)).filter((f) => f.endsWith('.jsonl')).map((f) => join(dir, f));
+    const files = new Map<string, { line: string; record?: HistoryRecord }[]>();
     for (const file of new Set([...existing, own])) {
       const text = existing.includes(file) ? await readFile(file, 'utf8') : '';
       const lines = text.split('\n').filter((l) => l.trim() !== '');
-      const kept = lines.filter((line) => {
-        const { records } = parseHistoryLines(line, file);
-        // a line that does not parse stays: history is never dropped silently
-        return records.length === 0 || withinRetention(records, record.night, retentionDays).length > 0;
-      });
-      if (file === own) kept.push(formatHistoryLine(record));
-      if (kept.length === 0) await rm(file, { force: true });
-      else await writeFile(file, `${kept.join('\n')}\n`);
+      files.set(
+        file,
+        lines.map((line) => ({ line, record: parseHistoryLines(line, file).records[0] })),
+      );
+    }
+    files.get(own)?.push({ line: formatHistoryLine(record), record });
+    const all = [...files.values()].flat().flatMap((l) => (l.record ? [l.record] : []));
+    const kept = new Set(
+      retainedRecords(all, record.night, retentionDays, options.pinned?.(all) ?? new Set()),
+    );
+    for (const [file, lines] of files) {
+      // a line that does not parse stays: history is never dropped silently
+      const keep = lines.filter((l) => !l.record || kept.has(l.record)).map((l) => l.line);
+      if (keep.length === 0) await rm(file, { force: true });
+      else await writeFile(file, `${keep.join('\n')}\n`);
     }
   }
 

@@ -1,5 +1,5 @@
 // The regression issue as markdown: status per runner, the regressed cells, a trend chart, the suspected vLLM range.
-import type { CellPoint, CellTrend, NightRef, RunnerTrend } from './trend.js';
+import type { CellPoint, CellTrend, NightRef, RunnerTrend, UnmeasuredNight } from './trend.js';
 
 export const ISSUE_LABEL = 'vllm-kernel-ci-nightly';
 
@@ -22,6 +22,8 @@ export interface IssueTextOptions {
   inert: (text: string) => string;
   /** lines said under the headline, e.g. that vLLM main now carries the op itself */
   notes?: string[];
+  /** recent nights that measured nothing (checkout, install or device detection failed) */
+  unmeasured?: readonly UnmeasuredNight[];
 }
 
 const MAX_CHARTS_PER_RUNNER = 3;
@@ -107,7 +109,9 @@ function cellRow(cell: CellTrend, inert: IssueTextOptions['inert']): string {
 const STATUS_TEXT: Record<RunnerTrend['status'], string> = {
   alert: '🔴 alert',
   suspicious: '🟡 suspicious (one night beyond the threshold; a second night makes it a regression)',
-  'new-series': '🔵 new series (device or software changed; comparing from tonight on)',
+  recovering: '🟠 recovering (back under the recovery threshold, not yet for enough nights in a row)',
+  stale: '⚫ stale (no measured night lately: a retired runner or pool; it holds no alert)',
+  'new-series': '🔵 new series (software stack changed; comparing from tonight on)',
   'warming-up': '⚪ warming up (too few nights in this series to judge)',
   ok: '🟢 ok',
 };
@@ -131,8 +135,11 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
   const r = trend.latest;
   const out: string[] = [];
   out.push(`### Runner ${inert(trend.runner)}: ${STATUS_TEXT[trend.status]}`, '');
+  const where = [r.device.host ? `host ${r.device.host}` : '', r.device.card ? `card ${r.device.card}` : '']
+    .filter(Boolean)
+    .join(', ');
   const tonight = [
-    `Last night: ${r.night}`,
+    `Last night: ${r.night}${where ? ` on ${inert(where)}` : ''}`,
     r.vllmSha && SHA.test(r.vllmSha) ? `vLLM \`${shortSha(r.vllmSha)}\`` : undefined,
     runLink('run', r),
   ].filter(Boolean);
@@ -162,11 +169,17 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
     );
   }
 
-  const shown = [...trend.regressed, ...trend.suspicious];
+  if (trend.accepted) {
+    out.push(
+      `Accepted on ${trend.accepted.night}: #${trend.accepted.issue} (${inert(trend.accepted.how)}); its level is the reference from that night on.`,
+      '',
+    );
+  }
+  const shown = [...trend.regressed, ...trend.recovering, ...trend.suspicious];
   if (shown.length > 0) {
     out.push(
-      trend.regressed.length > 0
-        ? `**Performance regression** in ${trend.regressed.length} cell(s) (beyond the threshold ${Math.max(...trend.regressed.map((c) => c.streakNeeded)) > 2 ? 'on enough nights in a row' : 'two nights in a row'}):`
+      trend.regressed.length + trend.recovering.length > 0
+        ? `**Performance regression** in ${trend.regressed.length + trend.recovering.length} cell(s) (beyond the threshold ${Math.max(0, ...trend.regressed.map((c) => c.streakNeeded)) > 2 ? 'on enough nights in a row' : 'two nights in a row'}):`
         : '**Suspicious** cells (beyond the threshold for one night):',
       '',
       '| cell | unit | reference median ± spread | last nights (worse by) | threshold | status |',
@@ -174,7 +187,7 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
       ...shown.slice(0, MAX_LISTED).map((c) => cellRow(c, inert)),
       '',
     );
-    for (const cell of trend.regressed) {
+    for (const cell of [...trend.regressed, ...trend.recovering]) {
       if (!cell.firstBad) continue;
       const links = [runLink('last good run', cell.lastGood), runLink('first bad run', cell.firstBad)]
         .filter(Boolean)
@@ -209,6 +222,26 @@ export function runnerSection(trend: RunnerTrend, options: IssueTextOptions, cha
       '',
     );
   }
+  if (trend.cardEffects.length > 0) {
+    out.push(
+      `Cards against their pool (taken out before judging): ${trend.cardEffects
+        .map(
+          (e) =>
+            `card ${inert(e.card)}${e.host ? ` (host ${inert(e.host)})` : ''} runs ${Math.abs(e.worsePct).toFixed(1)}% ${e.worsePct > 0 ? 'slower' : 'faster'} than its pool`,
+        )
+        .join(', ')}.`,
+      '',
+    );
+  }
+  if (trend.staleCells.length > 0) {
+    out.push(
+      `Stale (no night in the last days, e.g. dropped from the grid; no alert): ${trend.staleCells
+        .slice(0, MAX_LISTED)
+        .map((c) => `${inert(c.label)} (last ${c.latest.night})`)
+        .join(', ')}.`,
+      '',
+    );
+  }
   const guarded = trend.cells.filter((c) => c.streakNeeded > 2);
   if (guarded.length > 0) {
     out.push(
@@ -239,10 +272,14 @@ function renderBody(trends: readonly RunnerTrend[], options: IssueTextOptions, c
       (t) => `| ${options.inert(t.runner)} | ${t.status} | ${t.latest.night} | ${options.inert(t.series)} |`,
     ),
     '',
+    ...(options.unmeasured ?? [])
+      .slice(0, MAX_LISTED)
+      .map((u) => `- no measurement on ${u.night} (${options.inert(u.runner)}): ${options.inert(u.reason)}`),
+    ...(options.unmeasured?.length ? [''] : []),
     ...trends.map((t) => runnerSection(t, options, charts)),
     '<details><summary>How this is decided</summary>',
     '',
-    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than four robust standard deviations of up to 30 earlier good nights; one such night is suspicious, two in a row a regression (more on a cell that is often beyond the threshold on its own). The median of the last 7 nights is also compared with the series' first 7 good nights, so a slow loss alarms too. A change of GPU, card, host, driver, torch or triton starts a new series, judged against the previous series' good nights; a level that moved from its first two nights on is reported as changed with that update. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every runner is back.`,
+    `Each night's value of a cell (fused kernel µs per dtype, K and N; e2e throughput of the patched arm) is compared with the median of up to 14 earlier good nights of the same runner and series. A night is beyond the threshold when it is worse by more than ${options.thresholdPct}% and by more than four robust standard deviations of up to 30 earlier good nights; one such night is suspicious, two in a row a regression (more on a cell that is often beyond the threshold on its own). The median of the last 7 nights is also compared with the series' first 7 good nights, so a slow loss alarms too. A series is a GPU model × count with one software stack (driver, torch, triton, kernel source, bundle); whichever host or card of the pool ran the night. A card's first two nights measure its offset from the pool, and its later nights are judged net of it, so a slow card is never a regression. A change of the stack starts a new series, judged against the previous series' good nights; a level that moved from its first two nights on is reported as changed with that update, not blamed on vLLM. A regression holds until 3 nights in a row are within half the threshold; a night whose checkout, install or device detection failed is listed and never judged. Closing this issue as not planned, or labelling it \`accepted\`, makes the level the reference from the next night. Patch drift and failing kernel tests alert at once. This issue is updated every night and closed when every pool is back or stale (no night for 7 days).`,
     '',
     '</details>',
     '',
@@ -274,8 +311,15 @@ export function recoveryNote(
     const link = runLink('run', t.latest);
     return `- ${inert(t.runner)}: ${t.status} on ${t.latest.night}${sha}${link ? ` (${link})` : ''}`;
   });
+  const stale = trends.filter((t) => t.status === 'stale');
+  const accepted = trends.some((t) => t.accepted?.night === night);
+  const why = accepted
+    ? 'the level was accepted'
+    : stale.length > 0
+      ? `every alerting series is back or stale (${stale.map((t) => inert(t.runner)).join(', ')}: no measured night lately)`
+      : 'every runner is back within the threshold';
   return [
-    `Recovered on the night of ${night}: every runner is back within the threshold, the bundle applies and its tests pass. Closing; a new alert opens a new issue.`,
+    `Recovered on the night of ${night}: ${why}, the bundle applies and its tests pass. Closing; a new alert opens a new issue.`,
     '',
     ...lines,
   ].join('\n');

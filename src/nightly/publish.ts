@@ -19,7 +19,8 @@ async function closeDuplicates(tracker: IssueTracker, open: TrackedIssue[]): Pro
       d.number,
       `Duplicate of #${keep.number}: two nightly runs opened it at the same time.`,
     );
-    await tracker.close(d.number, 'not_planned');
+    // 'duplicate', not 'not_planned': a maintainer's 'not planned' accepts the level
+    await tracker.close(d.number, 'duplicate');
   }
   return duplicates.map((d) => d.number);
 }
@@ -28,12 +29,13 @@ export async function publishRegressionIssue(
   tracker: IssueTracker,
   trends: readonly RunnerTrend[],
   options: IssueTextOptions,
+  measured = true,
 ): Promise<PublishedIssue> {
   const marker = issueMarker(options.bundle);
   const open = await tracker.findOpen(ISSUE_LABEL, marker);
   const duplicatesClosed = open.length > 1 ? await closeDuplicates(tracker, open) : [];
   let issue = open[0];
-  const action = decideIssueAction(trends, issue !== undefined, options);
+  const action = decideIssueAction(trends, issue !== undefined, options, measured);
   switch (action.kind) {
     case 'none':
       break;

@@ -46,6 +46,12 @@ export const HistoryRecord = z.object({
   checked: z.object({ patch: z.boolean(), tests: z.boolean() }).optional(),
   drift: z.array(z.string()).describe('patch sites that no longer match, as file:line (status)'),
   correctness: z.array(z.string()).describe('ids of failed kernel test cases'),
+  accepted: z
+    .object({ issue: z.number().int().positive(), url: z.string().optional(), how: z.string() })
+    .optional()
+    .describe(
+      'a maintainer accepted the level of this issue (closed as not planned, or labelled): the reference from this night on',
+    ),
   cells: z.array(CellValue),
 });
 export type HistoryRecord = z.infer<typeof HistoryRecord>;
@@ -143,40 +149,52 @@ export function historyRecordFrom(result: RunResult): HistoryRecord {
   };
 }
 
+/** Steps without which a night measured nothing: such a night is recorded as failed, never judged. */
+const MEASURING_STEPS = ['checkout', 'install', 'detect-device'];
+
+/** Why a night measured nothing ("checkout failed"), or undefined for a night that measured. */
+export function unmeasuredReason(record: HistoryRecord): string | undefined {
+  const step = record.failedSteps.find((s) => MEASURING_STEPS.includes(s));
+  if (step) return `${step} failed`;
+  if (record.device.count === 0 || record.device.vendor === 'unknown') return 'no GPU detected';
+  return undefined;
+}
+
+/** The pool a night belongs to: the GPU model and count, whichever host or card of that model ran it. */
+export function poolKey(device: HistoryDevice): string {
+  return `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`;
+}
+
 /**
- * What makes numbers comparable night to night: a change of GPU, driver, torch or triton starts a new series,
- * and so does the switch from the bundle's kernel to the one vLLM main carries itself.
+ * What makes numbers comparable night to night: the pool and the software stack (driver, torch, triton, the
+ * kernel source and the bundle). The host and the card explain a night; they never start a series.
  */
-export function seriesKey(
-  device: HistoryDevice,
-  kernelSource: HistoryRecord['kernelSource'] = 'bundle',
-): string {
+export function seriesKey(record: Pick<HistoryRecord, 'device' | 'kernelSource' | 'bundleHash'>): string {
+  const { device } = record;
   return [
-    `${device.name.toLowerCase().includes(device.vendor) ? '' : `${device.vendor} `}${device.name} ×${device.count}`,
-    // the card's own identity: a same-model card on another machine is another series, not a regression
-    ...(device.card ? [`card ${device.card}`] : []),
-    ...(device.host ? [`host ${device.host}`] : []),
+    poolKey(device),
     `driver ${device.driver ?? '?'}`,
     `torch ${device.torch ?? '?'}`,
     `triton ${device.triton ?? '?'}`,
-    ...(kernelSource === 'tree' ? ["vLLM main's own kernel"] : []),
+    `bundle ${record.bundleHash.replace(/^sha256:/, '').slice(0, 12)}`,
+    ...(record.kernelSource === 'tree' ? ["vLLM main's own kernel"] : []),
   ].join(', ');
 }
 
-/** What changed between two series, in words: "driver 580.1 → 590.2", "card a1b2 → c3d4". */
-export function seriesChange(before: HistoryDevice, after: HistoryDevice): string {
-  const fields: [string, keyof HistoryDevice][] = [
-    ['GPU', 'name'],
-    ['GPU count', 'count'],
-    ['card', 'card'],
-    ['host', 'host'],
-    ['driver', 'driver'],
-    ['torch', 'torch'],
-    ['triton', 'triton'],
+/** What changed between two series, in words: "driver 580.1 → 590.2", "bundle 0f3c → 9a1b". */
+export function seriesChange(before: HistoryRecord, after: HistoryRecord): string {
+  const fields: [string, (r: HistoryRecord) => string | number | undefined][] = [
+    ['GPU', (r) => r.device.name],
+    ['GPU count', (r) => r.device.count],
+    ['driver', (r) => r.device.driver],
+    ['torch', (r) => r.device.torch],
+    ['triton', (r) => r.device.triton],
+    ['bundle', (r) => r.bundleHash.replace(/^sha256:/, '').slice(0, 12)],
+    ['kernel source', (r) => r.kernelSource ?? 'bundle'],
   ];
   const changes = fields
-    .filter(([, k]) => String(before[k] ?? '?') !== String(after[k] ?? '?'))
-    .map(([label, k]) => `${label} ${before[k] ?? '?'} → ${after[k] ?? '?'}`);
+    .filter(([, f]) => String(f(before) ?? '?') !== String(f(after) ?? '?'))
+    .map(([label, f]) => `${label} ${f(before) ?? '?'} → ${f(after) ?? '?'}`);
   return changes.join(', ') || 'the device';
 }
 
@@ -211,4 +229,22 @@ export function formatHistoryLine(record: HistoryRecord): string {
 export function withinRetention<T extends { night: string }>(records: T[], today: string, days: number): T[] {
   const cutoff = new Date(`${today}T00:00:00Z`).getTime() - (days - 1) * 86_400_000;
   return records.filter((r) => new Date(`${r.night}T00:00:00Z`).getTime() >= cutoff);
+}
+
+/** What a pinned night is known by: its pool and night (every runner's line of that night stays). */
+export const pinKey = (record: Pick<HistoryRecord, 'device' | 'night'>) =>
+  `${poolKey(record.device)}|${record.night}`;
+
+/**
+ * The lines retention keeps: the nights within `days`, and the nights a series still needs however old (its
+ * anchor, and the reference of a cell in a regression), so a lasting regression or a slow drift stays visible.
+ */
+export function retainedRecords<T extends HistoryRecord>(
+  records: T[],
+  today: string,
+  days: number,
+  pinned: ReadonlySet<string>,
+): T[] {
+  const recent = new Set(withinRetention(records, today, days));
+  return records.filter((r) => recent.has(r) || pinned.has(pinKey(r)));
 }
