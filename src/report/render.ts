@@ -329,6 +329,15 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
     ]);
   }
   out.push(cuttable(4, table(grid)));
+  // the sequential rule's fitted order effect, where it stands above the cell's residual noise
+  const order = compared.filter(
+    ({ comparison: c }) =>
+      c.orderEffectPct !== undefined && Math.abs(c.orderEffectPct) > (c.residualPct ?? 0),
+  );
+  if (order.length > 0)
+    out.push(
+      `Order effect fitted and removed (the second run of a pair against the first): ${order.map(({ cell, comparison: c }) => `${escapeText(cell.id, 60)} ${pct(c.orderEffectPct ?? Number.NaN)} (residual ${(c.residualPct ?? 0).toFixed(2)}%)`).join(', ')}.\n`,
+    );
   const detail = [
     ['cell', 'baseline', 'patched', 'Δ', 'interval', 'pairs', 're-runs', 'verdict'],
     ...compared.map(({ cell, comparison: c }) => [
