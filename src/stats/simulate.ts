@@ -132,8 +132,8 @@ function simCell(c: number, pairs: { baseline: number[]; patched: number[] }): E
 
 /**
  * One runner's cells under the sequential rule, as the e2e runner would run them: a look after every
- * `lookEvery` pairs of every open cell (nextLook's decisions), the budget of `pairs` × cells spent on the
- * undecided cells nearest a call first (lookPriority).
+ * `lookEvery` pairs of every open cell (nextLook's decisions); when the budget of `pairs` × cells left cannot
+ * serve every open cell, the next `lookEvery` pairs go to the one nearest a call (lookPriority), then it looks again.
  */
 function sequentialCells(
   rand: () => number,
@@ -160,7 +160,9 @@ function sequentialCells(
       .filter((x) => x.d === 'continue')
       .sort((a, b) => b.priority - a.priority);
     let moved = false;
-    for (const { c } of open) {
+    // a budget that cannot serve every open cell goes, a look at a time, to the one nearest a call
+    const served = budget >= k * open.length ? open : open.slice(0, 1);
+    for (const { c } of served) {
       if (budget < k) break;
       shown[c] = Math.min(max, shown[c] + k);
       budget -= k;
