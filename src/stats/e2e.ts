@@ -8,7 +8,7 @@
 // (it widens the interval instead, which asks for a re-run).
 import type { CellComparison, CellVerdict, ComparedCell, VerdictMethod } from '../report/model.js';
 import type { E2e, E2eCell } from '../results/run-result.js';
-import { judgeSequential, nextLook, sequentialMethod } from './sequential.js';
+import { judgeSequential, nextLook } from './sequential.js';
 import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
 
 export type { CellComparison, CellVerdict, ComparedCell } from '../report/model.js';
@@ -36,12 +36,15 @@ const levelOf = (cell: E2eCell, opts: CompareOptions) =>
     ? (opts.rerunConfidencePct ?? RERUN_CONFIDENCE * 100)
     : (opts.confidencePct ?? CONFIDENCE * 100);
 
-/** The method validate records when none is given: the sequential rule (src/stats/sequential.ts). */
+/**
+ * The method validate records: the confirmed rule while the e2e runner runs a round and one re-run; the
+ * sequential rule (sequentialMethod) once the runner looks every `lookEvery` pairs through nextLook.
+ */
 export function defaultMethod(minEffectPct: number): VerdictMethod {
-  return sequentialMethod(minEffectPct);
+  return confirmedMethod(minEffectPct);
 }
 
-/** The rule before the sequential one: 95%, 97.5% once re-run, every call confirmed by a re-run. */
+/** 95%, 97.5% once re-run, every call confirmed by a re-run. */
 export function confirmedMethod(minEffectPct: number): VerdictMethod {
   return {
     minEffectPct,
