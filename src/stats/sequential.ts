@@ -17,7 +17,7 @@ import {
   STALL_SCALES,
   scaledAbs,
 } from './order-fit.js';
-import { medianOf, normalCdf } from './signed-rank.js';
+import { medianOf, normalCdf, normalQuantile } from './signed-rank.js';
 import { studentQuantile } from './student.js';
 
 /** The sequential method's defaults: looks at 4, 8, 12 and 16 pairs; clear once ±2.5 × min effect is ruled out. */
@@ -284,12 +284,17 @@ export function decide(cell: E2eCell, c: CellComparison, method: VerdictMethod):
 }
 
 /**
- * Which continuing cell gets pairs first when the budget cannot serve them all: the one nearest a call,
- * |Δ| against its interval's width (larger first); a cell without an interval yet comes first.
+ * Which continuing cell gets pairs first when the budget cannot serve them all: the one whose data favour a
+ * change of clearPct over none by the largest log-likelihood ratio, (|Δ|·E − E²/2) / SE², with the SE read
+ * back from the interval; a cell without an interval yet comes first. A cell that gathers pairs while its Δ
+ * stays under E/2 falls back, so a null cell cannot keep the budget from the changed one.
  */
-export function lookPriority(c: CellComparison): number {
-  const width = c.ciHigh - c.ciLow;
-  return Number.isFinite(width) && width > 0 ? Math.abs(c.deltaPct) / width : Number.POSITIVE_INFINITY;
+export function lookPriority(c: CellComparison, method: VerdictMethod): number {
+  const e = settings(method).clear * 100;
+  const z = normalQuantile(1 - (1 - c.levelPct / 100) / 2);
+  const se = (c.ciHigh - c.ciLow) / (2 * z);
+  if (!(Number.isFinite(se) && se > 0)) return Number.POSITIVE_INFINITY;
+  return (Math.abs(c.deltaPct) * e - (e * e) / 2) / (se * se);
 }
 
 /** The arms' noise of one sample, pooled over the run's cells, and whether the patched arm is the noisier. */

@@ -135,7 +135,7 @@ function simCell(c: number, pairs: { baseline: number[]; patched: number[] }): E
  * `lookEvery` pairs of every open cell (nextLook's decisions); when the budget of `pairs` × cells left cannot
  * serve every open cell, the next `lookEvery` pairs go to the one nearest a call (lookPriority), then it looks again.
  */
-function sequentialCells(
+export function sequentialCells(
   rand: () => number,
   s: SimulationSettings,
   method: VerdictMethod,
@@ -156,7 +156,7 @@ function sequentialCells(
   for (;;) {
     const cells = view();
     const open = judgeSequential(cells, method)
-      .map((j, c) => ({ d: decide(cells[c], j, method), c, priority: lookPriority(j) }))
+      .map((j, c) => ({ d: decide(cells[c], j, method), c, priority: lookPriority(j, method) }))
       .filter((x) => x.d === 'continue')
       .sort((a, b) => b.priority - a.priority);
     let moved = false;
