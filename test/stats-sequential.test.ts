@@ -3,7 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { renderReport } from '../src/report/render.js';
 import type { E2eCell, RunResult } from '../src/results/run-result.js';
+import { analyseRuns } from '../src/stats/analyse.js';
 import { pairSigns } from '../src/stats/order-fit.js';
 import { armsSpread, judgeSequential, nextLook, sequentialMethod } from '../src/stats/sequential.js';
 import { estimateNoise, simulateRuns } from '../src/stats/simulate.js';
@@ -101,6 +103,20 @@ describe('the sequential rule', () => {
         run.endsWith('ab.json') ? 1 : 0,
       );
     }
+  });
+
+  it('is judged by analyseRuns from the recorded method, and the report names the fitted order effect', async () => {
+    const r = await fixture('validate-h200-rerun/run-result-aa.json');
+    const recorded: RunResult = { ...r, verdicts: { ...METHOD, repeats: r.verdicts?.repeats ?? 8 } };
+    const report = analyseRuns([recorded], { minEffectPct: 2, failOnRegression: false });
+    expect(report.verdict.verdict).toBe('no-significant-change');
+    const b1 = report.runners[0].compared.find(({ cell }) => cell.id === 'decode-b1-c512');
+    expect(b1?.comparison.orderEffectPct).toBeCloseTo(-1.0, 0);
+    const text = renderReport(report);
+    expect(text).toMatch(/Order effect fitted and removed[^\n]*decode-b1-c512 −1\.0%/);
+    // the prefill cells' γ stays under their residual noise or is named; decode-b64's 0.00% is not
+    expect(text).not.toMatch(/Order effect[^\n]*decode-b64-c512/);
+    expect(text).toContain('Sequential rule: the order effect fitted per cell');
   });
 
   it('estimates γ ≈ 1% in decode b1 from the A/A fixtures, with a residual CV of 0.1–0.2%', async () => {
