@@ -4,10 +4,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderReport } from '../src/report/render.js';
-import type { E2eCell, RunResult } from '../src/results/run-result.js';
+import { E2eCell, type RunResult } from '../src/results/run-result.js';
 import { analyseRuns } from '../src/stats/analyse.js';
 import { pairSigns } from '../src/stats/order-fit.js';
-import { armsSpread, judgeSequential, nextLook, sequentialMethod } from '../src/stats/sequential.js';
+import {
+  armsSpread,
+  judgeSequential,
+  nextLook,
+  sequentialMethod,
+  withFits,
+} from '../src/stats/sequential.js';
 import { estimateNoise, simulateRuns } from '../src/stats/simulate.js';
 import { studentQuantile } from '../src/stats/student.js';
 import { ROOT } from './helpers.js';
@@ -68,6 +74,10 @@ describe('the sequential rule', () => {
     expect(judged[0].stalled).toEqual([{ pair: 3, arm: 'patched' }]);
     expect(judged[0]).toMatchObject({ verdict: 'regressed', pairs: 7 });
     expect(judged.slice(1).every((j) => j.stalled === undefined)).toBe(true);
+    // what validate writes into the RunResult, and a RunResult that carries it still parses
+    const fitted = withFits(cells, METHOD)[0];
+    expect(fitted.fit).toMatchObject({ pairsUsed: 7, stalled: [{ pair: 3, arm: 'patched' }] });
+    expect(E2eCell.parse(fitted).fit?.pairsUsed).toBe(7);
   });
 
   it('stops a called or clear cell at a look and continues an undecided one up to its maximum', () => {

@@ -163,6 +163,20 @@ export const E2eCell = z.object({
     .describe('not-run: left out or stopped by the e2e budget (reason says which), never judged'),
   reason: z.string().optional(),
   reruns: z.number().int().nonnegative().default(0),
+  fit: z
+    .object({
+      orderEffectPct: z.number().optional().describe('γ: the run second in a pair against the first, %'),
+      residualPct: z.number().optional().describe("SD of one pair's residual after the fit, %"),
+      pairsUsed: z.number().int().nonnegative().describe('pairs the verdict used, stalls left out'),
+      stalled: z
+        .array(z.object({ pair: z.number().int().nonnegative(), arm: z.enum(['baseline', 'patched']) }))
+        .optional()
+        .describe('runs left out as stalled'),
+    })
+    .optional()
+    .describe(
+      'sequential rule, for reading only: what the verdict fitted (analyseRuns recomputes it from the samples)',
+    ),
 });
 export type E2eCell = z.infer<typeof E2eCell>;
 

@@ -297,6 +297,27 @@ export function lookPriority(c: CellComparison, method: VerdictMethod): number {
   return (Math.abs(c.deltaPct) * e - (e * e) / 2) / (se * se);
 }
 
+/**
+ * The cells with what the sequential rule fitted written into each (`fit`: γ, residual, pairs used, stalls), for
+ * the RunResult validate writes; informational, since analyseRuns recomputes it from the samples.
+ */
+export function withFits(cells: readonly E2eCell[], method: VerdictMethod, firstRound?: number): E2eCell[] {
+  const judged = judgeSequential(cells, method, firstRound);
+  return cells.map((cell, i) => {
+    const c = judged[i];
+    if (cell.status !== 'ok') return cell;
+    return {
+      ...cell,
+      fit: {
+        ...(c.orderEffectPct === undefined ? {} : { orderEffectPct: c.orderEffectPct }),
+        ...(c.residualPct === undefined ? {} : { residualPct: c.residualPct }),
+        pairsUsed: c.pairs,
+        ...(c.stalled ? { stalled: c.stalled } : {}),
+      },
+    };
+  });
+}
+
 /** The arms' noise of one sample, pooled over the run's cells, and whether the patched arm is the noisier. */
 export interface ArmsSpread {
   baselineCvPct: number;
