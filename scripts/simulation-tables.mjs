@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// Prints the README's run-level tables, each number from `vllm-kernel-ci simulate` (dist/cli.js), seeded.
-// Usage: node scripts/simulation-tables.mjs [--trials N]   (the README uses the default, 20000)
+// Prints the README's run-level tables, each number from `vllm-kernel-ci simulate` (dist/cli.js), seeded, with
+// its 95% Wilson interval.
+// Usage: node scripts/simulation-tables.mjs [--trials N] [--cli PATH]   (the README uses the default, 20000)
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const at = process.argv.indexOf('--trials');
-const trials = at > 0 ? process.argv[at + 1] : '20000';
+const flag = (name, fallback) => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : fallback;
+};
+const cli = flag('--cli', fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+const trials = flag('--trials', '20000');
 
 /** One simulate run's JSON outcome. */
 export function simulate(args) {
@@ -16,19 +20,26 @@ export function simulate(args) {
   return JSON.parse(out);
 }
 
-const pct = (x) => `${(x * 100).toFixed(1)}%`;
+/** A rate with its 95% Wilson interval over `n` runs, as the README prints it. */
+export function rate(x, n = Number(trials)) {
+  const z = 1.96;
+  const centre = (x + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z * Math.sqrt((x * (1 - x)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
+  const p = (v) => (v * 100).toFixed(1);
+  return `${p(x)}% [${p(Math.max(0, centre - half))}, ${p(Math.min(1, centre + half))}]`;
+}
 
 /** Columns of the main table, with the flags each adds to `--cv C --runners R`. */
 export const COLUMNS = [
-  ['A/A: false call', ['--seed', '1'], (o) => pct(o.falseCall)],
-  ['A/A: too noisy', ['--seed', '1'], (o) => pct(o.tooNoisy)],
+  ['A/A: false call', ['--seed', '1'], (o) => rate(o.falseCall)],
+  ['A/A: too noisy', ['--seed', '1'], (o) => rate(o.tooNoisy)],
   [
     'A/A, second run 1.5% slower: false call',
     ['--seed', '2', '--order-effect', '1.5'],
-    (o) => pct(o.falseCall),
+    (o) => rate(o.falseCall),
   ],
-  ['−5% in one cell: power', ['--seed', '3', '--effect', '-5'], (o) => pct(o.power)],
-  ['A/A: GPU time', ['--seed', '1'], (o) => `${o.roundsPerCell.toFixed(2)}×`],
+  ['−5% in one cell: power', ['--seed', '3', '--effect', '-5'], (o) => rate(o.power)],
+  ['A/A: pairs a cell', ['--seed', '1'], (o) => o.meanPairsPerCell.toFixed(2)],
 ];
 
 export function row(cv, runners) {
@@ -42,12 +53,39 @@ export function row(cv, runners) {
   return `| ${cv}% | ${runners} (${runners * 9} cells) | ${cells.join(' | ')} |`;
 }
 
+/** The issue's stress cases at 2% CV, each with no budget and with the 250-minute plan's 6 pairs a cell. */
+export const STRESS = [
+  ['reference', []],
+  ['a stalled run (0.7× throughput), 1 run in 20', ['--stall-rate', '5', '--stall-factor', '0.7']],
+  ['patched arm 3% CV, baseline 2%', ['--cv-patched', '3']],
+  ['patched arm 4% CV, baseline 2%', ['--cv-patched', '4']],
+  ['t(3) noise + stalls 1 in 20 + AR(1) −0.5', ['--tails', '3', '--stall-rate', '5', '--ar1', '-0.5']],
+  ['second run 1.5% slower', ['--order-effect', '1.5']],
+];
+
+export function stressRow(name, args, pairs) {
+  const budget = pairs ? ['--pairs', String(pairs)] : [];
+  const aa = simulate(['--cv', '2', '--seed', '1', ...budget, ...args]);
+  const ab = simulate(['--cv', '2', '--seed', '3', '--effect', '-5', ...budget, ...args]);
+  return `| ${name} | ${pairs ? `${pairs} pairs a cell` : 'none'} | ${rate(aa.falseCall)} | ${rate(ab.power)} | ${aa.meanPairsPerCell.toFixed(2)} |`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`| noise (CV) | runners | ${COLUMNS.map(([name]) => name).join(' | ')} |`);
   console.log(`| --- | --- | ${COLUMNS.map(() => '---').join(' | ')} |`);
   for (const runners of [1, 2]) for (const cv of [1, 2, 3, 5]) console.log(row(cv, runners));
   console.log('');
+  console.log(
+    '| at 2% CV, 9 cells, one runner | budget | A/A: false call | −5% in one cell: power | A/A: pairs a cell |',
+  );
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const pairs of [0, 6]) for (const [name, args] of STRESS) console.log(stressRow(name, args, pairs));
+  console.log('');
   const extra = [
+    [
+      'confirmed rule (before: a round of 8 pairs, calls re-run), 2% noise',
+      ['--cv', '2', '--rule', 'confirmed', '--seed', '1'],
+    ],
     ['per-cell rule (no confirmation), 2% noise', ['--cv', '2', '--rule', 'per-cell', '--seed', '1']],
     [
       'alternating order A B A B, 2% noise, second run 1.5% slower',
@@ -55,13 +93,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ],
     ['AR(1) ρ = −0.5, 2% noise', ['--cv', '2', '--ar1', '-0.5', '--seed', '4']],
     ['AR(1) ρ = +0.5, 2% noise', ['--cv', '2', '--ar1', '0.5', '--seed', '4']],
-    ['5% noise, 12 repeats', ['--cv', '5', '--repeats', '12', '--seed', '1']],
     ['12% noise', ['--cv', '12', '--seed', '1']],
   ];
-  console.log('| setting (one runner, 9 cells) | A/A: false call | A/A: too noisy |');
-  console.log('| --- | --- | --- |');
+  console.log('| setting (one runner, 9 cells) | A/A: false call | A/A: too noisy | A/A: pairs a cell |');
+  console.log('| --- | --- | --- | --- |');
   for (const [name, args] of extra) {
     const o = simulate(args);
-    console.log(`| ${name} | ${pct(o.falseCall)} | ${pct(o.tooNoisy)} |`);
+    console.log(
+      `| ${name} | ${rate(o.falseCall)} | ${rate(o.tooNoisy)} | ${o.meanPairsPerCell.toFixed(2)} |`,
+    );
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { E2eCell } from '../src/results/run-result.js';
-import { compareCell, defaultMethod, judgeCell, MIN_PAIRS, needsRerun } from '../src/stats/e2e.js';
+import {
+  compareCell,
+  confirmedMethod,
+  type defaultMethod,
+  judgeCell,
+  MIN_PAIRS,
+  needsRerun,
+} from '../src/stats/e2e.js';
 import {
   signedRankCounts,
   signedRankCritical,
@@ -176,9 +183,9 @@ describe('compareCell', () => {
       cells.filter((x) => needsRerun(x, method)).map((x) => x.id);
     expect(named(perCellMethod(2), [borderline, clear])).toEqual(['edge']);
     // confirmed: every call is re-run too
-    expect(named(defaultMethod(2), [borderline, clear])).toEqual(['edge', 'clear']);
+    expect(named(confirmedMethod(2), [borderline, clear])).toEqual(['edge', 'clear']);
     expect(
-      named(defaultMethod(2), [
+      named(confirmedMethod(2), [
         { ...borderline, reruns: 1 },
         { ...clear, reruns: 1 },
       ]),
@@ -186,7 +193,7 @@ describe('compareCell', () => {
   });
 
   it('keeps a call only when the re-run round alone agrees with it', () => {
-    const confirmed = defaultMethod(2);
+    const confirmed = confirmedMethod(2);
     const agreeing = cell([...BASE, ...BASE], [...around(1.05), ...around(1.02)], { reruns: 1 });
     expect(judgeCell(agreeing, confirmed, 8).verdict).toBe('improved');
     // the first round's +5% carries the pooled interval, but the fresh pairs alone say +0.5%

@@ -31,9 +31,17 @@ Options:
   --order ORDER        counterbalanced (A B B A, B A A B) or alternating (A B A B) (default: ${DEFAULT_SIMULATION.order})
   --ar1 RHO            lag-1 autocorrelation of consecutive runs' noise (default: 0)
   --drift PCT          largest linear drift across a cell's runs, % (default: ${DEFAULT_SIMULATION.trendPct}; a slow wave of half of it rides on top)
-  --rule RULE          confirmed (a call stands only when its re-run agrees) or per-cell (default: ${DEFAULT_SIMULATION.rule})
+  --rule RULE          sequential (looks every 4 pairs, order effect fitted, scale pooled over cells), confirmed
+                       (a call stands only when its re-run agrees) or per-cell (default: ${DEFAULT_SIMULATION.rule})
+  --stall-rate PCT     runs that stall, % (default: 0)
+  --stall-factor F     throughput a stalled run keeps (default: ${DEFAULT_SIMULATION.stallFactor})
+  --cv-patched PCT     the patched arm's noise of one sample, % (default: --cv)
+  --tails DF           Student-t noise of DF degrees of freedom, DF > 2 (default: normal)
+  --pairs N            pairs per cell the run can afford (the budget-fitted plan's repeats): the sequential rule
+                       spends N × cells over its looks, the others run N pairs a round (default: no budget)
   --from RUNRESULT     take cells, repeats and noise from a real A/A RunResult: this runner's own power analysis
-                       (with --effect -5 unless --effect is given)
+                       (with --effect -5 unless --effect is given); the noise is the worst cell's residual after
+                       the order effect is fitted, the order effect the largest of the cells'
   --json               print the outcome as JSON
   --help               show this help
 
@@ -91,6 +99,11 @@ export function parseSimulateArgs(args: string[]): {
       ar1: { type: 'string' },
       drift: { type: 'string' },
       rule: { type: 'string' },
+      'stall-rate': { type: 'string' },
+      'stall-factor': { type: 'string' },
+      'cv-patched': { type: 'string' },
+      tails: { type: 'string' },
+      pairs: { type: 'string' },
       from: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -99,8 +112,8 @@ export function parseSimulateArgs(args: string[]): {
   if (order !== undefined && order !== 'counterbalanced' && order !== 'alternating')
     throw new Error(`Invalid --order '${order}'. Expected counterbalanced or alternating.`);
   const rule = values.rule;
-  if (rule !== undefined && rule !== 'confirmed' && rule !== 'per-cell')
-    throw new Error(`Invalid --rule '${rule}'. Expected confirmed or per-cell.`);
+  if (rule !== undefined && rule !== 'confirmed' && rule !== 'per-cell' && rule !== 'sequential')
+    throw new Error(`Invalid --rule '${rule}'. Expected sequential, confirmed or per-cell.`);
   const drift = number('drift', values.drift, nonNegative, 'a percentage ≥ 0');
   const entries: Partial<SimulationSettings> = {
     cells: number('cells', values.cells, positiveInt, 'a positive integer'),
@@ -120,6 +133,16 @@ export function parseSimulateArgs(args: string[]): {
     ar1: number('ar1', values.ar1, (x) => x > -1 && x < 1, 'a correlation in (-1, 1)'),
     order: order as SimulationSettings['order'] | undefined,
     rule: rule as SimulationSettings['rule'] | undefined,
+    stallRatePct: number(
+      'stall-rate',
+      values['stall-rate'],
+      (x) => x >= 0 && x < 100,
+      'a percentage in [0, 100)',
+    ),
+    stallFactor: number('stall-factor', values['stall-factor'], (x) => x > 0 && x <= 1, 'a factor in (0, 1]'),
+    cvPatchedPct: number('cv-patched', values['cv-patched'], (x) => x > 0 && x < 100, 'a percentage above 0'),
+    tailDf: number('tails', values.tails, (x) => Number.isInteger(x) && x > 2, 'an integer > 2'),
+    pairs: number('pairs', values.pairs, (x) => positiveInt(x) && x >= 4, 'an integer ≥ 4'),
     trendPct: drift,
     wavePct: drift === undefined ? undefined : drift / 2,
   };
@@ -136,19 +159,29 @@ export function describeOutcome(o: SimulationOutcome, noise?: NoiseEstimate): st
   const lines: string[] = [];
   if (noise) {
     lines.push(
-      `Noise of the A/A RunResult: ${noise.cvPct.toFixed(2)}% per sample (median of ${noise.cells} cells; ` +
-        `${noise.perCell.map((c) => `${c.id} ${c.cvPct.toFixed(2)}%`).join(', ')}); lag-1 autocorrelation of the pairs ${noise.lag1.toFixed(2)}.`,
+      `Noise of the A/A RunResult: ${noise.cvPct.toFixed(2)}% per sample after the order effect, the worst of ${noise.cells} cells ` +
+        `(${noise.worst}); per cell order effect γ and residual CV: ${noise.perCell
+          .map(
+            (c) =>
+              `${c.id} γ ${c.orderEffectPct.toFixed(2)}%, ${c.residualCvPct.toFixed(2)}% (raw ${c.cvPct.toFixed(2)}%)`,
+          )
+          .join(
+            '; ',
+          )}; lag-1 autocorrelation of the residuals ${noise.lag1.toFixed(2)}. Simulated with the worst cell's ` +
+        `noise and the largest order effect (${noise.orderEffectPct.toFixed(2)}%).`,
     );
   }
   lines.push(
     `${s.trials} simulated runs: ${s.runners} runner${s.runners === 1 ? '' : 's'} × ${s.cells} cells, ${s.repeats} pairs a round, ` +
       `${s.cvPct}% noise, drift ±${s.trendPct}%, ${s.order} order${s.orderEffectPct ? `, second run ${s.orderEffectPct}% slower` : ''}` +
-      `${s.ar1 ? `, AR(1) ${s.ar1}` : ''}, min effect ${s.minEffectPct}%, ${s.rule} rule, ` +
+      `${s.ar1 ? `, AR(1) ${s.ar1}` : ''}${s.cvPatchedPct ? `, patched arm ${s.cvPatchedPct}% noise` : ''}` +
+      `${s.stallRatePct ? `, ${s.stallRatePct}% of runs stalled at ${s.stallFactor}×` : ''}${s.tailDf ? `, t(${s.tailDf}) tails` : ''}` +
+      `${s.pairs ? `, a budget of ${s.pairs} pairs a cell` : ''}, min effect ${s.minEffectPct}%, ${s.rule} rule, ` +
       `${s.effectPct ? `a ${s.effectPct}% change in one cell` : 'no change (A/A)'}, seed ${s.seed}.`,
     '',
     `Run level: false call ${pct(o.falseCall)}, too noisy ${pct(o.tooNoisy)}${o.power === null ? '' : `, power ${pct(o.power)}`}.`,
     `Per cell: false call ${pct(o.cells.falseCall)}, too noisy ${pct(o.cells.tooNoisy)}, re-run ${pct(o.cells.rerun)}` +
-      `${o.cells.detected === null ? '' : `, changed cell detected ${pct(o.cells.detected)}`}; GPU time ${o.roundsPerCell.toFixed(2)}× a run without re-runs.`,
+      `${o.cells.detected === null ? '' : `, changed cell detected ${pct(o.cells.detected)}`}; GPU time ${o.roundsPerCell.toFixed(2)}× a run without re-runs, ${o.meanPairsPerCell.toFixed(2)} pairs a cell on average.`,
   );
   return lines.join('\n');
 }
@@ -178,6 +211,7 @@ export async function runSimulate(
         cells: noise.cells,
         repeats: noise.repeats,
         cvPct: Number(noise.cvPct.toFixed(3)),
+        orderEffectPct: Number(noise.orderEffectPct.toFixed(3)),
         minEffectPct: result.verdicts?.minEffectPct,
         effectPct: -5,
         ...settings,

@@ -34,6 +34,12 @@ export interface CellComparison {
   patchedMedian: number;
   /** why the verdict is insufficient-data, or why a call was withdrawn, when it is */
   reason?: string;
+  /** sequential rule: the fitted order effect γ (the run second in a pair against the first), % */
+  orderEffectPct?: number;
+  /** sequential rule: SD of one pair's residual after the fit (the cell's own, before pooling), % */
+  residualPct?: number;
+  /** sequential rule: runs left out as stalled (a residual past STALL_SCALES pooled scales), by pair */
+  stalled?: { pair: number; arm: 'baseline' | 'patched' }[];
 }
 
 export interface ComparedCell {
@@ -78,7 +84,15 @@ export interface VerdictMethod {
    * control); per-cell: only borderline cells are re-run and a call needs no confirmation (RunResults written
    * before the method was recorded)
    */
-  rule: 'confirmed' | 'per-cell';
+  rule: 'confirmed' | 'per-cell' | 'sequential';
+  /** sequential rule: pairs between looks */
+  lookEvery?: number;
+  /** sequential rule: most pairs a cell runs */
+  maxPairs?: number;
+  /** sequential rule: a cell is clear when its 95% interval rules out a change this large either way, % */
+  clearPct?: number;
+  /** sequential rule: false-call rate of a whole run, spent equally over its cells and looks, % */
+  familyPct?: number;
 }
 
 export interface RooflineShape {

@@ -293,6 +293,9 @@ const cellText = ({ comparison: c }: ComparedCell) =>
 
 const CONFIRMED_RULE =
   ' A call is re-run and stands only when the fresh pairs, judged alone, make the same call.';
+/** The sequential rule in one sentence (src/stats/sequential.ts), in place of the interval levels above. */
+const sequentialRule = (m: VerdictMethod) =>
+  ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the 95% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
 
 function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): string {
   const e2e = result.e2e;
@@ -308,7 +311,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
     .slice(0, 4)
     .join(', ');
   const out = [
-    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''} † borderline: named for a re-run.\n`,
+    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † borderline: named for a re-run.\n`,
   ];
   if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
   const { column, rowLabel, colLabel } = layout(e2e.cells);
@@ -329,6 +332,15 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
     ]);
   }
   out.push(cuttable(4, table(grid)));
+  // the sequential rule's fitted order effect, where it stands above the cell's residual noise
+  const order = compared.filter(
+    ({ comparison: c }) =>
+      c.orderEffectPct !== undefined && Math.abs(c.orderEffectPct) > (c.residualPct ?? 0),
+  );
+  if (order.length > 0)
+    out.push(
+      `Order effect fitted and removed (the second run of a pair against the first): ${order.map(({ cell, comparison: c }) => `${escapeText(cell.id, 60)} ${pct(c.orderEffectPct ?? Number.NaN)} (residual ${(c.residualPct ?? 0).toFixed(2)}%)`).join(', ')}.\n`,
+    );
   const detail = [
     ['cell', 'baseline', 'patched', 'Δ', 'interval', 'pairs', 're-runs', 'verdict'],
     ...compared.map(({ cell, comparison: c }) => [

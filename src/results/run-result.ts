@@ -174,6 +174,20 @@ export const E2eCell = z.object({
     })
     .optional()
     .describe('vllm-serve: a drift beyond the noise makes the cell too noisy (src/stats/drift.ts)'),
+  fit: z
+    .object({
+      orderEffectPct: z.number().optional().describe('γ: the run second in a pair against the first, %'),
+      residualPct: z.number().optional().describe("SD of one pair's residual after the fit, %"),
+      pairsUsed: z.number().int().nonnegative().describe('pairs the verdict used, stalls left out'),
+      stalled: z
+        .array(z.object({ pair: z.number().int().nonnegative(), arm: z.enum(['baseline', 'patched']) }))
+        .optional()
+        .describe('runs left out as stalled'),
+    })
+    .optional()
+    .describe(
+      'sequential rule, for reading only: what the verdict fitted (analyseRuns recomputes it from the samples)',
+    ),
 });
 export type E2eCell = z.infer<typeof E2eCell>;
 
@@ -291,10 +305,23 @@ export const VerdictSettings = z
     confidencePct: z.number().gt(0).lt(100).describe("level of a cell's first look, %"),
     rerunConfidencePct: z.number().gt(0).lt(100).describe('level once a cell was re-run, %'),
     rule: z
-      .enum(['confirmed', 'per-cell'])
+      .enum(['confirmed', 'per-cell', 'sequential'])
       .describe(
-        'confirmed: a call stands only when the re-run of the cell agrees; per-cell: no confirmation',
+        'confirmed: a call stands only when the re-run of the cell agrees; per-cell: no confirmation; sequential: looks every lookEvery pairs with the order effect fitted',
       ),
+    lookEvery: z.number().int().positive().optional().describe('sequential rule: pairs between looks'),
+    maxPairs: z.number().int().positive().optional().describe('sequential rule: most pairs a cell runs'),
+    clearPct: z
+      .number()
+      .positive()
+      .optional()
+      .describe('sequential rule: a cell stops clean when its 95% interval rules out this change, %'),
+    familyPct: z
+      .number()
+      .gt(0)
+      .lt(100)
+      .optional()
+      .describe('sequential rule: false-call rate of a whole run, spent over its cells and looks, %'),
     repeats: z.number().int().positive().describe("pairs of each cell's first round; re-runs follow them"),
   })
   .describe('how the GPU job judged e2e cells and chose re-runs, so a later report decides the same');

@@ -9,6 +9,7 @@
 import type { CellComparison, CellVerdict, ComparedCell, VerdictMethod } from '../report/model.js';
 import type { E2e, E2eCell } from '../results/run-result.js';
 import { driftExceeds } from './drift.js';
+import { judgeSequential, nextLook } from './sequential.js';
 import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
 
 export type { CellComparison, CellVerdict, ComparedCell } from '../report/model.js';
@@ -36,8 +37,16 @@ const levelOf = (cell: E2eCell, opts: CompareOptions) =>
     ? (opts.rerunConfidencePct ?? RERUN_CONFIDENCE * 100)
     : (opts.confidencePct ?? CONFIDENCE * 100);
 
-/** The method validate records when none is given: 95%, 97.5% once re-run, every call confirmed. */
+/**
+ * The method validate records: the confirmed rule while the e2e runner runs a round and one re-run; the
+ * sequential rule (sequentialMethod) once the runner looks every `lookEvery` pairs through nextLook.
+ */
 export function defaultMethod(minEffectPct: number): VerdictMethod {
+  return confirmedMethod(minEffectPct);
+}
+
+/** 95%, 97.5% once re-run, every call confirmed by a re-run. */
+export function confirmedMethod(minEffectPct: number): VerdictMethod {
   return {
     minEffectPct,
     confidencePct: CONFIDENCE * 100,
@@ -168,6 +177,7 @@ function firstRoundPairs(cell: E2eCell, firstRound: number | undefined): number 
  * cells stays near 5% (the README's run-level tables, from `vllm-kernel-ci simulate`).
  */
 export function judgeCell(cell: E2eCell, method: VerdictMethod, firstRound?: number): CellComparison {
+  if (method.rule === 'sequential') return judgeSequential([cell], method, firstRound)[0];
   const c = compareCell(cell, method);
   if (method.rule === 'per-cell' || !called(c.verdict)) return c;
   // validate re-runs it; a backend that could not leaves the call standing, and says so
@@ -192,10 +202,27 @@ const signed = (x: number) =>
   Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}%` : 'n/a';
 
 export function judgeE2e(e2e: E2e, method: VerdictMethod, firstRound?: number): ComparedCell[] {
+  if (method.rule === 'sequential') {
+    const judged = judgeSequential(e2e.cells, method, firstRound);
+    return e2e.cells.map((cell, i) => ({ cell, comparison: judged[i] }));
+  }
   return e2e.cells.map((cell) => ({ cell, comparison: judgeCell(cell, method, firstRound) }));
 }
 
-/** Whether validate runs a cell once more before the final verdict (a cell already re-run is not named again). */
-export function needsRerun(cell: E2eCell, method: VerdictMethod): boolean {
+/**
+ * Whether validate runs a cell once more before the final verdict (a cell already re-run is not named again).
+ * Under the sequential rule: whether its look says continue, with the scale pooled over `cells` (the run's
+ * cells; the cell alone when not given).
+ */
+export function needsRerun(
+  cell: E2eCell,
+  method: VerdictMethod,
+  cells: readonly E2eCell[] = [cell],
+): boolean {
+  if (method.rule === 'sequential') {
+    const at = Math.max(0, cells.indexOf(cell));
+    const all = cells.includes(cell) ? cells : [cell];
+    return cell.status === 'ok' && nextLook(all, method)[at] === 'continue';
+  }
   return (cell.reruns ?? 0) === 0 && cell.status === 'ok' && judgeCell(cell, method).borderline;
 }

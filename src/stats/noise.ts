@@ -1,6 +1,6 @@
 // A seeded model of e2e throughput noise for simulations: log-normal samples, slow drift across a cell's runs,
-// an optional penalty on whichever arm runs second in a pair, AR(1) correlation between consecutive runs, and
-// the arms' order (A B A B, or counterbalanced A B B A, B A A B). Pure given the generator.
+// an optional penalty on whichever arm runs second in a pair, AR(1) correlation between consecutive runs, stalled
+// runs, a noisier patched arm, heavy (Student-t) tails, and the arms' order (A B A B, or counterbalanced A B B A, B A A B). Pure given the generator.
 import type { E2eCell } from '../results/run-result.js';
 import { counterbalancedOrder } from './arm-order.js';
 
@@ -49,6 +49,20 @@ export interface NoiseModel {
   ar1?: number;
   /** alternating: the baseline always runs first in a pair; counterbalanced: A B, B A, B A, A B, … */
   order?: ArmOrder;
+  /** the patched arm's own CV when it differs from the baseline's (`cv`) */
+  cvPatched?: number;
+  /** fraction of runs that stall, and the throughput they keep (e.g. 0.05 and 0.7) */
+  stallRate?: number;
+  stallFactor?: number;
+  /** degrees of freedom of Student-t noise (heavy tails, scaled to the CV); normal when absent */
+  tailDf?: number;
+}
+
+/** A Student-t variate with `df` > 2 degrees of freedom, scaled to unit variance. */
+export function studentT(rand: () => number, df: number): number {
+  let chi2 = 0;
+  for (let k = 0; k < df; k++) chi2 += normal(rand) ** 2;
+  return (normal(rand) * Math.sqrt((df - 2) / df)) / Math.sqrt(chi2 / df);
 }
 
 export const REALISTIC_DRIFT = { trend: 0.04, wave: 0.02 };
@@ -65,6 +79,10 @@ export function simulatePairs(
   level = 1000,
 ): { baseline: number[]; patched: number[] } {
   const sigma = Math.sqrt(Math.log(1 + noise.cv ** 2));
+  const sigmaPatched = Math.sqrt(Math.log(1 + (noise.cvPatched ?? noise.cv) ** 2));
+  const stallRate = noise.stallRate ?? 0;
+  const stallFactor = noise.stallFactor ?? 1;
+  const draw = noise.tailDf ? () => studentT(rand, noise.tailDf ?? 0) : () => normal(rand);
   const positions = 2 * repeats;
   const slope = (2 * rand() - 1) * noise.trend;
   const cycles = 0.25 + 0.75 * rand();
@@ -77,7 +95,7 @@ export function simulatePairs(
   const innovation = Math.sqrt(1 - rho ** 2);
   let previous: number | undefined;
   const shock = () => {
-    const z = normal(rand);
+    const z = draw();
     previous = previous === undefined ? z : rho * previous + innovation * z;
     return previous;
   };
@@ -89,15 +107,19 @@ export function simulatePairs(
   const patched: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const late = opens === undefined || opens[2 * i] === 'baseline';
-    const sample = (t: number, truth: number, isSecond: boolean) =>
-      truth * (isSecond ? second : 1) * drift(t) * Math.exp(sigma * shock() - sigma ** 2 / 2);
+    const sample = (t: number, truth: number, isSecond: boolean, sd: number) =>
+      truth *
+      (isSecond ? second : 1) *
+      drift(t) *
+      Math.exp(sd * shock() - sd ** 2 / 2) *
+      (stallRate > 0 && rand() < stallRate ? stallFactor : 1);
     // shocks are drawn in run order, so AR(1) links consecutive runs whichever arm they belong to
     if (late) {
-      baseline.push(sample(2 * i, level, false));
-      patched.push(sample(2 * i + 1, level * (1 + change), true));
+      baseline.push(sample(2 * i, level, false, sigma));
+      patched.push(sample(2 * i + 1, level * (1 + change), true, sigmaPatched));
     } else {
-      patched.push(sample(2 * i, level * (1 + change), false));
-      baseline.push(sample(2 * i + 1, level, true));
+      patched.push(sample(2 * i, level * (1 + change), false, sigmaPatched));
+      baseline.push(sample(2 * i + 1, level, true, sigma));
     }
   }
   return { baseline, patched };

@@ -4,8 +4,10 @@
 import type { OverallVerdict, VerdictMethod } from '../report/model.js';
 import type { E2eCell, RunResult } from '../results/run-result.js';
 import { analyseRuns } from './analyse.js';
-import { defaultMethod, needsRerun } from './e2e.js';
+import { confirmedMethod, needsRerun } from './e2e.js';
 import { type ArmOrder, type NoiseModel, prng, REALISTIC_DRIFT, simulatePairs } from './noise.js';
+import { huberFit, pairData } from './order-fit.js';
+import { decide, judgeSequential, lookPriority, sequentialMethod } from './sequential.js';
 import { perCellMethod, VERDICTS } from './verdict.js';
 
 export interface SimulationSettings {
@@ -30,6 +32,18 @@ export interface SimulationSettings {
   /** slow drift across a cell's runs: a linear trend up to ±trendPct and a wave of ±wavePct */
   trendPct: number;
   wavePct: number;
+  /** runs that stall, %, and the throughput a stalled run keeps */
+  stallRatePct: number;
+  stallFactor: number;
+  /** the patched arm's noise of one sample, %; the baseline's (cvPct) when absent */
+  cvPatchedPct?: number;
+  /** Student-t noise of this many degrees of freedom (heavy tails); 0: normal */
+  tailDf: number;
+  /**
+   * pairs per cell the run can afford (the budget-fitted plan's repeats): the sequential rule spends
+   * pairs × cells over its looks; the other rules run this many pairs a round. 0: no budget
+   */
+  pairs: number;
 }
 
 export const DEFAULT_SIMULATION: SimulationSettings = {
@@ -44,9 +58,13 @@ export const DEFAULT_SIMULATION: SimulationSettings = {
   ar1: 0,
   minEffectPct: 2,
   order: 'counterbalanced',
-  rule: 'confirmed',
+  rule: 'sequential',
   trendPct: REALISTIC_DRIFT.trend * 100,
   wavePct: REALISTIC_DRIFT.wave * 100,
+  stallRatePct: 0,
+  stallFactor: 0.7,
+  tailDf: 0,
+  pairs: 0,
 };
 
 export interface SimulationOutcome {
@@ -69,6 +87,8 @@ export interface SimulationOutcome {
   };
   /** GPU time against a run without re-runs: mean rounds per cell */
   roundsPerCell: number;
+  /** mean pairs a cell ran (re-runs and later looks included) */
+  meanPairsPerCell: number;
 }
 
 function skeleton(runner: string, method: VerdictMethod, repeats: number, cells: E2eCell[]): RunResult {
@@ -93,7 +113,63 @@ function skeleton(runner: string, method: VerdictMethod, repeats: number, cells:
 }
 
 export function methodOf(s: Pick<SimulationSettings, 'minEffectPct' | 'rule'>): VerdictMethod {
-  return s.rule === 'confirmed' ? defaultMethod(s.minEffectPct) : perCellMethod(s.minEffectPct);
+  if (s.rule === 'sequential') return sequentialMethod(s.minEffectPct);
+  return s.rule === 'confirmed' ? confirmedMethod(s.minEffectPct) : perCellMethod(s.minEffectPct);
+}
+
+function simCell(c: number, pairs: { baseline: number[]; patched: number[] }): E2eCell {
+  return {
+    id: `cell-${c}`,
+    params: {},
+    metric: 'output_throughput',
+    unit: 'tok/s',
+    higherIsBetter: true,
+    ...pairs,
+    status: 'ok',
+    reruns: 0,
+  };
+}
+
+/**
+ * One runner's cells under the sequential rule, as the e2e runner would run them: a look after every
+ * `lookEvery` pairs of every open cell (nextLook's decisions); when the budget of `pairs` × cells left cannot
+ * serve every open cell, the next `lookEvery` pairs go to the one nearest a call (lookPriority), then it looks again.
+ */
+export function sequentialCells(
+  rand: () => number,
+  s: SimulationSettings,
+  method: VerdictMethod,
+  noise: NoiseModel,
+  change: number,
+): E2eCell[] {
+  const k = method.lookEvery ?? 4;
+  const max = method.maxPairs ?? 16;
+  const full = Array.from({ length: s.cells }, (_, c) =>
+    simulatePairs(rand, max, c === 0 ? change : 0, noise),
+  );
+  const shown = full.map(() => Math.min(k, max));
+  let budget = s.pairs > 0 ? s.pairs * s.cells - k * s.cells : Number.POSITIVE_INFINITY;
+  const view = () =>
+    full.map((f, c) =>
+      simCell(c, { baseline: f.baseline.slice(0, shown[c]), patched: f.patched.slice(0, shown[c]) }),
+    );
+  for (;;) {
+    const cells = view();
+    const open = judgeSequential(cells, method)
+      .map((j, c) => ({ d: decide(cells[c], j, method), c, priority: lookPriority(j, method) }))
+      .filter((x) => x.d === 'continue')
+      .sort((a, b) => b.priority - a.priority);
+    let moved = false;
+    // a budget that cannot serve every open cell goes, a look at a time, to the one nearest a call
+    const served = budget >= k * open.length ? open : open.slice(0, 1);
+    for (const { c } of served) {
+      if (budget < k) break;
+      shown[c] = Math.min(max, shown[c] + k);
+      budget -= k;
+      moved = true;
+    }
+    if (!moved) return cells;
+  }
 }
 
 export function simulateRuns(partial: Partial<SimulationSettings> = {}): SimulationOutcome {
@@ -107,7 +183,13 @@ export function simulateRuns(partial: Partial<SimulationSettings> = {}): Simulat
     orderEffect: s.orderEffectPct / 100,
     ar1: s.ar1,
     order: s.order,
+    cvPatched: s.cvPatchedPct === undefined ? undefined : s.cvPatchedPct / 100,
+    stallRate: s.stallRatePct / 100,
+    stallFactor: s.stallFactor,
+    tailDf: s.tailDf > 0 ? s.tailDf : undefined,
   };
+  const repeats = s.pairs > 0 ? s.pairs : s.repeats;
+  let pairsRun = 0;
   const change = s.effectPct / 100;
   const wanted: OverallVerdict | undefined = change > 0 ? 'improved' : change < 0 ? 'regressed' : undefined;
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<OverallVerdict, number>;
@@ -122,29 +204,27 @@ export function simulateRuns(partial: Partial<SimulationSettings> = {}): Simulat
     const results: RunResult[] = [];
     for (let r = 0; r < s.runners; r++) {
       const cells: E2eCell[] = [];
-      for (let c = 0; c < s.cells; c++) {
-        const truth = c === 0 ? change : 0;
-        const cell: E2eCell = {
-          id: `cell-${c}`,
-          params: {},
-          metric: 'output_throughput',
-          unit: 'tok/s',
-          higherIsBetter: true,
-          ...simulatePairs(rand, s.repeats, truth, noise),
-          status: 'ok',
-          reruns: 0,
-        };
-        // the re-run comes later, under its own drift, and is appended as validate does
-        if (needsRerun(cell, method)) {
-          const more = simulatePairs(rand, s.repeats, truth, noise);
-          cell.baseline.push(...more.baseline);
-          cell.patched.push(...more.patched);
-          cell.reruns = 1;
-          reruns++;
+      if (method.rule === 'sequential') {
+        cells.push(...sequentialCells(rand, s, method, noise, change));
+        for (const cell of cells) if (cell.baseline.length > (method.lookEvery ?? 4)) reruns++;
+      } else {
+        for (let c = 0; c < s.cells; c++) {
+          const truth = c === 0 ? change : 0;
+          const cell = simCell(c, simulatePairs(rand, repeats, truth, noise));
+          // the re-run comes later, under its own drift, and is appended as validate does
+          if (needsRerun(cell, method)) {
+            const more = simulatePairs(rand, repeats, truth, noise);
+            cell.baseline.push(...more.baseline);
+            cell.patched.push(...more.patched);
+            cell.reruns = 1;
+            reruns++;
+          }
+          cells.push(cell);
         }
-        cells.push(cell);
       }
-      results.push(skeleton(`runner-${r}`, method, s.repeats, cells));
+      for (const cell of cells) pairsRun += cell.baseline.length;
+      const first = method.rule === 'sequential' ? (method.lookEvery ?? 4) : repeats;
+      results.push(skeleton(`runner-${r}`, method, first, cells));
     }
     const report = analyseRuns(results, { minEffectPct: s.minEffectPct, failOnRegression: false });
     const v = report.verdict.verdict;
@@ -178,50 +258,66 @@ export function simulateRuns(partial: Partial<SimulationSettings> = {}): Simulat
       detected: changed ? detected / changed : null,
     },
     roundsPerCell: 1 + reruns / (n * s.runners * s.cells),
+    meanPairsPerCell: pairsRun / (n * s.runners * s.cells),
   };
 }
 
-/** Noise of a real A/A RunResult: each cell's paired log ratios, their spread as one sample's CV. */
+/** Noise of a real A/A RunResult: per cell, the fit d = μ + γ·s + ε of its pairs, and the worst cell. */
 export interface NoiseEstimate {
   cells: number;
   repeats: number;
-  /** median over cells of sd(ln(patched/baseline)) / √2, % */
+  /** the worst cell's residual noise of one sample (residual SD of a pair / √2), %: what the simulation uses */
   cvPct: number;
-  /** per cell, same estimate */
-  perCell: { id: string; cvPct: number; pairs: number }[];
-  /** lag-1 autocorrelation of the paired log ratios in run order, pooled over cells */
+  /** the cell it comes from */
+  worst: string;
+  /** the largest |γ| over the cells, %: the simulation's order effect */
+  orderEffectPct: number;
+  /** per cell: raw CV (sd of d / √2, the order effect in it), γ and the residual CV, % */
+  perCell: { id: string; cvPct: number; orderEffectPct: number; residualCvPct: number; pairs: number }[];
+  /** lag-1 autocorrelation of the fit's residuals in run order, pooled over cells */
   lag1: number;
 }
 
 export function estimateNoise(result: RunResult): NoiseEstimate {
   const cells = (result.e2e?.cells ?? []).filter((c) => c.status === 'ok');
+  // RunResults without a recorded method ran the pairs in the order before the counterbalanced one
+  const legacy = result.verdicts === undefined;
   const perCell: NoiseEstimate['perCell'] = [];
   let lagNum = 0;
   let lagDen = 0;
   for (const cell of cells) {
-    const n = Math.min(cell.baseline.length, cell.patched.length);
-    const d: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const b = cell.baseline[i];
-      const p = cell.patched[i];
-      if (b > 0 && p > 0 && Number.isFinite(b) && Number.isFinite(p)) d.push(Math.log(p / b));
-    }
-    if (d.length < 3) continue;
+    const { d, s } = pairData(cell, result.verdicts?.repeats, legacy);
+    if (d.length < 4) continue;
     const mean = d.reduce((a, x) => a + x, 0) / d.length;
-    const ss = d.reduce((a, x) => a + (x - mean) ** 2, 0);
-    const sd = Math.sqrt(ss / (d.length - 1));
-    perCell.push({ id: cell.id, cvPct: (sd / Math.SQRT2) * 100, pairs: d.length });
-    for (let i = 1; i < d.length; i++) lagNum += (d[i] - mean) * (d[i - 1] - mean);
+    const sd = Math.sqrt(d.reduce((a, x) => a + (x - mean) ** 2, 0) / (d.length - 1));
+    // least squares: the residuals' own spread is what the order effect leaves
+    const fit = huberFit(d, s, Number.POSITIVE_INFINITY);
+    const ss = fit.residuals.reduce((a, r) => a + r * r, 0);
+    const residualSd = Math.sqrt(ss / (d.length - fit.params));
+    perCell.push({
+      id: cell.id,
+      cvPct: (sd / Math.SQRT2) * 100,
+      orderEffectPct: (Math.exp(fit.gamma) - 1) * 100,
+      residualCvPct: (residualSd / Math.SQRT2) * 100,
+      pairs: d.length,
+    });
+    for (let i = 1; i < d.length; i++) lagNum += fit.residuals[i] * fit.residuals[i - 1];
     lagDen += ss;
   }
   if (perCell.length === 0) {
     throw new Error(
-      'The RunResult has no e2e cell with 3 or more usable pairs: run validate with `e2e-aa: true` and an e2e backend first.',
+      'The RunResult has no e2e cell with 4 or more usable pairs: run validate with `e2e-aa: true` and an e2e backend first.',
     );
   }
-  const sorted = perCell.map((c) => c.cvPct).sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const cvPct = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const worst = perCell.reduce((a, c) => (c.residualCvPct > a.residualCvPct ? c : a));
   const repeats = result.verdicts?.repeats ?? Math.min(...perCell.map((c) => c.pairs));
-  return { cells: perCell.length, repeats, cvPct, perCell, lag1: lagDen > 0 ? lagNum / lagDen : 0 };
+  return {
+    cells: perCell.length,
+    repeats,
+    cvPct: worst.residualCvPct,
+    worst: worst.id,
+    orderEffectPct: Math.max(...perCell.map((c) => Math.abs(c.orderEffectPct))),
+    perCell,
+    lag1: lagDen > 0 ? lagNum / lagDen : 0,
+  };
 }
