@@ -1,5 +1,5 @@
 // Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
-import { inputSpec, MODES, type Mode } from './inputs.js';
+import { DEFAULT_VLLM_VERSION, inputSpec, MODES, type Mode } from './inputs.js';
 import { COMPILE_TARGETS } from './results/compile-matrix.js';
 import { checkNotOption, checkRef } from './security/refs.js';
 
@@ -160,8 +160,23 @@ function asConfigError<T>(check: () => T): T {
   }
 }
 
+/** What the run's event says, for defaults that depend on it. */
+export interface ConfigContext {
+  /** the pull request's head commit (an approving review's commit_id first), when the event is one */
+  headSha?: string;
+}
+
+/**
+ * vllm-ref when it is not given: a release for `pypi`; for a git repository or a local path the event's head
+ * commit, else `HEAD` (a release number is never a git tag of vLLM, whose tags are `v0.x.y`).
+ */
+export function defaultVllmRef(repository: string, context: ConfigContext): string {
+  if (repository === 'pypi') return DEFAULT_VLLM_VERSION;
+  return context.headSha ?? 'HEAD';
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
-export function parseConfig(read: InputReader): Config {
+export function parseConfig(read: InputReader, context: ConfigContext = {}): Config {
   const get = (name: string): string => {
     const raw = read(name);
     if (raw !== undefined && raw.trim() !== '') return raw.trim();
@@ -171,7 +186,9 @@ export function parseConfig(read: InputReader): Config {
 
   const mode = oneOf('mode', get('mode'), MODES);
   const repository = get('vllm-repository');
-  const ref = asConfigError(() => checkRef('vllm-ref', get('vllm-ref'), repository));
+  const ref = asConfigError(() =>
+    checkRef('vllm-ref', get('vllm-ref') || defaultVllmRef(repository, context), repository),
+  );
   // values that reach a command line as arguments must never read as options
   for (const name of [
     'vllm-repository',

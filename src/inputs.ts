@@ -37,9 +37,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'vllm-ref',
-    description:
-      'Branch, tag, commit SHA or `refs/pull/N/head` of the vLLM repository; a release version such as `0.19.1` when the repository is `pypi`.',
-    default: DEFAULT_VLLM_VERSION,
+    description: `Branch, tag, commit SHA or \`refs/pull/N/head\` of the vLLM repository; a release version such as \`0.19.1\` when the repository is \`pypi\`. Empty: the pull request's head commit (an approving review's commit), else \`HEAD\`, for a git repository or a local path; \`${DEFAULT_VLLM_VERSION}\` for \`pypi\`.`,
     modes: RUNS,
   },
   {

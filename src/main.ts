@@ -2,7 +2,7 @@
 import * as core from '@actions/core';
 import { context } from '@actions/github';
 import { parseConfig } from './config.js';
-import { workflowContextFromActions } from './github/context.js';
+import { pullRequestHeadSha, workflowContextFromActions } from './github/context.js';
 import { type Host, writeOutputs } from './host.js';
 import { runMode } from './modes/index.js';
 import { guardWorkflowCommands } from './security/echo.js';
@@ -36,7 +36,9 @@ export const actionHost: Host = {
 export async function run(): Promise<void> {
   try {
     for (const secret of knownSecrets(process.env, core.getInput('github-token'))) core.setSecret(secret);
-    const config = parseConfig((name) => core.getInput(name));
+    const config = parseConfig((name) => core.getInput(name), {
+      headSha: actionHost.workflow && pullRequestHeadSha(actionHost.workflow),
+    });
     const outcome = await runMode(config, actionHost);
     writeOutputs(actionHost, outcome);
     if (outcome.exitCode !== 0) core.setFailed(outcome.failure ?? `verdict: ${outcome.verdict}`);
