@@ -5,6 +5,7 @@ import { parseConfig } from './config.js';
 import { pullRequestHeadSha, workflowContextFromActions } from './github/context.js';
 import { type Host, writeOutputs } from './host.js';
 import { runMode } from './modes/index.js';
+import { useEnvProxy } from './proxy.js';
 import { guardWorkflowCommands } from './security/echo.js';
 import { knownSecrets } from './security/scrub.js';
 
@@ -35,6 +36,8 @@ export const actionHost: Host = {
 
 export async function run(): Promise<void> {
   try {
+    const proxy = useEnvProxy(process.env);
+    if (proxy.warning) core.warning(proxy.warning);
     for (const secret of knownSecrets(process.env, core.getInput('github-token'))) core.setSecret(secret);
     const config = parseConfig((name) => core.getInput(name), {
       headSha: actionHost.workflow && pullRequestHeadSha(actionHost.workflow),
