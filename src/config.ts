@@ -50,6 +50,8 @@ export interface Config {
   allowWriteTokenWithForkCode: boolean;
   /** targets of the compile matrix; empty: the compile step is skipped */
   compileTargets: string[];
+  /** the output directory as this job's artifact: whether, and for how many days */
+  artifacts: { upload: boolean; retentionDays: number };
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -134,6 +136,13 @@ export function parseBranchName(name: string, value: string): string {
   const invalid = !/^[A-Za-z0-9._/-]+$/.test(value) || /\.\.|\/\/|^[-/.]|[/.]$|\.lock$|\/\./.test(value);
   if (invalid) throw bad(name, value, 'a git branch name such as vllm-kernel-ci-data');
   return value;
+}
+
+/** Artifact retention: whole days, 1 to 90 as GitHub accepts them. */
+export function parseRetentionDays(name: string, value: string): number {
+  const days = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(days >= 1 && days <= 90)) throw bad(name, value, 'whole days from 1 to 90');
+  return days;
 }
 
 /** Compile matrix targets: a comma list of known targets, or `none`. */
@@ -242,5 +251,9 @@ export function parseConfig(read: InputReader, context: ConfigContext = {}): Con
       get('allow-write-token-with-fork-code'),
     ),
     compileTargets: parseCompileTargets('compile-targets', get('compile-targets')),
+    artifacts: {
+      upload: parseBoolean('upload-artifacts', get('upload-artifacts')),
+      retentionDays: parseRetentionDays('artifact-retention-days', get('artifact-retention-days')),
+    },
   };
 }

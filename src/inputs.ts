@@ -215,6 +215,20 @@ export const INPUTS: readonly InputSpec[] = [
       "The run-result.json of an earlier vllm-serve e2e on this runner (a pilot, e.g. a run with `e2e-budget: 30`): the plan's minutes then come from its measured baseline tok/s, server starts and sleep-mode swaps instead of the published MI355X figures. Empty: the published figures.",
     modes: RUNS,
   },
+  {
+    name: 'upload-artifacts',
+    description:
+      "Upload the output directory (RunResult, report, every raw log) as this job's artifact `vllm-kernel-ci-out-<runner>`; `false` when the workflow uploads what it needs itself.",
+    default: 'true',
+    modes: RUNS,
+  },
+  {
+    name: 'artifact-retention-days',
+    description:
+      "Days GitHub keeps that artifact, 1 to 90 (the repository's own limit applies when it is lower).",
+    default: '14',
+    modes: RUNS,
+  },
 ];
 
 export function inputSpec(name: string): InputSpec {

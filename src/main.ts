@@ -23,14 +23,16 @@ export const actionHost: Host = {
   env: process.env,
   // @actions/github read GITHUB_EVENT_PATH and the GITHUB_* variables once, when it was imported
   workflow: workflowContextFromActions(context, process.env),
-  uploadArtifact: async (name, files, rootDir) => {
+  uploadArtifact: async (name, files, rootDir, options) => {
     // the Actions runtime hands its artifact service token only to real workflow jobs
     if (!process.env.ACTIONS_RUNTIME_TOKEN) {
       core.info(`not uploading artifact ${name}: no Actions runtime here (ACTIONS_RUNTIME_TOKEN is unset)`);
       return;
     }
     const { DefaultArtifactClient } = await import('@actions/artifact');
-    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, { retentionDays: 14 });
+    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, {
+      retentionDays: options?.retentionDays ?? 14,
+    });
   },
 };
 
