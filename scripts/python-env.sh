@@ -28,7 +28,10 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
     echo "import site; site.addsitedir('$(purelib "$base")')" >"$(purelib "$venv")/base-venv.pth"
     "$venv/bin/python" -m pip install --quiet --no-deps -r "$req" >&2
   else
-    "$venv/bin/python" -m pip install --quiet -r "$req" >&2
+    # pip's own progress (each download and its size; a bar on a terminal): the kernels' venv is gigabytes of wheels
+    bar=off
+    [ -t 2 ] && bar=on
+    "$venv/bin/python" -m pip install --progress-bar "$bar" -r "$req" >&2
   fi
   touch "$venv/.complete"
 fi

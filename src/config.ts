@@ -1,5 +1,5 @@
 // Inputs (action) and flags (CLI) become one typed Config here; every bad value is an error naming the input.
-import { inputSpec, MODES, type Mode } from './inputs.js';
+import { DEFAULT_VLLM_VERSION, inputSpec, MODES, type Mode } from './inputs.js';
 import { COMPILE_TARGETS } from './results/compile-matrix.js';
 import { checkNotOption, checkRef } from './security/refs.js';
 
@@ -54,6 +54,8 @@ export interface Config {
   allowWriteTokenWithForkCode: boolean;
   /** targets of the compile matrix; empty: the compile step is skipped */
   compileTargets: string[];
+  /** the output directory as this job's artifact: whether, and for how many days */
+  artifacts: { upload: boolean; retentionDays: number };
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -146,6 +148,13 @@ export function parseBranchName(name: string, value: string): string {
   return value;
 }
 
+/** Artifact retention: whole days, 1 to 90 as GitHub accepts them. */
+export function parseRetentionDays(name: string, value: string): number {
+  const days = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(days >= 1 && days <= 90)) throw bad(name, value, 'whole days from 1 to 90');
+  return days;
+}
+
 /** Compile matrix targets: a comma list of known targets, or `none`. */
 export function parseCompileTargets(name: string, value: string): string[] {
   if (value === 'none') return [];
@@ -170,8 +179,23 @@ function asConfigError<T>(check: () => T): T {
   }
 }
 
+/** What the run's event says, for defaults that depend on it. */
+export interface ConfigContext {
+  /** the pull request's head commit (an approving review's commit_id first), when the event is one */
+  headSha?: string;
+}
+
+/**
+ * vllm-ref when it is not given: a release for `pypi`; for a git repository or a local path the event's head
+ * commit, else `HEAD` (a release number is never a git tag of vLLM, whose tags are `v0.x.y`).
+ */
+export function defaultVllmRef(repository: string, context: ConfigContext): string {
+  if (repository === 'pypi') return DEFAULT_VLLM_VERSION;
+  return context.headSha ?? 'HEAD';
+}
+
 /** Builds the Config from any source of raw input values; defaults come from INPUTS. */
-export function parseConfig(read: InputReader): Config {
+export function parseConfig(read: InputReader, context: ConfigContext = {}): Config {
   const get = (name: string): string => {
     const raw = read(name);
     if (raw !== undefined && raw.trim() !== '') return raw.trim();
@@ -181,7 +205,9 @@ export function parseConfig(read: InputReader): Config {
 
   const mode = oneOf('mode', get('mode'), MODES);
   const repository = get('vllm-repository');
-  const ref = asConfigError(() => checkRef('vllm-ref', get('vllm-ref'), repository));
+  const ref = asConfigError(() =>
+    checkRef('vllm-ref', get('vllm-ref') || defaultVllmRef(repository, context), repository),
+  );
   // values that reach a command line as arguments must never read as options
   for (const name of [
     'vllm-repository',
@@ -237,5 +263,9 @@ export function parseConfig(read: InputReader): Config {
       get('allow-write-token-with-fork-code'),
     ),
     compileTargets: parseCompileTargets('compile-targets', get('compile-targets')),
+    artifacts: {
+      upload: parseBoolean('upload-artifacts', get('upload-artifacts')),
+      retentionDays: parseRetentionDays('artifact-retention-days', get('artifact-retention-days')),
+    },
   };
 }

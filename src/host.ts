@@ -15,7 +15,12 @@ export interface Host {
   /** The event, payload, commit and run, read once at the entry; absent: read from `env` (workflowContextOf). */
   workflow?: WorkflowContext;
   /** Uploads files under rootDir as one workflow artifact; absent where there is no workflow run (the CLI). */
-  uploadArtifact?(name: string, files: string[], rootDir: string): Promise<void>;
+  uploadArtifact?(
+    name: string,
+    files: string[],
+    rootDir: string,
+    options?: { retentionDays?: number },
+  ): Promise<void>;
 }
 
 /** What a mode hands back: the action's outputs and the process exit status. */

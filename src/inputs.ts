@@ -37,9 +37,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'vllm-ref',
-    description:
-      'Branch, tag, commit SHA or `refs/pull/N/head` of the vLLM repository; a release version such as `0.19.1` when the repository is `pypi`.',
-    default: DEFAULT_VLLM_VERSION,
+    description: `Branch, tag, commit SHA or \`refs/pull/N/head\` of the vLLM repository; a release version such as \`0.19.1\` when the repository is \`pypi\`. Empty: the pull request's head commit (an approving review's commit), else \`HEAD\`, for a git repository or a local path; \`${DEFAULT_VLLM_VERSION}\` for \`pypi\`.`,
     modes: RUNS,
   },
   {
@@ -229,6 +227,20 @@ export const INPUTS: readonly InputSpec[] = [
     name: 'e2e-rates',
     description:
       "The run-result.json of an earlier vllm-serve e2e on this runner (a pilot, e.g. a run with `e2e-budget: 30`): the plan's minutes then come from its measured baseline tok/s, server starts and sleep-mode swaps instead of the published MI355X figures. Empty: the published figures.",
+    modes: RUNS,
+  },
+  {
+    name: 'upload-artifacts',
+    description:
+      "Upload the output directory (RunResult, report, every raw log) as this job's artifact `vllm-kernel-ci-out-<runner>`; `false` when the workflow uploads what it needs itself.",
+    default: 'true',
+    modes: RUNS,
+  },
+  {
+    name: 'artifact-retention-days',
+    description:
+      "Days GitHub keeps that artifact, 1 to 90 (the repository's own limit applies when it is lower).",
+    default: '14',
     modes: RUNS,
   },
 ];

@@ -2,9 +2,10 @@
 import * as core from '@actions/core';
 import { context } from '@actions/github';
 import { parseConfig } from './config.js';
-import { workflowContextFromActions } from './github/context.js';
+import { pullRequestHeadSha, workflowContextFromActions } from './github/context.js';
 import { type Host, writeOutputs } from './host.js';
 import { runMode } from './modes/index.js';
+import { useEnvProxy } from './proxy.js';
 import { guardWorkflowCommands } from './security/echo.js';
 import { knownSecrets } from './security/scrub.js';
 
@@ -22,21 +23,27 @@ export const actionHost: Host = {
   env: process.env,
   // @actions/github read GITHUB_EVENT_PATH and the GITHUB_* variables once, when it was imported
   workflow: workflowContextFromActions(context, process.env),
-  uploadArtifact: async (name, files, rootDir) => {
+  uploadArtifact: async (name, files, rootDir, options) => {
     // the Actions runtime hands its artifact service token only to real workflow jobs
     if (!process.env.ACTIONS_RUNTIME_TOKEN) {
       core.info(`not uploading artifact ${name}: no Actions runtime here (ACTIONS_RUNTIME_TOKEN is unset)`);
       return;
     }
     const { DefaultArtifactClient } = await import('@actions/artifact');
-    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, { retentionDays: 14 });
+    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, {
+      retentionDays: options?.retentionDays ?? 14,
+    });
   },
 };
 
 export async function run(): Promise<void> {
   try {
+    const proxy = useEnvProxy(process.env);
+    if (proxy.warning) core.warning(proxy.warning);
     for (const secret of knownSecrets(process.env, core.getInput('github-token'))) core.setSecret(secret);
-    const config = parseConfig((name) => core.getInput(name));
+    const config = parseConfig((name) => core.getInput(name), {
+      headSha: actionHost.workflow && pullRequestHeadSha(actionHost.workflow),
+    });
     const outcome = await runMode(config, actionHost);
     writeOutputs(actionHost, outcome);
     if (outcome.exitCode !== 0) core.setFailed(outcome.failure ?? `verdict: ${outcome.verdict}`);

@@ -34,6 +34,17 @@ describe('parseConfig', () => {
     expect(() => from(values)).toThrow(message);
   });
 
+  it('defaults vllm-ref to a release only for pypi; a git repository or path gets the head commit, else HEAD', () => {
+    const head = 'ab'.repeat(20);
+    expect(from({}).vllm.ref).toBe('0.33.0');
+    expect(parseConfig(() => undefined, { headSha: head }).vllm.ref).toBe('0.33.0');
+    expect(from({ 'vllm-repository': '/work/vllm' }).vllm.ref).toBe('HEAD');
+    const git = (values: Record<string, string>) => parseConfig((n) => values[n], { headSha: head }).vllm.ref;
+    expect(git({ 'vllm-repository': '/work/vllm' })).toBe(head);
+    expect(git({ 'vllm-repository': 'vllm-project/vllm' })).toBe(head);
+    expect(git({ 'vllm-repository': '/work/vllm', 'vllm-ref': 'main' })).toBe('main');
+  });
+
   it('says what is accepted for a malformed shape', () => {
     expect(() => from({ shapes: '1024x' })).toThrow(/Expected comma-separated INPUTxOUTPUT token lengths/);
   });

@@ -73,4 +73,15 @@ describe('README', () => {
         .map((l) => l.split('#')[0].trim()),
     ).toEqual(['npm ci && npm run validate', 'npm ci && npm test']);
   });
+
+  it('names the Node the tool runs on in .node-version, and lets npm ci run on an older one without warning', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8'));
+    const major = (await readFile(join(ROOT, '.node-version'), 'utf8')).trim();
+    expect(pkg.engines.node).toBe(`>=${major}`);
+    expect(lock.packages['node_modules/node'].version.split('.')[0]).toBe(major);
+    // npm skips the root's engines when devEngines is there: engines is for the installed command
+    expect(pkg.devEngines.runtime).toMatchObject({ name: 'node', onFail: 'error' });
+    expect(readme).toContain('Node.js 20 or newer with npm 10.9 or newer');
+  });
 });

@@ -286,6 +286,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         impls = {"eager": unfused_gate, "compile": None, "fused": head}
     cells, failures, resources, variants, ab = [], [], {}, [], []
     grid = [(k, n) for k, ns in args.grid.items() for n in ns]
+    total, done = len(args.dtype) * len(grid), 0
     for dtype_name in args.dtype:
         dtype = DTYPES[dtype_name]
         elt = torch.empty((), dtype=dtype).element_size()
@@ -345,6 +346,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
                     warps_variants(sg, dtype_name, weight, sets, calls, args.reps, copy_gbps, nbytes)
                 )
             print_row(dtype_name, k, n, row, nbytes, copy_gbps)
+            done += 1
+            # the step's heartbeat reads the last of these (src/pipeline/heartbeat.ts)
+            print(f"[progress] {done} of {total} cells", flush=True)
             del sets
             if device == "cuda":
                 torch.cuda.empty_cache()

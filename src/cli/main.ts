@@ -1,4 +1,5 @@
 // The same modes from a terminal: `vllm-kernel-ci <command> [--flag value ...]`, dispatched through COMMANDS.
+import { useEnvProxy } from '../proxy.js';
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS } from './commands.js';
 import { type CliCommand, type CliIo, processIo } from './io.js';
@@ -22,6 +23,8 @@ export async function runCli(
   commands: readonly CliCommand[] = COMMANDS,
 ): Promise<number> {
   const [name, ...rest] = argv;
+  const proxy = useEnvProxy(process.env);
+  if (proxy.warning) io.err(`warning: ${proxy.warning}`);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(mainHelp(commands));
     return 0;

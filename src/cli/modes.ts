@@ -1,6 +1,7 @@
 // The action's modes as terminal commands: flags from the INPUTS table → Config → the same runMode as the action.
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../config.js';
+import { pullRequestHeadSha, workflowContextOf } from '../github/context.js';
 import { writeOutputs } from '../host.js';
 import { INPUTS, type Mode } from '../inputs.js';
 import { runMode } from '../modes/index.js';
@@ -73,10 +74,12 @@ async function runModeCommand(mode: Mode, args: string[], io: CliIo): Promise<nu
       return 0;
     }
     const host = cliHost(io);
-    const config = parseConfig((name) =>
-      name === 'mode'
-        ? mode
-        : ((values as Record<string, string | boolean | undefined>)[name] as string | undefined),
+    const config = parseConfig(
+      (name) =>
+        name === 'mode'
+          ? mode
+          : ((values as Record<string, string | boolean | undefined>)[name] as string | undefined),
+      { headSha: pullRequestHeadSha(await workflowContextOf(host)) },
     );
     if (plan) {
       const rates = await planRates(config.e2e.model, config.e2e.ratesFile);

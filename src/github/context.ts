@@ -129,6 +129,11 @@ export function runIdentity(ctx: WorkflowContext): RunIdentityFromContext {
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as RunIdentityFromContext;
 }
 
+/** The pull request's head commit of a pull_request-family event (an approving review's commit first), else undefined. */
+export function pullRequestHeadSha(ctx: Pick<WorkflowContext, 'payload'>): string | undefined {
+  return sha(obj(ctx.payload.review).commit_id) ?? sha(obj(obj(ctx.payload.pull_request).head).sha);
+}
+
 /** runIdentity as the RunResult's identity fields. */
 export function runResultIdentity(ctx: WorkflowContext): Partial<RunResult['identity']> {
   return runIdentity(ctx);

@@ -8,6 +8,7 @@ import {
   ratesFor,
   type ThroughputRates,
 } from '../pipeline/e2e-plan.js';
+import { describePlanPower, planPower } from '../pipeline/plan-power.js';
 
 type PlanRates = { rates: ThroughputRates; assumed: boolean };
 
@@ -54,5 +55,8 @@ export function renderPlan(config: Config, json: boolean, rates?: PlanRates): st
       `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`,
     );
   const plan = e2ePlanFor(config, rates);
-  return json ? JSON.stringify({ backend: 'vllm-serve', ...plan }, null, 2) : describePlan(plan).join('\n');
+  const power = planPower(plan, config.e2e, config.thresholds);
+  return json
+    ? JSON.stringify({ backend: 'vllm-serve', ...plan, power }, null, 2)
+    : [...describePlan(plan), ...describePlanPower(power)].join('\n');
 }

@@ -45,12 +45,23 @@ export function outputArtifactName(runner: string): string {
   return `vllm-kernel-ci-out-${runner.replace(/[^A-Za-z0-9._-]+/g, '-')}`.slice(0, 200);
 }
 
-async function uploadOutputs(host: Host, outDir: string, runner: string): Promise<void> {
+export async function uploadOutputs(
+  host: Host,
+  outDir: string,
+  runner: string,
+  artifacts: Config['artifacts'],
+): Promise<void> {
   if (!host.uploadArtifact) return;
+  if (!artifacts.upload) {
+    host.info(`not uploading ${outDir} as an artifact: upload-artifacts is false`);
+    return;
+  }
   const entries = await readdir(outDir, { withFileTypes: true, recursive: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
   try {
-    await host.uploadArtifact(outputArtifactName(runner), files, outDir);
+    await host.uploadArtifact(outputArtifactName(runner), files, outDir, {
+      retentionDays: artifacts.retentionDays,
+    });
   } catch (error) {
     // the RunResult and report are written; a failed upload must not turn a measured run into a failure
     host.warning(
@@ -90,7 +101,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   host.info(report);
   // the raw logs and junit.xml go into the artifact too
   await scrubFilesUnder(outDir, scrub);
-  await uploadOutputs(host, outDir, result.identity.runner);
+  await uploadOutputs(host, outDir, result.identity.runner, config.artifacts);
   // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression)
   const verdict = stopped ? { verdict: 'failed', exitCode: 1, failure: stopped } : analysed.verdict;
   return { ...verdict, resultPath, reportPath };

@@ -33,6 +33,8 @@ function pytestArgs(junit: string, targets: string[]): string[] {
     'no:cacheprovider',
     '-p',
     'junit_params',
+    '-p',
+    'pytest_progress',
     '-o',
     'junit_family=xunit1',
     `--junitxml=${junit}`,

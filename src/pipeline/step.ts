@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Host } from '../host.js';
 import { seconds as formatSeconds } from '../report/format.js';
 import type { RunResult, Step, StepName, StepStatus } from '../results/run-result.js';
+import { startHeartbeat } from './heartbeat.js';
 import { type CommandOptions, type CommandResult, runLogged } from './process.js';
 
 /** Thrown inside a step to end it with a status other than passed, and a one-line reason. */
@@ -70,6 +71,7 @@ export class StepRecorder {
     const logFile = join(this.logDir, `${name}.log`);
     const artifact = `logs/${name}.log`;
     let finished: { status: Exclude<StepStatus, 'passed'>; reason: string } | undefined;
+    const beat = startHeartbeat({ step: name, logFile, info: (m) => host.info(m) });
     const handle: StepHandle = {
       name,
       logFile,
@@ -77,6 +79,7 @@ export class StepRecorder {
       log: async (line) => {
         await appendFile(logFile, `${line}\n`);
         host.info(line);
+        beat.touch();
       },
       run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
       finish: (status, reason) => {
@@ -101,6 +104,8 @@ export class StepRecorder {
           reason = error instanceof Error ? error.message : String(error);
         }
         await appendFile(logFile, `[${status}] ${reason}\n`);
+      } finally {
+        beat.stop();
       }
       const seconds = (performance.now() - t0) / 1000;
       const logTail = this.opts.scrub(tailOf(await readFile(logFile, 'utf8')));

@@ -126,13 +126,34 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/** Counts downloaded bytes and logs `downloaded X of Y MB` at most every 30 s: a slow mirror shows it is moving. */
+export function downloadProgress(
+  size: number | undefined,
+  log: (m: string) => void,
+  everyMs = 30_000,
+  now: () => number = () => performance.now(),
+): (bytes: number) => void {
+  let done = 0;
+  let last = now();
+  return (bytes) => {
+    done += bytes;
+    if (now() - last < everyMs) return;
+    last = now();
+    log(`downloaded ${megabytes(done)}${size ? ` of ${megabytes(size)}` : ''} MB`);
+  };
+}
+
 async function download(
   url: string,
   target: string,
   sha256: string,
   log: (m: string) => void,
+  size?: number,
 ): Promise<void> {
-  log(`downloading ${url}`);
+  log(`downloading ${url}${size ? ` (${megabytes(size)} MB)` : ''}`);
+  const progress = downloadProgress(size, log);
   let response: Response;
   try {
     response = await fetch(url);
@@ -147,6 +168,7 @@ async function download(
   const hashing = new Transform({
     transform(chunk, _encoding, done) {
       hash.update(chunk);
+      progress(chunk.length);
       done(null, chunk);
     },
   });
@@ -189,7 +211,7 @@ export async function fetchVllmSource(version: string, opts: FetchVllmOptions = 
   const sdist = await findSdist(version, indexUrl);
   const tarball = join(cacheDir, sdist.filename);
   if (!(await exists(tarball)) || (await sha256Of(tarball)) !== sdist.digests.sha256) {
-    await download(sdist.absoluteUrl, tarball, sdist.digests.sha256, log);
+    await download(sdist.absoluteUrl, tarball, sdist.digests.sha256, log, sdist.size);
   }
 
   log(`extracting ${sdist.filename}`);

@@ -1,0 +1,86 @@
+// What a budget-fitted e2e plan can still find: the run-level power of its cells and repeats, computed by the
+// simulator behind `vllm-kernel-ci simulate` (the verdict path with re-runs and confirmation). Pure.
+import { simulateRuns } from '../stats/simulate.js';
+import { type E2ePlan, running } from './e2e-plan.js';
+
+/** The plan is a warning in the job log when a true 5% change is found in fewer runs than this. */
+export const MIN_PLAN_POWER = 0.9;
+const EFFECT_PCT = -5;
+const CV_PCT = 2;
+const TRIALS = 2_000;
+
+export interface PlanPower {
+  /** a true −5% change in one cell at 2% run-to-run CV: share of runs whose verdict is regressed */
+  power: number;
+  /** the same for the grid and repeats asked for, before the budget cut anything */
+  requestedPower: number;
+  cells: number;
+  repeats: number;
+  requestedCells: number;
+  requestedRepeats: number;
+  /** the `simulate` command that gives the same number */
+  command: string;
+  /** every reduction the budget forced, one sentence each (the plan's own `fitted`) */
+  reductions: string[];
+  /** set when the power is under MIN_PLAN_POWER: what it means and what to do */
+  warning?: string;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The power the plan leaves, against what the grid and repeats asked for; one simulation of each (seeded). */
+export function planPower(
+  plan: E2ePlan,
+  requested: { repeats: number },
+  o: { minEffectPct: number; trials?: number },
+): PlanPower {
+  const cells = running(plan).length;
+  const settings = (c: number, repeats: number) => ({
+    cells: c,
+    repeats,
+    effectPct: EFFECT_PCT,
+    cvPct: CV_PCT,
+    minEffectPct: o.minEffectPct,
+    trials: o.trials ?? TRIALS,
+  });
+  const power = cells === 0 ? 0 : (simulateRuns(settings(cells, plan.repeats)).power ?? 0);
+  const same = cells === plan.cells.length && plan.repeats === requested.repeats;
+  const requestedPower = same
+    ? power
+    : (simulateRuns(settings(plan.cells.length, requested.repeats)).power ?? 0);
+  const out: PlanPower = {
+    power,
+    requestedPower,
+    cells,
+    repeats: plan.repeats,
+    requestedCells: plan.cells.length,
+    requestedRepeats: requested.repeats,
+    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct}`,
+    reductions: plan.fitted,
+  };
+  if (power < MIN_PLAN_POWER) {
+    const cuts = [
+      plan.fitted.some((f) => f.startsWith('prompts per run cut')) ? 'prompts per run' : '',
+      plan.repeats < requested.repeats ? `repeats ${requested.repeats} → ${plan.repeats}` : '',
+      cells < plan.cells.length ? `cells ${plan.cells.length} → ${cells}` : '',
+    ].filter(Boolean);
+    out.warning =
+      `the e2e finds a true 5% change in one cell in only ${pct(power)} of runs at 2% run-to-run CV (under ${pct(MIN_PLAN_POWER)}; ${pct(requestedPower)} as asked). ` +
+      (cuts.length > 0
+        ? `The ${plan.budgetMinutes}-min budget cut ${cuts.join(', ')}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.`
+        : "Raise repeats, or measure this runner's own noise with an A/A run and `simulate --from`.");
+  }
+  return out;
+}
+
+/** The power as lines for the plan output, the job log and the report: what was cut and what is left. */
+export function describePlanPower(p: PlanPower): string[] {
+  const asked =
+    p.cells === p.requestedCells && p.repeats === p.requestedRepeats
+      ? ''
+      : ` (${pct(p.requestedPower)} with the ${p.requestedCells} cells × ${p.requestedRepeats} repeats asked for)`;
+  return [
+    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct(p.power)} of runs with ${p.cells} cells × ${p.repeats} repeats${asked}; \`${p.command}\``,
+    ...(p.warning ? [`warning: ${p.warning}`] : []),
+  ];
+}
