@@ -2,7 +2,7 @@
 // runner, and the sticky pull-request comment that holds every runner's section within GitHub's size limit.
 // Formats only: every verdict and number comes decided in the Report. Pure.
 import { markdownTable } from 'markdown-table';
-import { caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
+import { caseAdvisory, caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
@@ -21,7 +21,15 @@ import {
   VERDICT_WORDS,
 } from './format.js';
 import { kernelUnderTestPart } from './kernel-source.js';
-import type { ComparedCell, KernelRow, Report, RunnerReport, RunVerdict, VerdictMethod } from './model.js';
+import type {
+  ComparedCell,
+  KernelHeadline,
+  KernelRow,
+  Report,
+  RunnerReport,
+  RunVerdict,
+  VerdictMethod,
+} from './model.js';
 
 export interface RenderOptions {
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
@@ -62,13 +70,28 @@ function correctnessSummary(tests: readonly TestCase[] | undefined): string {
   if (!tests || tests.length === 0) return 'not run';
   const passed = tests.filter((t) => t.status === 'passed').length;
   const failed = tests.filter(caseFailed).length;
-  const skipped = tests.length - passed - failed;
-  return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${skipped ? `, ${skipped} skipped` : ''}`;
+  const advisory = tests.filter(caseAdvisory).length;
+  const skipped = tests.length - passed - failed - advisory;
+  return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${advisory ? `, ⚠️ ${advisory} beyond the contract (advisory)` : ''}${skipped ? `, ${skipped} skipped` : ''}`;
 }
 
-function kernelSummary(row: KernelRow | undefined): string {
-  if (!row) return 'not measured';
-  return `${times(row.speedupVsEager)} eager, ${times(row.speedupVsCompile)} compile, ${pct(row.fusedPctOfCopy, 0).replace('+', '')} of copy (${escapeText(row.dtype, 20)} K=${row.k} N=${row.n})`;
+function kernelSummary(summary: KernelHeadline | undefined): string {
+  if (!summary) return 'not measured';
+  if (summary.kind === 'vs-base') {
+    const v = summary.vsBase;
+    const parts = [
+      v.slower ? `❌ ${v.slower} of ${v.shapes} shapes slower, up to ${pct(v.worstPct, 0)}` : '',
+      v.faster ? `${v.faster} of ${v.shapes} faster, up to ${pct(v.bestPct, 0)}` : '',
+    ].filter(Boolean);
+    return `head vs base: ${parts.length ? parts.join('; ') : `no shape changed (${v.shapes} shapes)`}`;
+  }
+  const ns = (rows: readonly KernelRow[]) => rows.map((r) => r.n).join(', ');
+  const x = (rows: readonly KernelRow[]) => rows.map((r) => times(r.speedupVsEager)).join(', ');
+  const prefill = summary.prefill
+    ? ` · prefill N ${summary.prefill.n}: ${times(summary.prefill.speedupVsEager)}`
+    : '';
+  const compile = Number.isFinite(summary.geomeanCompile) ? `, ${times(summary.geomeanCompile)} compile` : '';
+  return `decode N ${ns(summary.decode)}: ${x(summary.decode)} eager${prefill} · geomean of ${summary.shapes} shapes ${times(summary.geomeanEager)} eager${compile} (${escapeText(summary.dtype, 20)} K=${summary.k})`;
 }
 
 function e2eSummary(compared: readonly ComparedCell[]): string {
@@ -92,7 +115,7 @@ function headline(
   result: RunResult,
   verdict: RunVerdict,
   compared: ComparedCell[],
-  head?: KernelRow,
+  head?: KernelHeadline,
 ): string {
   const lines = [
     `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
@@ -183,12 +206,13 @@ function correctnessPart(result: RunResult): string {
         (t) => (t.dtype ?? 'other') === dtype && (t.k === undefined ? 'other' : String(t.k)) === k,
       );
       const failed = here.filter(caseFailed).length;
+      const advisory = here.filter(caseAdvisory).length;
       const passed = here.filter((t) => t.status === 'passed').length;
-      const skipped = here.length - failed - passed;
+      const skipped = here.length - failed - passed - advisory;
       row.push(
         here.length === 0
           ? DASH
-          : `${failed ? '❌' : passed ? '✅' : '⏭️'} ${passed}/${passed + failed}${skipped ? ` (${skipped} skipped)` : ''}`,
+          : `${failed ? '❌' : passed ? '✅' : '⏭️'} ${passed}/${passed + failed}${advisory ? ` (⚠️ ${advisory} advisory)` : ''}${skipped ? ` (${skipped} skipped)` : ''}`,
       );
     }
     rows.push(row);
@@ -197,6 +221,11 @@ function correctnessPart(result: RunResult): string {
   const failures = tests.filter(caseFailed);
   const failureLine = (t: TestCase) =>
     `- ❌ ${escapeText(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${escapeText(t.message ?? 'no message', 240)}`;
+  const advisory = tests.filter(caseAdvisory);
+  if (advisory.length)
+    out.push(
+      `${advisory.map((t) => `- ⚠️ advisory: ${escapeText(t.id, 160)}: ${escapeText(t.beyondContract ?? '', 200)} (${escapeText(t.message ?? 'no message', 160)})`).join('\n')}\n`,
+    );
   if (failures.length) {
     out.push(`${failures.slice(0, FAILURES_KEPT).map(failureLine).join('\n')}\n`);
     if (failures.length > FAILURES_KEPT) {
@@ -208,7 +237,11 @@ function correctnessPart(result: RunResult): string {
   }
   const all = [
     ['case', 'status', 'time'],
-    ...tests.map((t) => [escapeCell(t.id, 160), t.status, seconds(t.seconds)]),
+    ...tests.map((t) => [
+      escapeCell(t.id, 160),
+      caseAdvisory(t) ? `${t.status} (advisory)` : t.status,
+      seconds(t.seconds),
+    ]),
   ];
   out.push(cuttable(1, `<details><summary>All ${tests.length} cases</summary>\n\n${table(all)}\n</details>`));
   return out.join('\n');
@@ -393,7 +426,7 @@ export function renderRunnerSection(runner: RunnerReport): string {
   const { result } = runner;
   const parts = [
     RUNNER_OPEN(result.identity.runner),
-    headline(result, runner.verdict, runner.compared, runner.headline),
+    headline(result, runner.verdict, runner.compared, runner.kernelHeadline),
     stepsPart(result),
     kernelUnderTestPart(result, runner.kernelAb),
     result.kernel?.source === 'tree' ? '' : patchPart(result),
@@ -505,11 +538,16 @@ function overview(runners: readonly RunnerReport[]): string {
       deviceLine(a.result),
       `${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]}`,
       correctnessSummary(a.result.tests),
-      kernelSummary(a.headline),
+      kernelSummary(a.kernelHeadline),
       e2eSummary(a.compared),
     ]);
   }
   return table(rows);
+}
+
+/** One runner's summary row as one plain line (the CLI's stdout): runner, device, verdict and the three parts. */
+export function summaryLine(a: RunnerReport): string {
+  return `${a.result.identity.runner} · ${a.result.device.name}: ${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]} · correctness ${correctnessSummary(a.result.tests)} · kernel ${kernelSummary(a.kernelHeadline)} · end to end ${e2eSummary(a.compared)}`;
 }
 
 /** The whole report over any number of runners; cut to maxChars when given. */

@@ -63,6 +63,16 @@ export function caseShape(
   return shape;
 }
 
+/** What a case passes the op, from the `call_form.<param>` properties its call_form marker records. */
+function callForm(properties: Record<string, string>): Pick<TestCase, 'callForm'> {
+  const form: Record<string, string> = {};
+  for (const [name, value] of Object.entries(properties)) {
+    const param = /^call_form\.(\w+)$/.exec(name)?.[1];
+    if (param) form[param] = value;
+  }
+  return Object.keys(form).length > 0 ? { callForm: form } : {};
+}
+
 /** Parses pytest's JUnit XML (xunit1 or xunit2). Throws JunitParseError on text that is not a JUnit report. */
 export function parseJunit(xml: string): TestCase[] {
   if (!/<testsuites?[\s>]/.test(xml)) throw new JunitParseError('not a JUnit report: no <testsuite> element');
@@ -98,6 +108,7 @@ export function parseJunit(xml: string): TestCase[] {
       seconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
       ...(message ? { message: message.slice(0, 2_000) } : {}),
       ...caseShape(attrs.name ?? '', properties),
+      ...callForm(properties),
     });
   }
   return cases;
