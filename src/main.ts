@@ -14,6 +14,7 @@ export const actionHost: Host = {
   warning: (m) => core.warning(m),
   group: (name, fn) => core.group(name, fn),
   setOutput: (name, value) => core.setOutput(name, value),
+  report: (markdown) => core.info(guardWorkflowCommands(markdown)),
   summary: async (markdown) => {
     if (!process.env.GITHUB_STEP_SUMMARY) return;
     await core.summary.addRaw(markdown, true).write();
