@@ -64,7 +64,7 @@ export function precompiledCommands(python: string, rocm: boolean, hasUv: boolea
 
 export async function install(step: StepHandle, o: InstallOptions): Promise<Installed | undefined> {
   if (o.method === 'none')
-    throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
+    throw skip('install: none (vLLM is not installed; the tests load the kernel under test from its file)');
   if (o.method === 'existing') return verifyImport(step, o);
   if (!o.vllmDir)
     throw fail('install: precompiled needs the checked-out vLLM tree, and checkout did not give one');
