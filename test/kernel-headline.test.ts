@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gateConclusion } from '../src/github/check-run.js';
-import { renderReport } from '../src/report/render.js';
+import { renderReport, scopeLine } from '../src/report/render.js';
 import { parseRunResult, type RunResult } from '../src/results/run-result.js';
 import { analyseRun, analyseRuns } from '../src/stats/analyse.js';
 import { ROOT } from './helpers.js';
@@ -76,5 +76,22 @@ describe('no base kernel: the shapes that serve', () => {
       /decode N [\d, ]+: [\d.×, ]+ eager · prefill N \d+: [\d.]+× · geomean of \d+ shapes/,
     );
     expect(text).not.toContain('N=65536');
+  });
+});
+
+describe('the scope line under each runner heading', () => {
+  it('says what was measured and what needs a GPU', () => {
+    const cpu = parseRunResult(
+      JSON.parse(readFileSync(join(ROOT, 'docs/example-report-cpu.run-result.json'), 'utf8')),
+      'cpu',
+    );
+    const runner = analyseRun(cpu, thresholds(false));
+    expect(scopeLine(cpu, runner.verdict)).toBe(
+      '✅ passed: correctness only (CPU, Triton interpreter); kernel speed and e2e need a GPU',
+    );
+    const gpu = load('run-result-pr.json');
+    expect(scopeLine(gpu, analyseRun(gpu, thresholds(false)).verdict)).toBe(
+      '✅ improved: correctness, kernel speed, e2e (NVIDIA H200)',
+    );
   });
 });

@@ -111,6 +111,27 @@ function deviceLine(result: RunResult): string {
   return `${escapeText(d.name, 60)}${d.count > 1 ? ` ×${d.count}` : ''}`;
 }
 
+/** What the verdict covers, in one line: "✅ passed: correctness only (CPU, Triton interpreter); kernel speed and e2e need a GPU". */
+export function scopeLine(result: RunResult, verdict: RunVerdict): string {
+  const cpu = result.device.vendor === 'cpu';
+  const parts: [string, boolean][] = [
+    ['correctness', (result.tests ?? []).some((t) => t.status !== 'skipped')],
+    ['kernel speed', (result.microbench?.cells.length ?? 0) > 0],
+    ['e2e', (result.e2e?.cells.length ?? 0) > 0],
+  ];
+  const done = parts.filter(([, ran]) => ran).map(([name]) => name);
+  const missing = parts.filter(([, ran]) => !ran).map(([name]) => name);
+  const where = cpu ? 'CPU, Triton interpreter' : deviceLine(result);
+  const what =
+    done.length === 0
+      ? `nothing measured (${where})`
+      : `${done.join(', ')}${done.length === 1 ? ' only' : ''} (${where})`;
+  const rest = missing.length
+    ? `; ${missing.join(' and ')} ${cpu ? `need${missing.length === 1 ? 's' : ''} a GPU` : 'not measured'}`
+    : '';
+  return `${VERDICT_MARK[verdict.verdict]} ${VERDICT_WORDS[verdict.verdict]}: ${what}${rest}`;
+}
+
 function headline(
   result: RunResult,
   verdict: RunVerdict,
@@ -120,6 +141,7 @@ function headline(
   const lines = [
     `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
     '',
+    scopeLine(result, verdict),
     `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(head)} · **End to end** ${e2eSummary(compared)}`,
   ];
   const broken = result.steps.filter(stepBroke);
