@@ -14,6 +14,8 @@ export interface Host {
   env: Readonly<Record<string, string | undefined>>;
   /** The event, payload, commit and run, read once at the entry; absent: read from `env` (workflowContextOf). */
   workflow?: WorkflowContext;
+  /** A workflow annotation at a file and line (`::error file=…,line=…::`); absent in a terminal. */
+  annotate?(message: string, at: { file: string; line: number; title: string }): void;
   /** Shows the whole markdown report in the log (the action's); absent in a terminal, which prints the summary row. */
   report?(markdown: string): void;
   /** Uploads files under rootDir as one workflow artifact; absent where there is no workflow run (the CLI). */

@@ -61,7 +61,13 @@ describe('a case beyond the contract', () => {
   });
 
   it('gets its call form from the JUnit properties junit_params.py records for its call_form marker', () => {
-    const xml = `<testsuites><testsuite name="pytest"><testcase classname="fused_shared_expert_gate.test_conformance" name="test_weight_as_row_or_vector[K]" time="0.1"><properties><property name="call_form.weight" value="[K]"/><property name="weight_shape" value="K"/></properties><failure message="RuntimeError"/></testcase></testsuite></testsuites>`;
-    expect(parseJunit(xml)[0]).toMatchObject({ status: 'failed', callForm: { weight: '[K]' } });
+    const xml = `<testsuites><testsuite name="pytest"><testcase classname="fused_shared_expert_gate.test_conformance" file="fused_shared_expert_gate/test_conformance.py" line="104" name="test_weight_as_row_or_vector[K]" time="0.1"><properties><property name="call_form.weight" value="[K]"/><property name="weight_shape" value="K"/></properties><failure message="RuntimeError"/></testcase></testsuite></testsuites>`;
+    expect(parseJunit(xml)[0]).toMatchObject({
+      status: 'failed',
+      callForm: { weight: '[K]' },
+      // pytest's line is 0-based; the case's is 1-based, as an annotation wants it
+      file: 'fused_shared_expert_gate/test_conformance.py',
+      line: 105,
+    });
   });
 });

@@ -19,6 +19,7 @@ import {
   reportTarget,
 } from '../github/event.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { annotations } from '../report/annotations.js';
 import { escapeText } from '../report/escape.js';
 import { VERDICT_WORDS } from '../report/format.js';
 import type { OverallVerdict, Report, RunnerReport, RunVerdict } from '../report/model.js';
@@ -269,6 +270,7 @@ async function publish(
           ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
           : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
+        annotations: untrusted ? [] : results.flatMap(annotations),
       });
       host.info(`Check run: ${check.url}`);
     } catch (error) {

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { applyBundle } from '../patch/engine.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
+import { annotations } from '../report/annotations.js';
 import { renderReport, summaryLine } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { scrubFilesUnder, scrubStrings } from '../security/boundary.js';
@@ -97,6 +98,8 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   await writeFile(reportPath, report);
   await host.summary(report);
   host.report?.(report);
+  for (const a of annotations(result))
+    host.annotate?.(a.message, { file: a.path, line: a.line, title: a.title });
   // the raw logs and junit.xml go into the artifact too
   await scrubFilesUnder(outDir, scrub);
   await uploadOutputs(host, outDir, result.identity.runner);

@@ -142,6 +142,8 @@ export const TestCase = z.object({
     .record(z.string(), z.string())
     .optional()
     .describe('what the case passes the op, per parameter, e.g. {"weight": "[K]"} (its call_form marker)'),
+  file: z.string().optional().describe('the test file, relative to where pytest ran (JUnit)'),
+  line: z.number().int().positive().optional().describe("the test's line in that file, 1-based"),
   beyondContract: z
     .string()
     .optional()

@@ -63,6 +63,16 @@ export function caseShape(
   return shape;
 }
 
+/** The test's file and 1-based line: pytest's xunit1 `file` and 0-based `line` attributes. */
+function where(attrs: Record<string, string>, file: string | undefined): Pick<TestCase, 'file' | 'line'> {
+  const line = Number(attrs.line);
+  const path = attrs.file ?? file;
+  return {
+    ...(path ? { file: path } : {}),
+    ...(attrs.line !== undefined && Number.isInteger(line) && line >= 0 ? { line: line + 1 } : {}),
+  };
+}
+
 /** What a case passes the op, from the `call_form.<param>` properties its call_form marker records. */
 function callForm(properties: Record<string, string>): Pick<TestCase, 'callForm'> {
   const form: Record<string, string> = {};
@@ -109,6 +119,7 @@ export function parseJunit(xml: string): TestCase[] {
       ...(message ? { message: message.slice(0, 2_000) } : {}),
       ...caseShape(attrs.name ?? '', properties),
       ...callForm(properties),
+      ...where(attrs, file),
     });
   }
   return cases;
