@@ -153,23 +153,51 @@ function headline(
   return `${lines.join('  \n').replace('  \n  \n', '\n\n')}\n`;
 }
 
+const NOTE_CHARS = 90;
+
+/** A step's note for the table: at most ~90 characters, never cut inside a word or a parenthesis (the fold below the table has it whole). */
+export function shortNote(reason: string): string {
+  const text = reason.replace(/\s+/g, ' ').trim();
+  if (text.length <= NOTE_CHARS) return text;
+  let depth = 0;
+  let cut = -1;
+  for (let i = 0; i < Math.min(text.length, NOTE_CHARS); i++) {
+    const ch = text[i];
+    if (ch === '(' || ch === '[') depth++;
+    else if ((ch === ')' || ch === ']') && depth > 0) depth--;
+    else if (depth === 0 && (ch === ' ' || ch === ';' || ch === ',' || ch === ':')) cut = i;
+  }
+  return `${text.slice(0, cut > 0 ? cut : NOTE_CHARS).replace(/[\s;,:]+$/, '')} …`;
+}
+
 function stepsPart(result: RunResult): string {
   const rows = [['step', 'status', 'time', 'note']];
+  const said = new Map<string, string>();
+  const folded: Step[] = [];
   for (const s of result.steps) {
-    rows.push([
-      s.name,
-      `${STEP_MARK[s.status]} ${s.status}`,
-      seconds(s.seconds),
-      escapeCell(s.reason ?? '', 240),
-    ]);
+    const reason = s.reason ?? '';
+    // a reason already given above is not repeated
+    const first = reason ? said.get(reason) : undefined;
+    if (reason && !first) said.set(reason, s.name);
+    const note = first ? `as for ${first}` : shortNote(reason);
+    // every note in full below, whatever its length: the report's shape does not depend on what a note says
+    if (reason && !first) folded.push(s);
+    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), escapeCell(note, 240)]);
   }
   const notPassed = result.steps.filter(
     (s) => s.status !== 'passed' && s.status !== 'failed' && s.status !== 'timed-out',
   );
   const short = notPassed.length
-    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(s.reason, 80)}` : ''})`).join('; ')}.`
+    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(shortNote(s.reason), 120)}` : ''})`).join('; ')}.`
     : '';
   const parts = [cuttable(2, table(rows), short)];
+  if (folded.length)
+    parts.push(
+      cuttable(
+        3,
+        `<details><summary>Step notes</summary>\n\n${folded.map((s) => `- **${s.name}**: ${escapeText(s.reason, 1000)}`).join('\n')}\n\n</details>\n`,
+      ),
+    );
   for (const s of result.steps.filter((x) => x.logTail && stepBroke(x))) {
     parts.push(
       cuttable(
