@@ -14,6 +14,10 @@ export interface Host {
   env: Readonly<Record<string, string | undefined>>;
   /** The event, payload, commit and run, read once at the entry; absent: read from `env` (workflowContextOf). */
   workflow?: WorkflowContext;
+  /** A workflow annotation at a file and line (`::error file=…,line=…::`); absent in a terminal. */
+  annotate?(message: string, at: { file: string; line: number; title: string }): void;
+  /** Shows the whole markdown report in the log (the action's); absent in a terminal, which prints the summary row. */
+  report?(markdown: string): void;
   /** Uploads files under rootDir as one workflow artifact; absent where there is no workflow run (the CLI). */
   uploadArtifact?(
     name: string,
@@ -33,6 +37,8 @@ export interface ModeOutcome {
   exitCode: number;
   /** one line for setFailed / stderr when exitCode is not 0 */
   failure?: string;
+  /** one plain line per runner: verdict, correctness, kernel, end to end (the report's summary row) */
+  summary?: string[];
 }
 
 /** The action's outputs from a mode's outcome: set by the action and echoed by the CLI. */

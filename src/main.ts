@@ -15,6 +15,8 @@ export const actionHost: Host = {
   warning: (m) => core.warning(m),
   group: (name, fn) => core.group(name, fn),
   setOutput: (name, value) => core.setOutput(name, value),
+  report: (markdown) => core.info(guardWorkflowCommands(markdown)),
+  annotate: (message, at) => core.error(message, { file: at.file, startLine: at.line, title: at.title }),
   summary: async (markdown) => {
     if (!process.env.GITHUB_STEP_SUMMARY) return;
     await core.summary.addRaw(markdown, true).write();

@@ -60,6 +60,16 @@ async function prSites(branch: PrBranch) {
       source: PR_CALL,
       symbol: `${cls}.forward`,
       form: 'call',
+      // the weight followed to the block's `self.shared_expert_gate = ReplicatedLinear(hidden_size, 1, ...)`
+      args: [
+        { source: 'x' },
+        {
+          source: 'self.expert_gate.weight',
+          shapes: ['[1, K]'],
+          origin: `${file}:${lineOf(text, 'self.shared_expert_gate = ReplicatedLinear(')}`,
+        },
+        { source: 'out' },
+      ],
     });
   }
   return sites;
@@ -76,8 +86,16 @@ describe('scanTreeKernel', () => {
       symbol: OP,
       blobSha: await git(dir, 'rev-parse', `pr:${PR_KERNEL_PATH}`),
       sites: await prSites('pr'),
-      definitions: [{ file: PR_KERNEL_PATH, line: lineOf(source, `def ${OP}(`), symbol: OP }],
+      definitions: [
+        {
+          file: PR_KERNEL_PATH,
+          line: lineOf(source, `def ${OP}(`),
+          symbol: OP,
+          params: ['x', 'weight', 'out'],
+        },
+      ],
       sameAsBundle: false,
+      contract: { sites: 2, params: { weight: ['[1, K]'] } },
     });
     expect(await git(dir, 'status', '--porcelain', '--untracked-files=all')).toBe('');
   });

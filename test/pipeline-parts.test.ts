@@ -1,9 +1,11 @@
 // The pipeline's parts: checkout of every ref kind from a real repository, the parsers on the real tools' formats.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config.js';
 import { defaultDeps, runValidate } from '../src/modes/validate.js';
 import { type CheckedOut, checkout, classifyRepository } from '../src/pipeline/checkout.js';
 import {
@@ -379,16 +381,15 @@ describe('install: existing, with a vLLM that is not the checked-out tree', () =
 });
 
 describe('a run stopped before any step', () => {
-  it('an unknown bundle: exit 1 naming it, the RunResult and the report still written', async () => {
+  it('an unknown bundle is a configuration error: one message naming it, no RunResult and no report', async () => {
     const env = await fakeEnv();
     const config = await pipelineConfig({ bundle: 'no_such_bundle', 'vllm-repository': '/nonexistent' });
-    const outcome = await runValidate(config, recordingHost(), await deps(env));
-    expect(outcome.exitCode).toBe(1);
-    expect(outcome.failure).toMatch(
+    const outcome = runValidate(config, recordingHost(), await deps(env));
+    await expect(outcome).rejects.toThrow(ConfigError);
+    await expect(outcome).rejects.toThrow(
       /^Invalid bundle 'no_such_bundle'. Expected a bundle name under kernels\/ \(fused_shared_expert_gate\)/,
     );
-    const r = parseRunResult(JSON.parse(await readFile(outcome.resultPath as string, 'utf8')), 'r');
-    expect(r.steps[0].reason).toContain("did not run: Invalid bundle 'no_such_bundle'");
-    expect(await readFile(outcome.reportPath as string, 'utf8')).toContain('checkout');
+    expect(existsSync(join(config.outputDir, 'run-result.json'))).toBe(false);
+    expect(existsSync(join(config.outputDir, 'report.md'))).toBe(false);
   });
 });

@@ -99,6 +99,7 @@ describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton in
       blobSha: blob,
       commit: bundleKernelCommit,
       base: { commit: trees.branches.base },
+      contract: { sites: 2, params: { weight: ['[1, K]'] } },
     });
     expect(v.result.identity.baseSha).toBe(trees.branches.base);
     expect(step(v.result, 'apply-bundle')).toMatchObject({ status: 'skipped' });
@@ -145,6 +146,46 @@ describe.runIf(PYTHON)('validate a PR-shaped tree with its own kernel (Triton in
     expect(step(v.result, 'kernel-tests')?.reason).toMatch(/^conformance: \d+ of \d+ cases failed: .*N129/);
     expect(v.exitCode).toBe(1);
     expect(v.report).toMatch(/❌ conformance \(the public signature\): \d+ passed, \d+ failed.*N129/);
+  });
+});
+
+describe.runIf(PYTHON)("the op's contract from the tree's call sites (Triton interpreter)", () => {
+  it("the original PR's kernel: the 1-D weight case is advisory, beyond the contract; the run passes", {
+    timeout: 180_000,
+  }, async () => {
+    const v = await validate('pr-original');
+    // both call sites pass self.expert_gate.weight, built as ReplicatedLinear(hidden_size, 1): [1, K]
+    expect(v.result.kernel?.contract).toEqual({ sites: 2, params: { weight: ['[1, K]'] } });
+    const cases = v.result.tests ?? [];
+    const vector = cases.find((t) => t.id.endsWith('test_weight_as_row_or_vector[K]'));
+    // the PR's unfused path for any weight but [1, K] raises on a 1-D weight: a real failure, outside the contract
+    expect(vector).toMatchObject({ status: 'failed', callForm: { weight: '[K]' } });
+    expect(vector?.beyondContract).toBe(
+      "no call site passes this: weight [K]; the tree's 2 call sites pass weight [1, K]",
+    );
+    const row = cases.find((t) => t.id.endsWith('test_weight_as_row_or_vector[1xK]'));
+    expect(row).toMatchObject({ status: 'passed', callForm: { weight: '[1, K]' } });
+    expect(row?.beyondContract).toBeUndefined();
+    expect(cases.filter((t) => t.status === 'failed').map((t) => t.id)).toEqual([vector?.id]);
+    expect(step(v.result, 'kernel-tests')?.status).toBe('passed');
+    expect(await v.log('kernel-tests')).toContain('1 beyond the contract failed (advisory)');
+    expect(v.exitCode).toBe(0);
+    expect(v.report).toContain('**Contract tested** weight \\[1, K\\] from 2 call sites');
+    expect(v.report).toContain('⚠️ 1 beyond the contract failed (advisory)');
+    expect(v.report).toContain(
+      '⚠️ test\\_weight\\_as\\_row\\_or\\_vector\\[K\\]: no call site passes this: weight \\[K\\]',
+    );
+    // no failure mark anywhere but the legend
+    expect(v.report.split('\n').filter((l) => l.includes('❌') && !l.startsWith('<sub>'))).toEqual([]);
+  });
+
+  it('a failure inside the contract stays a failure', { timeout: 180_000 }, async () => {
+    const v = await validate('pr-wrong');
+    expect(v.result.kernel?.contract).toEqual({ sites: 2, params: { weight: ['[1, K]'] } });
+    const failed = (v.result.tests ?? []).filter((t) => t.status === 'failed');
+    expect(failed.some((t) => t.id.includes('N129') && t.beyondContract === undefined)).toBe(true);
+    expect(step(v.result, 'kernel-tests')?.status).toBe('failed');
+    expect(v.exitCode).toBe(1);
   });
 });
 

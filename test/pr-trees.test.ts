@@ -77,6 +77,7 @@ describe('the PR-shaped trees', () => {
     ['pr', 'shared_expert_gate.py'],
     ['pr-wrong', 'shared_expert_gate_wrong.py'],
     ['pr-int32', 'shared_expert_gate_int32.py'],
+    ['pr-original', 'shared_expert_gate_original.py'],
   ] as const)(
     '%s: the kernel file, the unconditional call in both models, the PR test',
     async (branch, shape) => {
@@ -170,6 +171,7 @@ describe('the PR kernels under the Triton interpreter', () => {
       followup: await job('followup', [...SMALL, ...LAYOUTS]),
       'pr-wrong': await job('pr-wrong', ['1,1024,fp16', '64,1024,fp32', '65,1024,fp32', '130,256,bf16']),
       'pr-int32': await job('pr-int32', SMALL),
+      'pr-original': await job('pr-original', [...SMALL, ...LAYOUTS]),
       inline: {
         path: join(PR_SHAPES_DIR, 'inline_kernel.py'),
         inline: true,
@@ -201,6 +203,10 @@ describe('the PR kernels under the Triton interpreter', () => {
 
   it('pr-int32 is right at sizes far below 2**31 elements (its fault needs the GPU large-offset case)', () => {
     expect(ok(results['pr-int32'])).toEqual([]);
+  });
+
+  it('pr-original (32-bit offsets, the unfused path for any weight but [1, K]) is right at these sizes', () => {
+    expect(ok(results['pr-original'])).toEqual([]);
   });
 
   it('the inline block computes correctly in the namespace of qwen2_moe.py', () => {

@@ -172,6 +172,51 @@ describe('report mode publishes one comment, a check run, the summary and report
     expect([...fake.checkRuns.values()][0].conclusion).toBe('failure');
   });
 
+  it('annotates the check run at the failing case and the drifted patch site', async () => {
+    const run = fullRun({ runner: 'h100-1' });
+    run.tests?.push({
+      id: 'fused_shared_expert_gate/test_conformance.py::test_sliced_rows',
+      status: 'failed',
+      seconds: 1,
+      message: 'AssertionError: rows differ',
+      file: 'fused_shared_expert_gate/test_conformance.py',
+      line: 114,
+    });
+    run.patch = {
+      sites: [
+        {
+          file: 'vllm/model_executor/models/qwen2_moe.py',
+          line: 121,
+          status: 'unmatched',
+          source: 'out = torch.sigmoid(g) * out',
+          reason: 'sigmoid of a gate module in no known form',
+        },
+      ],
+      copied: [],
+      coveredModels: [],
+    };
+    await writeResults([run]);
+    await runReport(config(), testHost(await pullRequestEvent()), fast);
+    expect([...fake.checkRuns.values()][0].annotations).toEqual([
+      {
+        path: 'fused_shared_expert_gate/test_conformance.py',
+        start_line: 114,
+        end_line: 114,
+        annotation_level: 'failure',
+        title: 'test_sliced_rows failed on h100-1',
+        message: 'AssertionError: rows differ',
+      },
+      {
+        path: 'vllm/model_executor/models/qwen2_moe.py',
+        start_line: 121,
+        end_line: 121,
+        annotation_level: 'failure',
+        title: 'patch site unmatched on h100-1',
+        message: 'sigmoid of a gate module in no known form: out = torch.sigmoid(g) * out',
+      },
+    ]);
+  });
+
   it('a regression fails the gate only with fail-on-regression', async () => {
     await writeResults([fullRun({ runner: 'h100-1', change: -0.08 })]);
     const lenient = await runReport(config(), testHost(await pullRequestEvent()), fast);

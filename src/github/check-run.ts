@@ -1,4 +1,5 @@
 // The check run on the PR's head commit: its conclusion is the merge gate.
+import { type Annotation, MAX_ANNOTATIONS } from '../report/annotations.js';
 import type { GitHubClient } from './client.js';
 
 export type CheckConclusion = 'success' | 'failure' | 'neutral';
@@ -40,6 +41,8 @@ export interface CheckRunInput {
   title: string;
   summary: string;
   detailsUrl?: string;
+  /** failing cases and drifted patch sites at file:line (at most 50) */
+  annotations?: Annotation[];
 }
 
 export async function publishCheckRun(
@@ -58,6 +61,18 @@ export async function publishCheckRun(
     output: {
       title: input.title.slice(0, 1000),
       summary: fitCheckSummary(input.summary, 'the job summary'),
+      ...(input.annotations?.length
+        ? {
+            annotations: input.annotations.slice(0, MAX_ANNOTATIONS).map((a) => ({
+              path: a.path,
+              start_line: a.line,
+              end_line: a.line,
+              annotation_level: 'failure' as const,
+              title: a.title.slice(0, 255),
+              message: a.message,
+            })),
+          }
+        : {}),
     },
   });
   return { id: data.id, url: data.html_url ?? '' };

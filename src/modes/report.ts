@@ -19,9 +19,10 @@ import {
   reportTarget,
 } from '../github/event.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { annotations } from '../report/annotations.js';
 import { escapeText } from '../report/escape.js';
 import { VERDICT_WORDS } from '../report/format.js';
-import type { OverallVerdict, Report, RunVerdict } from '../report/model.js';
+import type { OverallVerdict, Report, RunnerReport, RunVerdict } from '../report/model.js';
 import {
   COMMENT_MARKER,
   parseCommentSections,
@@ -111,9 +112,19 @@ function runnerNotesSection(notes: string[]): string {
   return `\n## Runner labels\n\n${notes.map((n) => `- ${escapeText(n, 400)}`).join('\n')}\n`;
 }
 
-function checkTitle(verdict: RunVerdict, runners: number): string {
+function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[]): string {
   const words = VERDICT_WORDS[verdict.verdict as OverallVerdict] ?? verdict.verdict;
-  return `${words} on ${runners} runner${runners === 1 ? '' : 's'}`;
+  // a kernel slower than its base is a regression of the run: the title says where
+  const slower = runners.flatMap((r) => {
+    const h = r.kernelHeadline;
+    return h?.kind === 'vs-base' && h.vsBase.slower > 0
+      ? [
+          `${r.result.identity.runner}: kernel ${h.vsBase.slower} of ${h.vsBase.shapes} shapes slower than base`,
+        ]
+      : [];
+  });
+  const n = runners.length;
+  return `${words} on ${n} runner${n === 1 ? '' : 's'}${slower.length ? ` (${slower.join('; ')})` : ''}`;
 }
 
 /** The PR to comment on; for a fork's workflow_run, found through the API and checked against the run. */
@@ -254,11 +265,12 @@ async function publish(
         conclusion: untrusted ? 'neutral' : gateConclusion(verdict),
         title: untrusted
           ? 'Not trusted: the fork changes .github/workflows/'
-          : checkTitle(verdict, results.length),
+          : checkTitle(verdict, analysed.runners),
         summary: untrusted
           ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
           : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
+        annotations: untrusted ? [] : results.flatMap(annotations),
       });
       host.info(`Check run: ${check.url}`);
     } catch (error) {

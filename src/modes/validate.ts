@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { applyBundle } from '../patch/engine.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
-import { renderReport } from '../report/render.js';
+import { annotations } from '../report/annotations.js';
+import { renderReport, summaryLine } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { scrubFilesUnder, scrubStrings } from '../security/boundary.js';
 import { childEnvironment } from '../security/child-env.js';
@@ -15,6 +16,7 @@ import { gpuTrustContext } from '../security/trust-context.js';
 import { analyseRuns } from '../stats/analyse.js';
 import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
+import { preflightValidate } from './preflight.js';
 
 /** Every secret this job could hold: the github-token input and the credential variables of either environment. */
 function boundaryScrub(config: Config, host: Host, deps?: PipelineDeps): (text: string) => string {
@@ -71,6 +73,8 @@ export async function uploadOutputs(
 }
 
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
+  // configuration errors exit 2 before anything runs or is written
+  await preflightValidate(config, deps?.env ?? childEnvironment(process.env));
   assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env, undefined, host.workflow));
   const outDir = resolve(config.outputDir);
   await mkdir(outDir, { recursive: true });
@@ -94,15 +98,23 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
   if (stopped) stopped = scrub(stopped);
-  const analysed = analyseRuns([result], config.thresholds);
+  const judged = analyseRuns([result], config.thresholds);
+  // a run stopped outside its steps is failed, in the report as in the outputs
+  const failed = { verdict: 'failed' as const, exitCode: 1, failure: stopped ?? '' };
+  const analysed =
+    stopped && judged.verdict.verdict !== 'failed'
+      ? { runners: judged.runners.map((r) => ({ ...r, verdict: failed })), verdict: failed }
+      : judged;
   const report = renderReport(analysed);
   await writeFile(reportPath, report);
   await host.summary(report);
-  host.info(report);
+  host.report?.(report);
+  for (const a of annotations(result))
+    host.annotate?.(a.message, { file: a.path, line: a.line, title: a.title });
   // the raw logs and junit.xml go into the artifact too
   await scrubFilesUnder(outDir, scrub);
   await uploadOutputs(host, outDir, result.identity.runner, config.artifacts);
   // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression)
-  const verdict = stopped ? { verdict: 'failed', exitCode: 1, failure: stopped } : analysed.verdict;
-  return { ...verdict, resultPath, reportPath };
+  const verdict = stopped ? failed : analysed.verdict;
+  return { ...verdict, resultPath, reportPath, summary: analysed.runners.map(summaryLine) };
 }

@@ -4,7 +4,8 @@ import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/pro
 import { dirname, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { type Patch, PatchSite } from '../results/run-result.js';
+import { opContract } from '../results/contract.js';
+import { type OpContract, type Patch, PatchSite } from '../results/run-result.js';
 import { toolRoot } from '../root.js';
 import { loadManifest, type Manifest } from './manifest.js';
 
@@ -80,7 +81,12 @@ export async function runRewriter(
   return runPython(python, { root: resolve(vllmDir), mode, rule: manifest.rewrite }, RewriterAnswer);
 }
 
-const Definition = z.object({ file: z.string(), line: z.number().int(), symbol: z.string() });
+const Definition = z.object({
+  file: z.string(),
+  line: z.number().int(),
+  symbol: z.string(),
+  params: z.array(z.string()).default([]),
+});
 const ScanAnswer = z.object({
   definitions: z.array(Definition),
   sites: z.array(PatchSite),
@@ -105,7 +111,9 @@ export interface TreeKernel {
   /** every call of the op under vllm/ (tree-native), and any file naming it that cannot be parsed (unmatched) */
   sites: PatchSite[];
   /** every definition of the op's name found, the chosen one first */
-  definitions: { file: string; line: number; symbol: string }[];
+  definitions: { file: string; line: number; symbol: string; params: string[] }[];
+  /** what the call sites pass the op; undefined when nothing calls it */
+  contract?: OpContract;
   /** the file is byte for byte the bundle's own (a tree patched by this tool) */
   sameAsBundle: boolean;
 }
@@ -141,7 +149,7 @@ export async function scanTreeKernel(
   );
   let chosen = definitions[0];
   if (!chosen && target && existsSync(join(root, target)))
-    chosen = { file: target, line: 0, symbol: op.name };
+    chosen = { file: target, line: 0, symbol: op.name, params: [] };
   if (!chosen) {
     if (sites.length === 0) return undefined;
     const where = sites.map((s) => `${s.file}:${s.line}`).join(', ');
@@ -151,6 +159,7 @@ export async function scanTreeKernel(
   }
   const file = join(root, chosen.file);
   const sameAsBundle = opFile !== undefined && (await sameBytes(join(bundleDir, opFile.from), file));
+  const contract = opContract(sites, chosen.params);
   return {
     path: relative(root, file),
     line: chosen.line,
@@ -159,6 +168,7 @@ export async function scanTreeKernel(
     sites,
     definitions,
     sameAsBundle,
+    ...(contract ? { contract } : {}),
   };
 }
 

@@ -539,13 +539,111 @@ def run(request: dict) -> dict:
     }
 
 
+class ModuleShapes:
+    """What a file says about the shape of a `self.<module>.weight`: the Linear that builds the module,
+    followed through constructor parameters to the classes of the same file that hand the module on."""
+
+    def __init__(self, tree: ast.Module, rel: str):
+        self.rel = rel
+        self.attrs: dict[tuple[str, str], list[ast.AST]] = {}
+        self.init_params: dict[str, list[str]] = {}
+        self.constructions: dict[str, list[tuple[str | None, dict[str, ast.AST]]]] = {}
+        classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+        for cls in classes:
+            for node in ast.walk(cls):
+                if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                    self.init_params[cls.name] = [a.arg for a in [*node.args.args, *node.args.kwonlyargs]][1:]
+                target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+                if isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target = node.target
+                name = self_attribute(target) if target is not None else None
+                if name:
+                    self.attrs.setdefault((cls.name, name), []).append(node.value)  # type: ignore[attr-defined]
+        names = {c.name for c in classes}
+        for holder in [None, *classes]:
+            for node in ast.walk(holder or tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if called in names:
+                    self.constructions.setdefault(called, []).append((holder.name if holder else None, node))
+        # a call inside a class is also inside the module: keep the innermost holder only
+        for called, found in self.constructions.items():
+            inner = {id(node) for holder, node in found if holder}
+            self.constructions[called] = [(h, n) for h, n in found if h or id(n) not in inner]
+
+    def passed(self, cls: str, param: str) -> list[tuple[str | None, ast.AST]]:
+        """The values the file's constructions of `cls` pass for `param` (by keyword or position)."""
+        params = self.init_params.get(cls, [])
+        out = []
+        for holder, call in self.constructions.get(cls, []):
+            for keyword in call.keywords:
+                if keyword.arg == param:
+                    out.append((holder, keyword.value))
+            if param in params and params.index(param) < len(call.args):
+                out.append((holder, call.args[params.index(param)]))
+        return out
+
+    def module_shapes(self, cls: str | None, name: str, depth: int = 0) -> tuple[set[str], str] | None:
+        """Shapes of `self.name.weight` in `cls` and where its Linear is built; None: cannot be told."""
+        values = self.attrs.get((cls, name), []) if cls else []
+        if not values or depth > 4:
+            return None
+        shapes: set[str] = set()
+        origin = ""
+        for value in values:
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            found = None
+            if isinstance(value, ast.Call):
+                found = self._linear(value)
+            elif isinstance(value, ast.Name) and value.id in self.init_params.get(cls or "", []):
+                passed = self.passed(cls or "", value.id)
+                parts = [self.module_shapes(h, self_attribute(v) or "", depth + 1) for h, v in passed]
+                if passed and all(parts):
+                    found = (set().union(*(p[0] for p in parts)), parts[0][1])  # type: ignore[index]
+            if found is None:
+                return None
+            shapes |= found[0]
+            origin = origin or found[1]
+        return (shapes, origin) if shapes else None
+
+    def _linear(self, call: ast.Call) -> tuple[set[str], str] | None:
+        """A Linear module's weight is [out features, in features]: [1, K] for a gate of one output."""
+        ctor = getattr(call.func, "id", None) or getattr(call.func, "attr", None) or ""
+        if not ctor.endswith("Linear"):
+            return None
+        size = call.args[1] if len(call.args) > 1 else None
+        for keyword in call.keywords:
+            if keyword.arg in ("output_size", "out_features"):
+                size = keyword.value
+        if not (isinstance(size, ast.Constant) and isinstance(size.value, int)):
+            return None
+        return {f"[{size.value}, K]"}, f"{self.rel}:{call.lineno}"
+
+    def argument(self, node: ast.AST, cls: str | None, name: str | None = None) -> dict:
+        """One argument of a call of the op: its source and, for `self.<module>.weight`, its shapes."""
+        arg: dict = {"source": ast.unparse(node)}
+        if name:
+            arg["name"] = name
+        if isinstance(node, ast.Starred):
+            arg["starred"] = True
+        if isinstance(node, ast.Attribute) and node.attr == "weight" and self_attribute(node.value):
+            found = self.module_shapes(cls, node.value.attr)  # type: ignore[attr-defined]
+            if found:
+                arg["shapes"], arg["origin"] = sorted(found[0]), found[1]
+        return arg
+
+
 class OpScan(ast.NodeVisitor):
     """Definitions of the op's name (at any level) and calls of it (by name or attribute, any arguments)."""
 
-    def __init__(self, op: str, rel: str, source: Source):
+    def __init__(self, op: str, rel: str, source: Source, shapes: ModuleShapes | None = None):
         self.op = op
         self.rel = rel
         self.source = source
+        self.shapes = shapes
+        self.classes: list[str] = []
         self.scopes: list[str] = []
         self.conditional: list[ast.AST] = []
         self.definitions: list[dict] = []
@@ -558,12 +656,23 @@ class OpScan(ast.NodeVisitor):
 
     def _scoped(self, node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.op:
+            params = [a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]]
             self.definitions.append(
-                {"file": self.rel, "line": node.lineno, "symbol": ".".join([*self.scopes, node.name])}
+                {
+                    "file": self.rel,
+                    "line": node.lineno,
+                    "symbol": ".".join([*self.scopes, node.name]),
+                    "params": params[1:] if self.scopes and params[:1] == ["self"] else params,
+                }
             )
+        is_class = isinstance(node, ast.ClassDef)
+        if is_class:
+            self.classes.append(node.name)  # type: ignore[attr-defined]
         self.scopes.append(node.name)  # type: ignore[attr-defined]
         self.generic_visit(node)
         self.scopes.pop()
+        if is_class:
+            self.classes.pop()
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped  # noqa: N815 (NodeVisitor's names)
 
@@ -588,11 +697,22 @@ class OpScan(ast.NodeVisitor):
                     "status": "tree-native",
                     "source": line,
                     "form": "conditional call" if self.conditional else "call",
+                    "args": self._arguments(node),
                 }
             )
             if self.scopes:
                 self.sites[-1]["symbol"] = ".".join(self.scopes)
         self.generic_visit(node)
+
+    def _arguments(self, node: ast.Call) -> list[dict]:
+        shapes = self.shapes or ModuleShapes(ast.Module(body=[], type_ignores=[]), self.rel)
+        cls = self.classes[-1] if self.classes else None
+        return [shapes.argument(a, cls) for a in node.args] + [
+            shapes.argument(k.value, cls, k.arg)
+            if k.arg
+            else {"source": f"**{ast.unparse(k.value)}", "starred": True}
+            for k in node.keywords
+        ]
 
 
 def scan(request: dict) -> dict:
@@ -617,7 +737,7 @@ def scan(request: dict) -> dict:
                 {"file": rel, "line": line, "status": "unmatched", "source": source, "reason": reason}
             )
             continue
-        visitor = OpScan(op, rel, Source(data))
+        visitor = OpScan(op, rel, Source(data), ModuleShapes(tree, rel))
         visitor.visit(tree)
         definitions.extend(visitor.definitions)
         sites.extend(visitor.sites)

@@ -1,8 +1,9 @@
 // Step checkout: the vLLM tree at a ref, from a git URL, owner/name, a local path, or vLLM's sdist on PyPI.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { checkRef } from '../security/refs.js';
+import { sdistRepository, sdistSha256 } from '../vllm/pypi.js';
 import { NO_AUTO_GC } from './git-settings.js';
 import { fail, type StepHandle } from './step.js';
 
@@ -82,7 +83,7 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
   let ref = o.ref;
   if (kind === 'pypi') {
     if (!o.fetchVllmSource) throw fail('vLLM from PyPI is not available in this build');
-    url = `file://${await pypiRepository(step, o, git)}`;
+    url = `file://${await pypiRepository(step, o)}`;
     ref = `v${o.ref}`;
   } else if (kind === 'path') {
     const dir = resolve(o.repository);
@@ -177,18 +178,15 @@ async function resolveRef(
 }
 
 /** vLLM's sdist as a git repository with one commit tagged v<version>, made once and kept in the cache. */
-async function pypiRepository(
-  step: StepHandle,
-  o: CheckoutOptions,
-  git: (args: string[], cwd?: string) => Promise<{ ok: boolean; r: { output: string } }>,
-): Promise<string> {
+async function pypiRepository(step: StepHandle, o: CheckoutOptions): Promise<string> {
   const version = o.ref;
   if (!/^\d+(\.\d+)*([a-z0-9.+-]*)$/i.test(version)) {
     throw fail(
       `vllm-ref '${version}' is not a release version; with vllm-repository 'pypi' use e.g. 0.33.0.`,
     );
   }
-  const repo = join(o.reposDir, `pypi-vllm-${version}`);
+  // a new name: repositories made before the SHA was reproducible are not reused
+  const repo = join(o.reposDir, `pypi-vllm-${version}-r2`);
   if (await exists(join(repo, '.git', 'refs', 'tags', `v${version}`))) return repo;
   await step.log(`making vLLM ${version} from PyPI into a git repository at ${repo}`);
   const fetch = o.fetchVllmSource;
@@ -201,19 +199,16 @@ async function pypiRepository(
       `Cannot get vLLM ${version} from PyPI: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  await rm(repo, { recursive: true, force: true });
-  await mkdir(repo, { recursive: true });
-  await cp(isAbsolute(source) ? source : resolve(source), repo, { recursive: true });
-  const ident = ['-c', 'user.name=vllm-kernel-ci', '-c', 'user.email=vllm-kernel-ci@localhost'];
-  for (const args of [
-    ['init', '--quiet'],
-    ...NO_AUTO_GC.map((a) => [...a]),
-    ['add', '--all', '--force'],
-    [...ident, 'commit', '--quiet', '--no-verify', '-m', `vLLM ${version} as published on PyPI`],
-    [...ident, 'tag', '--end-of-options', `v${version}`],
-  ]) {
-    const r = await git(args, repo);
-    if (!r.ok) throw fail(`making the PyPI source a git repository failed at 'git ${args.join(' ')}'`);
+  try {
+    const sha = await sdistRepository(isAbsolute(source) ? source : resolve(source), repo, {
+      version,
+      sha256: await sdistSha256(source),
+      settings: NO_AUTO_GC,
+      env: o.env,
+    });
+    await step.log(`vLLM ${version} from PyPI is commit ${sha} (the same on every machine)`);
+  } catch (error) {
+    throw fail(error instanceof Error ? error.message : String(error));
   }
   return repo;
 }

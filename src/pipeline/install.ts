@@ -68,7 +68,7 @@ export function precompiledCommands(python: string, rocm: boolean, hasUv: boolea
 
 export async function install(step: StepHandle, o: InstallOptions): Promise<Installed | undefined> {
   if (o.method === 'none')
-    throw skip('install: none (vLLM is not installed; kernel tests run from the bundle)');
+    throw skip('install: none (vLLM is not installed; the tests load the kernel under test from its file)');
   if (o.method === 'existing') {
     const installed = await verifyImport(step, o);
     return installed.fromTree || !o.vllmDir ? installed : overlayTree(step, o, o.vllmDir, installed);

@@ -2,9 +2,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { beyondContract } from '../results/contract.js';
 import { JunitParseError, parseJunit } from '../results/parsers/junit.js';
-import { caseFailed } from '../results/predicates.js';
-import type { Device, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
+import { caseAdvisory, caseFailed } from '../results/predicates.js';
+import type { Device, OpContract, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
 import type { CommandResult } from './process.js';
 import type { StepHandle } from './step.js';
 
@@ -22,6 +23,8 @@ export interface KernelTestOptions {
   group: TestGroup;
   /** JUnit file name without .xml (a worker's index is appended when there are several) */
   junitName: string;
+  /** what the tree's call sites pass the op: a case beyond it is advisory */
+  contract?: OpContract;
 }
 
 function pytestArgs(junit: string, targets: string[]): string[] {
@@ -138,7 +141,10 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
       continue;
     }
     try {
-      tests.push(...parseJunit(xml).map((t) => ({ ...t, group: o.group })));
+      for (const t of parseJunit(xml)) {
+        const beyond = beyondContract(t, o.contract);
+        tests.push({ ...t, group: o.group, ...(beyond ? { beyondContract: beyond } : {}) });
+      }
       junitFiles.push(basename(junit));
     } catch (error) {
       const why = error instanceof JunitParseError ? error.message : String(error);
@@ -149,8 +155,10 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
     }
   }
   const bad = tests.filter(caseFailed);
-  const counts = `${tests.filter((t) => t.status === 'passed').length} passed, ${bad.length} failed, ${tests.filter((t) => t.status === 'skipped').length} skipped`;
+  const advisory = tests.filter(caseAdvisory);
+  const counts = `${tests.filter((t) => t.status === 'passed').length} passed, ${bad.length} failed, ${tests.filter((t) => t.status === 'skipped').length} skipped${advisory.length ? `, ${advisory.length} beyond the contract failed (advisory)` : ''}`;
   await step.log(`${o.group} tests: ${counts}`);
+  for (const t of advisory) await step.log(`advisory: ${t.id}: ${t.beyondContract}`);
   const outcome: KernelTestOutcome = { tests, junitFiles };
   if (problems.length > 0) {
     const status = problems.some((p) => p.status === 'timed-out') ? 'timed-out' : 'failed';

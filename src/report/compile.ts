@@ -4,7 +4,7 @@ import { markdownTable } from 'markdown-table';
 import type { CompileConfig, CompileTarget } from '../results/compile-matrix.js';
 import type { RunResult } from '../results/run-result.js';
 import { cuttable } from './budget.js';
-import { codeBlock, escapeCell, escapeText } from './escape.js';
+import { codeBlock, codeSpan, escapeCell, escapeHtml, escapeText } from './escape.js';
 import { DASH, micros, plain } from './format.js';
 import type { Roofline } from './model.js';
 
@@ -100,7 +100,7 @@ function targetDetails(t: CompileTarget): string {
   const spec = t.configs[0]?.specialisation.length
     ? `Specialised as the JIT does: ${escapeText(t.configs[0].specialisation.join(', '), 300)}.\n\n`
     : '';
-  return `<details><summary>${escapeText(t.target, 20)}: ${t.configs.length} configurations</summary>\n\n${spec}${table(rows)}${errors.length ? `\n${errors.join('\n\n')}\n` : ''}\n</details>`;
+  return `<details><summary>${escapeHtml(t.target, 20)}: ${t.configs.length} configurations</summary>\n\n${spec}${table(rows)}${errors.length ? `\n${errors.join('\n\n')}\n` : ''}\n</details>`;
 }
 
 function rooflinePart(r: Roofline): string {
@@ -120,7 +120,7 @@ export function compilePart(result: RunResult, roofline: Roofline): string {
   if (!m) return '';
   const symbol = m.impl.split('::').at(-1) ?? m.impl;
   const intro =
-    `#### Compile matrix\n\nTriton ${escapeText(m.triton, 20)} compiled \`${escapeText(symbol, 60)}\` for ${m.targets.length} targets on this runner, ` +
+    `#### Compile matrix\n\nTriton ${escapeText(m.triton, 20)} compiled ${codeSpan(symbol, 60)} for ${m.targets.length} targets on this runner, ` +
     `with the launch settings its launcher picks over K ${escapeText(m.grid.k.join(', '), 80)} and ${escapeText(m.grid.dtypes.join(', '), 40)}, ` +
     'specialised as the JIT does. Registers, spills and load widths are the compiler’s; speed needs the card.\n';
   const summary = table([

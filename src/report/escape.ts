@@ -53,6 +53,34 @@ export function escapeText(value: unknown, max: number = CAPS.inline): string {
   return defuse(text);
 }
 
+/**
+ * Text inside raw HTML such as `<summary>`: GitHub processes no markdown there, so a backslash escape would show;
+ * only HTML's own characters are escaped (one line, capped, mentions and links defused).
+ */
+export function escapeHtml(value: unknown, max: number = CAPS.inline): string {
+  const oneLine = capLength(clean(value).replace(/\s+/g, ' ').trim(), max);
+  return defuse(
+    oneLine.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'),
+  );
+}
+
+/**
+ * A code span: nothing inside it is processed, so the text goes as it is between backtick runs longer than any
+ * inside (one line, capped). In a table cell (`inTable`) a pipe is written `\|`, which GFM's table reads back.
+ */
+export function codeSpan(value: unknown, max: number = CAPS.inline, inTable = false): string {
+  let text = capLength(clean(value).replace(/\s+/g, ' ').trim(), max).replace(
+    /@(?=[\p{L}\p{N}_-])/gu,
+    `@${ZWJ}`,
+  );
+  if (inTable) text = text.replace(/\|/g, '\\|');
+  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const ticks = '`'.repeat(longestRun + 1);
+  // a space on each side when the text starts or ends with a backtick, which CommonMark strips again
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${ticks}${pad}${text}${pad}${ticks}`;
+}
+
 /** A table cell: like escapeText, shorter by default. */
 export function escapeCell(value: unknown, max: number = CAPS.cell): string {
   return escapeText(value, max);

@@ -1,5 +1,6 @@
 // The report's lines on the kernel under test (source, path, blob, commit, base) and on each test group. Pure.
-import { caseFailed } from '../results/predicates.js';
+import { contractWords } from '../results/contract.js';
+import { caseAdvisory, caseFailed } from '../results/predicates.js';
 import type { RunResult, TestGroup } from '../results/run-result.js';
 import { cuttable } from './budget.js';
 import { escapeText } from './escape.js';
@@ -42,9 +43,10 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
     return `- ⏭️ ${words}: skipped, ${escapeText(run.reason ?? 'no reason recorded', 240)}`;
   const cases = (result.tests ?? []).filter((t) => t.group === run.group);
   const failed = cases.filter(caseFailed);
+  const advisory = cases.filter(caseAdvisory);
   const passed = cases.filter((t) => t.status === 'passed').length;
-  const skipped = cases.length - passed - failed.length;
-  const counts = `${passed} passed${failed.length ? `, ${failed.length} failed` : ''}${skipped ? `, ${skipped} skipped` : ''}`;
+  const skipped = cases.length - passed - failed.length - advisory.length;
+  const counts = `${passed} passed${failed.length ? `, ${failed.length} failed` : ''}${advisory.length ? `, ⚠️ ${advisory.length} beyond the contract failed (advisory)` : ''}${skipped ? `, ${skipped} skipped` : ''}`;
   const mark = failed.length || cases.length === 0 ? '❌' : '✅';
   const names = failed.length
     ? `: ${failed
@@ -52,7 +54,10 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
         .map((t) => escapeText(t.id.split('::').pop(), 100))
         .join(', ')}${failed.length > 5 ? ', …' : ''}`
     : '';
-  return `- ${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}`;
+  const notes = advisory.map(
+    (t) => `\n  - ⚠️ ${escapeText(t.id.split('::').pop(), 100)}: ${escapeText(t.beyondContract ?? '', 200)}`,
+  );
+  return `- ${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}${notes.join('')}`;
 }
 
 /** The microbenchmark's base kernel against head kernel per shape, judged like the e2e cells (per cell). */
@@ -81,6 +86,11 @@ export function kernelUnderTestPart(result: RunResult, kernelAb: readonly Compar
   if (result.kernel) {
     parts.push(`${kernelLine(result.kernel)}\n`);
     if (result.kernel.source === 'tree') parts.push(sitesLines(result));
+    const contract = contractWords(result.kernel.contract);
+    if (contract)
+      parts.push(
+        `**Contract tested** ${escapeText(contract, 200)}: a case passing anything else is advisory (⚠️), never a failure of the run\n`,
+      );
   }
   const ab = baseAgainstHeadLines(kernelAb);
   if (ab) parts.push(cuttable(1, ab));

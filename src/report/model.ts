@@ -129,9 +129,34 @@ export interface RunnerReport {
   kernelAb: ComparedCell[];
   /** the row a headline quotes */
   headline?: KernelRow;
+  /** what the kernel's headline says: head against the base kernel when the base has one, else the serving shapes */
+  kernelHeadline?: KernelHeadline;
   /** the gate's floor per card and shape: published bandwidth, or the copy ceiling measured here */
   roofline: Roofline;
 }
+
+/** Head kernel against the base kernel over the microbenchmark's shapes, judged like e2e cells. */
+export interface KernelVsBase {
+  shapes: number;
+  slower: number;
+  faster: number;
+  /** the largest slowdown and speedup among the called shapes, % (head vs base, positive: slower) */
+  worstPct: number;
+  bestPct: number;
+}
+
+export type KernelHeadline =
+  | { kind: 'vs-base'; vsBase: KernelVsBase }
+  | {
+      kind: 'serving';
+      dtype: string;
+      k: number;
+      decode: KernelRow[];
+      prefill?: KernelRow;
+      geomeanEager: number;
+      geomeanCompile: number;
+      shapes: number;
+    };
 
 export interface Report {
   /** sorted by runner id */

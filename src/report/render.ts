@@ -2,7 +2,7 @@
 // runner, and the sticky pull-request comment that holds every runner's section within GitHub's size limit.
 // Formats only: every verdict and number comes decided in the Report. Pure.
 import { markdownTable } from 'markdown-table';
-import { caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
+import { caseAdvisory, caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
@@ -21,7 +21,15 @@ import {
   VERDICT_WORDS,
 } from './format.js';
 import { kernelUnderTestPart } from './kernel-source.js';
-import type { ComparedCell, KernelRow, Report, RunnerReport, RunVerdict, VerdictMethod } from './model.js';
+import type {
+  ComparedCell,
+  KernelHeadline,
+  KernelRow,
+  Report,
+  RunnerReport,
+  RunVerdict,
+  VerdictMethod,
+} from './model.js';
 
 export interface RenderOptions {
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
@@ -62,13 +70,28 @@ function correctnessSummary(tests: readonly TestCase[] | undefined): string {
   if (!tests || tests.length === 0) return 'not run';
   const passed = tests.filter((t) => t.status === 'passed').length;
   const failed = tests.filter(caseFailed).length;
-  const skipped = tests.length - passed - failed;
-  return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${skipped ? `, ${skipped} skipped` : ''}`;
+  const advisory = tests.filter(caseAdvisory).length;
+  const skipped = tests.length - passed - failed - advisory;
+  return `${failed > 0 ? `❌ ${failed} failed, ` : ''}${passed}/${passed + failed} passed${advisory ? `, ⚠️ ${advisory} beyond the contract (advisory)` : ''}${skipped ? `, ${skipped} skipped` : ''}`;
 }
 
-function kernelSummary(row: KernelRow | undefined): string {
-  if (!row) return 'not measured';
-  return `${times(row.speedupVsEager)} eager, ${times(row.speedupVsCompile)} compile, ${pct(row.fusedPctOfCopy, 0).replace('+', '')} of copy (${escapeText(row.dtype, 20)} K=${row.k} N=${row.n})`;
+function kernelSummary(summary: KernelHeadline | undefined): string {
+  if (!summary) return 'not measured';
+  if (summary.kind === 'vs-base') {
+    const v = summary.vsBase;
+    const parts = [
+      v.slower ? `❌ ${v.slower} of ${v.shapes} shapes slower, up to ${pct(v.worstPct, 0)}` : '',
+      v.faster ? `${v.faster} of ${v.shapes} faster, up to ${pct(v.bestPct, 0)}` : '',
+    ].filter(Boolean);
+    return `head vs base: ${parts.length ? parts.join('; ') : `no shape changed (${v.shapes} shapes)`}`;
+  }
+  const ns = (rows: readonly KernelRow[]) => rows.map((r) => r.n).join(', ');
+  const x = (rows: readonly KernelRow[]) => rows.map((r) => times(r.speedupVsEager)).join(', ');
+  const prefill = summary.prefill
+    ? ` · prefill N ${summary.prefill.n}: ${times(summary.prefill.speedupVsEager)}`
+    : '';
+  const compile = Number.isFinite(summary.geomeanCompile) ? `, ${times(summary.geomeanCompile)} compile` : '';
+  return `decode N ${ns(summary.decode)}: ${x(summary.decode)} eager${prefill} · geomean of ${summary.shapes} shapes ${times(summary.geomeanEager)} eager${compile} (${escapeText(summary.dtype, 20)} K=${summary.k})`;
 }
 
 function e2eSummary(compared: readonly ComparedCell[]): string {
@@ -88,15 +111,37 @@ function deviceLine(result: RunResult): string {
   return `${escapeText(d.name, 60)}${d.count > 1 ? ` ×${d.count}` : ''}`;
 }
 
+/** What the verdict covers, in one line: "✅ passed: correctness only (CPU, Triton interpreter); kernel speed and e2e need a GPU". */
+export function scopeLine(result: RunResult, verdict: RunVerdict): string {
+  const cpu = result.device.vendor === 'cpu';
+  const parts: [string, boolean][] = [
+    ['correctness', (result.tests ?? []).some((t) => t.status !== 'skipped')],
+    ['kernel speed', (result.microbench?.cells.length ?? 0) > 0],
+    ['e2e', (result.e2e?.cells.length ?? 0) > 0],
+  ];
+  const done = parts.filter(([, ran]) => ran).map(([name]) => name);
+  const missing = parts.filter(([, ran]) => !ran).map(([name]) => name);
+  const where = cpu ? 'CPU, Triton interpreter' : deviceLine(result);
+  const what =
+    done.length === 0
+      ? `nothing measured (${where})`
+      : `${done.join(', ')}${done.length === 1 ? ' only' : ''} (${where})`;
+  const rest = missing.length
+    ? `; ${missing.join(' and ')} ${cpu ? `need${missing.length === 1 ? 's' : ''} a GPU` : 'not measured'}`
+    : '';
+  return `${VERDICT_MARK[verdict.verdict]} ${VERDICT_WORDS[verdict.verdict]}: ${what}${rest}`;
+}
+
 function headline(
   result: RunResult,
   verdict: RunVerdict,
   compared: ComparedCell[],
-  head?: KernelRow,
+  head?: KernelHeadline,
 ): string {
   const lines = [
     `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
     '',
+    scopeLine(result, verdict),
     `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(head)} · **End to end** ${e2eSummary(compared)}`,
   ];
   const broken = result.steps.filter(stepBroke);
@@ -108,23 +153,51 @@ function headline(
   return `${lines.join('  \n').replace('  \n  \n', '\n\n')}\n`;
 }
 
+const NOTE_CHARS = 90;
+
+/** A step's note for the table: at most ~90 characters, never cut inside a word or a parenthesis (the fold below the table has it whole). */
+export function shortNote(reason: string): string {
+  const text = reason.replace(/\s+/g, ' ').trim();
+  if (text.length <= NOTE_CHARS) return text;
+  let depth = 0;
+  let cut = -1;
+  for (let i = 0; i < Math.min(text.length, NOTE_CHARS); i++) {
+    const ch = text[i];
+    if (ch === '(' || ch === '[') depth++;
+    else if ((ch === ')' || ch === ']') && depth > 0) depth--;
+    else if (depth === 0 && (ch === ' ' || ch === ';' || ch === ',' || ch === ':')) cut = i;
+  }
+  return `${text.slice(0, cut > 0 ? cut : NOTE_CHARS).replace(/[\s;,:]+$/, '')} …`;
+}
+
 function stepsPart(result: RunResult): string {
   const rows = [['step', 'status', 'time', 'note']];
+  const said = new Map<string, string>();
+  const folded: Step[] = [];
   for (const s of result.steps) {
-    rows.push([
-      s.name,
-      `${STEP_MARK[s.status]} ${s.status}`,
-      seconds(s.seconds),
-      escapeCell(s.reason ?? '', 240),
-    ]);
+    const reason = s.reason ?? '';
+    // a reason already given above is not repeated
+    const first = reason ? said.get(reason) : undefined;
+    if (reason && !first) said.set(reason, s.name);
+    const note = first ? `as for ${first}` : shortNote(reason);
+    // every note in full below, whatever its length: the report's shape does not depend on what a note says
+    if (reason && !first) folded.push(s);
+    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), escapeCell(note, 240)]);
   }
   const notPassed = result.steps.filter(
     (s) => s.status !== 'passed' && s.status !== 'failed' && s.status !== 'timed-out',
   );
   const short = notPassed.length
-    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(s.reason, 80)}` : ''})`).join('; ')}.`
+    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(shortNote(s.reason), 120)}` : ''})`).join('; ')}.`
     : '';
   const parts = [cuttable(2, table(rows), short)];
+  if (folded.length)
+    parts.push(
+      cuttable(
+        3,
+        `<details><summary>Step notes</summary>\n\n${folded.map((s) => `- **${s.name}**: ${escapeText(s.reason, 1000)}`).join('\n')}\n\n</details>\n`,
+      ),
+    );
   for (const s of result.steps.filter((x) => x.logTail && stepBroke(x))) {
     parts.push(
       cuttable(
@@ -183,12 +256,13 @@ function correctnessPart(result: RunResult): string {
         (t) => (t.dtype ?? 'other') === dtype && (t.k === undefined ? 'other' : String(t.k)) === k,
       );
       const failed = here.filter(caseFailed).length;
+      const advisory = here.filter(caseAdvisory).length;
       const passed = here.filter((t) => t.status === 'passed').length;
-      const skipped = here.length - failed - passed;
+      const skipped = here.length - failed - passed - advisory;
       row.push(
         here.length === 0
           ? DASH
-          : `${failed ? '❌' : passed ? '✅' : '⏭️'} ${passed}/${passed + failed}${skipped ? ` (${skipped} skipped)` : ''}`,
+          : `${failed ? '❌' : passed ? '✅' : '⏭️'} ${passed}/${passed + failed}${advisory ? ` (⚠️ ${advisory} advisory)` : ''}${skipped ? ` (${skipped} skipped)` : ''}`,
       );
     }
     rows.push(row);
@@ -197,6 +271,11 @@ function correctnessPart(result: RunResult): string {
   const failures = tests.filter(caseFailed);
   const failureLine = (t: TestCase) =>
     `- ❌ ${escapeText(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${escapeText(t.message ?? 'no message', 240)}`;
+  const advisory = tests.filter(caseAdvisory);
+  if (advisory.length)
+    out.push(
+      `${advisory.map((t) => `- ⚠️ advisory: ${escapeText(t.id, 160)}: ${escapeText(t.beyondContract ?? '', 200)} (${escapeText(t.message ?? 'no message', 160)})`).join('\n')}\n`,
+    );
   if (failures.length) {
     out.push(`${failures.slice(0, FAILURES_KEPT).map(failureLine).join('\n')}\n`);
     if (failures.length > FAILURES_KEPT) {
@@ -208,7 +287,11 @@ function correctnessPart(result: RunResult): string {
   }
   const all = [
     ['case', 'status', 'time'],
-    ...tests.map((t) => [escapeCell(t.id, 160), t.status, seconds(t.seconds)]),
+    ...tests.map((t) => [
+      escapeCell(t.id, 160),
+      caseAdvisory(t) ? `${t.status} (advisory)` : t.status,
+      seconds(t.seconds),
+    ]),
   ];
   out.push(cuttable(1, `<details><summary>All ${tests.length} cases</summary>\n\n${table(all)}\n</details>`));
   return out.join('\n');
@@ -405,7 +488,7 @@ export function renderRunnerSection(runner: RunnerReport): string {
   const { result } = runner;
   const parts = [
     RUNNER_OPEN(result.identity.runner),
-    headline(result, runner.verdict, runner.compared, runner.headline),
+    headline(result, runner.verdict, runner.compared, runner.kernelHeadline),
     stepsPart(result),
     kernelUnderTestPart(result, runner.kernelAb),
     result.kernel?.source === 'tree' ? '' : patchPart(result),
@@ -517,11 +600,16 @@ function overview(runners: readonly RunnerReport[]): string {
       deviceLine(a.result),
       `${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]}`,
       correctnessSummary(a.result.tests),
-      kernelSummary(a.headline),
+      kernelSummary(a.kernelHeadline),
       e2eSummary(a.compared),
     ]);
   }
   return table(rows);
+}
+
+/** One runner's summary row as one plain line (the CLI's stdout): runner, device, verdict and the three parts. */
+export function summaryLine(a: RunnerReport): string {
+  return `${a.result.identity.runner} · ${a.result.device.name}: ${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]} · correctness ${correctnessSummary(a.result.tests)} · kernel ${kernelSummary(a.kernelHeadline)} · end to end ${e2eSummary(a.compared)}`;
 }
 
 /** The whole report over any number of runners; cut to maxChars when given. */

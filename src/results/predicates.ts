@@ -2,7 +2,15 @@
 // broken step and a step whose failure stops the run. Pure.
 import type { PatchSite, Step, StepName, TestCase } from './run-result.js';
 
-export const caseFailed = (t: Pick<TestCase, 'status'>) => t.status === 'failed' || t.status === 'error';
+const statusFailed = (t: Pick<TestCase, 'status'>) => t.status === 'failed' || t.status === 'error';
+
+/** A case that fails the run: failed or errored, and inside the op's contract. */
+export const caseFailed = (t: Pick<TestCase, 'status' | 'beyondContract'>) =>
+  statusFailed(t) && t.beyondContract === undefined;
+
+/** A failed case beyond the op's contract (no call site passes what it passes): advisory, never fails the run. */
+export const caseAdvisory = (t: Pick<TestCase, 'status' | 'beyondContract'>) =>
+  statusFailed(t) && t.beyondContract !== undefined;
 
 /** A patch site the bundle no longer matches. */
 export const siteDrifted = (s: Pick<PatchSite, 'status'>) =>

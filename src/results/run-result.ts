@@ -87,6 +87,18 @@ export const PatchSite = z.object({
   symbol: z.string().optional().describe('Class.method holding the site'),
   form: z.string().optional().describe('which known gate form matched'),
   reason: z.string().optional().describe('why a site is unmatched or a file missing, one line'),
+  args: z
+    .array(
+      z.object({
+        name: z.string().optional().describe('the keyword, for a keyword argument'),
+        source: z.string(),
+        shapes: z.array(z.string()).optional().describe('shapes the tree builds it with, e.g. "[1, K]"'),
+        origin: z.string().optional().describe('file:line that builds it'),
+        starred: z.boolean().optional(),
+      }),
+    )
+    .optional()
+    .describe('a tree-native call: its arguments as the scan read them'),
 });
 export type PatchSite = z.infer<typeof PatchSite>;
 
@@ -126,6 +138,18 @@ export const TestCase = z.object({
   k: z.number().int().optional(),
   n: z.number().int().optional(),
   group: TestGroup.optional().describe('which suite the case belongs to; absent in RunResults before groups'),
+  callForm: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('what the case passes the op, per parameter, e.g. {"weight": "[K]"} (its call_form marker)'),
+  file: z.string().optional().describe('the test file, relative to where pytest ran (JUnit)'),
+  line: z.number().int().positive().optional().describe("the test's line in that file, 1-based"),
+  beyondContract: z
+    .string()
+    .optional()
+    .describe(
+      'why the case is advisory: no call site of the tree passes what it passes; never fails the run',
+    ),
 });
 export type TestCase = z.infer<typeof TestCase>;
 
@@ -277,6 +301,16 @@ export const E2e = z.object({
 });
 export type E2e = z.infer<typeof E2e>;
 
+export const OpContract = z.object({
+  sites: z.number().int().nonnegative().describe('call sites the contract is read from'),
+  params: z
+    .record(z.string(), z.array(z.string()))
+    .describe(
+      'per parameter, the shapes that every call site passes; a parameter absent: some site passes what the scan cannot tell, so no case is beyond it',
+    ),
+});
+export type OpContract = z.infer<typeof OpContract>;
+
 export const KernelUnderTest = z.object({
   source: z
     .enum(['tree', 'bundle'])
@@ -293,6 +327,7 @@ export const KernelUnderTest = z.object({
     })
     .optional()
     .describe('the baseline of a base-against-head A/B (tree kernel only)'),
+  contract: OpContract.optional().describe("what the tree's call sites pass the op (tree kernel only)"),
 });
 export type KernelUnderTest = z.infer<typeof KernelUnderTest>;
 

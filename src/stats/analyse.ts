@@ -1,9 +1,16 @@
 // RunResults → the analysed Report every mode reads: each runner's method, judged cells, kernel rows and
 // verdict, and the verdict across runners. Built once per mode. Pure.
-import type { Report, RunnerReport, VerdictMethod } from '../report/model.js';
+import type {
+  ComparedCell,
+  KernelVsBase,
+  Report,
+  RunnerReport,
+  RunVerdict,
+  VerdictMethod,
+} from '../report/model.js';
 import type { RunResult } from '../results/run-result.js';
 import { compareCell, judgeE2e } from './e2e.js';
-import { headlineRow, kernelRows } from './microbench.js';
+import { headlineRow, kernelRows, servingHeadline } from './microbench.js';
 import { rooflines } from './roofline.js';
 import { combineVerdicts, overallVerdict, perCellMethod } from './verdict.js';
 
@@ -36,26 +43,70 @@ export function methodFor(
   return { method, firstRound: repeats };
 }
 
+/** Head against base over the kernel's shapes; undefined when the base has no kernel (no A/B cells). */
+export function kernelVsBase(kernelAb: readonly ComparedCell[]): KernelVsBase | undefined {
+  const judged = kernelAb.filter((c) => c.cell.status === 'ok');
+  if (judged.length === 0) return undefined;
+  // µs: lower is better, so a positive Δ is slower; a throughput metric flips the sign
+  const slowdown = (c: ComparedCell) => (c.cell.higherIsBetter ? -1 : 1) * c.comparison.deltaPct;
+  const slower = judged.filter((c) => c.comparison.verdict === 'regressed');
+  const faster = judged.filter((c) => c.comparison.verdict === 'improved');
+  return {
+    shapes: judged.length,
+    slower: slower.length,
+    faster: faster.length,
+    worstPct: Math.max(0, ...slower.map(slowdown)),
+    bestPct: Math.min(0, ...faster.map(slowdown)),
+  };
+}
+
+/** A kernel slower than the base kernel is a regression of the run, under the same fail-on-regression rule as e2e. */
+export function withKernelRegression(
+  verdict: RunVerdict,
+  vsBase: KernelVsBase | undefined,
+  runner: string,
+  failOnRegression: boolean,
+): RunVerdict {
+  if (!vsBase || vsBase.slower === 0 || verdict.verdict === 'failed') return verdict;
+  const what = `${vsBase.slower} of ${vsBase.shapes} kernel shapes slower than the base kernel on ${runner}`;
+  if (!failOnRegression) return { verdict: 'regressed', exitCode: 0 };
+  const failure = `${what} (fail-on-regression is on)`;
+  return {
+    verdict: 'regressed',
+    exitCode: 1,
+    failure: verdict.exitCode !== 0 && verdict.failure ? `${verdict.failure}; ${failure}` : failure,
+  };
+}
+
 export function analyseRun(result: RunResult, thresholds: Thresholds): RunnerReport {
   const { method, firstRound, override } = methodFor(result, thresholds);
   const compared = result.e2e ? judgeE2e(result.e2e, method, firstRound) : [];
   const rows = result.microbench ? kernelRows(result.microbench) : [];
+  const kernelAb = (result.microbench?.ab ?? []).map((cell) => ({
+    cell,
+    comparison: compareCell(cell, method),
+  }));
+  const vsBase = kernelVsBase(kernelAb);
+  const serving = vsBase ? undefined : servingHeadline(rows, result.e2e?.cells);
+  const verdict = overallVerdict(
+    result,
+    { ...thresholds, method, firstRound },
+    compared.map((c) => c.comparison),
+  );
   return {
     result,
     method,
     override,
-    verdict: overallVerdict(
-      result,
-      { ...thresholds, method, firstRound },
-      compared.map((c) => c.comparison),
-    ),
+    verdict: withKernelRegression(verdict, vsBase, result.identity.runner, thresholds.failOnRegression),
     compared,
     rows,
     headline: headlineRow(rows),
-    kernelAb: (result.microbench?.ab ?? []).map((cell) => ({
-      cell,
-      comparison: compareCell(cell, method),
-    })),
+    ...(vsBase
+      ? { kernelHeadline: { kind: 'vs-base' as const, vsBase } }
+      : serving
+        ? { kernelHeadline: { kind: 'serving' as const, ...serving } }
+        : {}),
+    kernelAb,
     roofline: rooflines(result),
   };
 }

@@ -1,9 +1,9 @@
 // vLLM's source as published on PyPI: the sdist of one release, verified by its sha256, cached and extracted once.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -237,4 +237,76 @@ export async function fetchVllmSource(version: string, opts: FetchVllmOptions = 
     await rm(staging, { recursive: true, force: true });
   }
   return tree;
+}
+
+/** The sdist's sha256 of an extracted tree fetchVllmSource made (it sits in `<tree>.complete`); undefined else. */
+export async function sdistSha256(tree: string): Promise<string | undefined> {
+  const text = await readFile(`${tree}.complete`, 'utf8').catch(() => '');
+  return /^[0-9a-f]{64}$/.exec(text.trim())?.[0];
+}
+
+// no user or system config (signing, autocrlf, hooks), one identity and one date: one commit SHA on every machine
+const REPRODUCIBLE_GIT_ENV = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'vllm-kernel-ci',
+  GIT_AUTHOR_EMAIL: 'vllm-kernel-ci@localhost',
+  GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z',
+  GIT_COMMITTER_NAME: 'vllm-kernel-ci',
+  GIT_COMMITTER_EMAIL: 'vllm-kernel-ci@localhost',
+  GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z',
+};
+const REPRODUCIBLE_GIT_CONFIG = ['-c', 'core.autocrlf=false', '-c', 'core.fileMode=true', '-c', 'gc.auto=0'];
+
+export interface SdistRepositoryOptions {
+  version: string;
+  /** the sdist's sha256, named in the commit message */
+  sha256?: string;
+  /** git config commands run in the new repository first, e.g. no background gc */
+  settings?: readonly (readonly string[])[];
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Makes `repo` a git repository of the extracted sdist at `source`: one commit, tagged v<version>, with the
+ * same SHA on every machine (fixed identity and dates, every file in path order, the sdist's sha256 in the
+ * message). Returns the commit SHA.
+ */
+export async function sdistRepository(
+  source: string,
+  repo: string,
+  o: SdistRepositoryOptions,
+): Promise<string> {
+  await rm(repo, { recursive: true, force: true });
+  await mkdir(repo, { recursive: true });
+  await cp(source, repo, { recursive: true });
+  const env = { ...o.env, ...REPRODUCIBLE_GIT_ENV };
+  const git = async (args: string[], input?: string) => {
+    const r = await execa('git', [...REPRODUCIBLE_GIT_CONFIG, ...args], {
+      cwd: repo,
+      env,
+      extendEnv: false,
+      reject: false,
+      ...(input !== undefined ? { input } : {}),
+    });
+    if (r.exitCode !== 0)
+      throw new PypiError(
+        `making the PyPI source a git repository failed at 'git ${args.join(' ')}': ${`${r.stderr}`.trim()}`,
+      );
+    return `${r.stdout}`.trim();
+  };
+  await git(['init', '--quiet']);
+  for (const args of o.settings ?? []) await git([...args]);
+  // every file of the sdist, .gitignore'd ones too, added in path order
+  const entries = await readdir(repo, { withFileTypes: true, recursive: true });
+  const files = entries
+    .filter((e) => e.isFile() || e.isSymbolicLink())
+    .map((e) => relative(repo, join(e.parentPath, e.name)))
+    .filter((f) => f !== '.git' && !f.startsWith(`.git${sep}`))
+    .sort();
+  await git(['add', '--force', '--pathspec-from-file=-', '--pathspec-file-nul'], files.join('\0'));
+  const message = `vLLM ${o.version} as published on PyPI\n\nsdist sha256: ${o.sha256 ?? 'unknown'}\n`;
+  await git(['commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', message]);
+  await git(['tag', '--no-sign', '--end-of-options', `v${o.version}`]);
+  return git(['rev-parse', 'HEAD']);
 }

@@ -249,7 +249,9 @@ def test_scan_finds_the_pr_kernel_file_and_its_unconditional_call(tmp_path: Path
     )
     before = model.read_bytes()
     result = scan(tmp_path)
-    assert result["definitions"] == [{"file": KERNEL_FILE, "line": 1, "symbol": OP}]
+    assert result["definitions"] == [
+        {"file": KERNEL_FILE, "line": 1, "symbol": OP, "params": ["x", "weight", "out"]}
+    ]
     assert result["sites"] == [
         {
             "file": MODEL,
@@ -258,9 +260,31 @@ def test_scan_finds_the_pr_kernel_file_and_its_unconditional_call(tmp_path: Path
             "source": f"out = {OP}(x, self.expert_gate.weight, out)",
             "form": "call",
             "symbol": "ToyMLP.forward",
+            # nothing in the file builds the module handed in as expert_gate: its shape is not told
+            "args": [{"source": "x"}, {"source": "self.expert_gate.weight"}, {"source": "out"}],
         }
     ]
     assert model.read_bytes() == before
+
+
+BLOCK = """
+
+class ToyBlock(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.shared_expert_gate = ReplicatedLinear(config.hidden_size, {out}, bias=False)
+        self.shared_expert = ToyMLP(expert_gate=self.shared_expert_gate)
+        self.dense = ToyMLP()
+"""
+
+
+@pytest.mark.parametrize(("out", "shapes"), [("1", ["[1, K]"]), ("config.n", None)])
+def test_scan_follows_the_weight_to_the_linear_that_builds_it(tmp_path: Path, out: str, shapes):
+    # the module is a constructor parameter: the file's constructions hand it on from a ReplicatedLinear
+    tree(tmp_path, mlp(f"{OP}(x, self.expert_gate.weight, out)") + BLOCK.format(out=out))
+    (weight,) = [a for a in scan(tmp_path)["sites"][0]["args"] if a["source"] == "self.expert_gate.weight"]
+    assert weight.get("shapes") == shapes
+    assert ("origin" in weight) == (shapes is not None)
 
 
 def test_scan_finds_an_inline_kernel_a_nested_one_and_calls_in_any_form(tmp_path: Path):

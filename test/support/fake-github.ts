@@ -84,6 +84,8 @@ export interface StoredCheckRun {
   detailsUrl: string | null;
   externalId: string | null;
   output: { title: string | null; summary: string | null; text: string | null };
+  /** the annotations the create request carried (as sent) */
+  annotations?: Json[];
   login: string;
 }
 
@@ -986,6 +988,7 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
         summary: (output.summary as string | undefined) ?? null,
         text: (output.text as string | undefined) ?? null,
       },
+      annotations: (output.annotations as Json[] | undefined) ?? [],
       login: ctx.user.login,
     };
     this.checkRuns.set(run.id, run);

@@ -17,7 +17,16 @@ const exec = promisify(execFile);
 export const PR_TREES_VERSION = process.env.PR_TREES_VERSION ?? '0.33.0';
 export const PR_SHAPES_DIR = join(ROOT, 'test/fixtures/pr-shapes');
 // `csrc` is also a folder of the tree: give git its SHA (branches.csrc) or end revisions with `--`
-export const PR_BRANCHES = ['base', 'pr', 'pr-wrong', 'pr-int32', 'followup', 'inline', 'csrc'] as const;
+export const PR_BRANCHES = [
+  'base',
+  'pr',
+  'pr-wrong',
+  'pr-int32',
+  'followup',
+  'inline',
+  'csrc',
+  'pr-original',
+] as const;
 export type PrBranch = (typeof PR_BRANCHES)[number];
 
 /** Where the PR puts its kernel, its own test and its call sites. */
@@ -150,6 +159,16 @@ const PLANS: BranchPlan[] = [
     change: async (read) => ({
       ...(await PLANS[0].change(read)),
       [PR_KERNEL_PATH]: await readShape('shared_expert_gate_int32.py'),
+    }),
+  },
+  {
+    // the original PR as it was opened: 32-bit row offsets and the unfused path for any weight but [1, K]
+    name: 'pr-original',
+    parent: 'base',
+    message: '[Kernel] Fused shared-expert gate (as first opened: 32-bit row offsets, weight [1, K] only)',
+    change: async (read) => ({
+      ...(await PLANS[0].change(read)),
+      [PR_KERNEL_PATH]: await readShape('shared_expert_gate_original.py'),
     }),
   },
   {

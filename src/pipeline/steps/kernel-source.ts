@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { blobSha, scanTreeKernel } from '../../patch/engine.js';
 import { loadManifest } from '../../patch/manifest.js';
+import { contractWords } from '../../results/contract.js';
 import { siteDrifted } from '../../results/predicates.js';
 import type { KernelUnderTest, Patch } from '../../results/run-result.js';
 import { addBaseWorktree, type BaseHeadChanges } from '../base-head.js';
@@ -114,8 +115,11 @@ async function treeKernel(
     symbol: scan.symbol,
     blobSha: scan.blobSha,
     commit: tree.sha,
+    ...(scan.contract ? { contract: scan.contract } : {}),
   };
   result.kernel = kernel;
+  const words = contractWords(scan.contract);
+  if (words) await step.log(`the op's contract from the tree: ${words}`);
   const found: KernelSource = {
     source: 'tree',
     impl: `${join(tree.dir, scan.path)}::${scan.symbol}`,

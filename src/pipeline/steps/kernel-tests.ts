@@ -93,6 +93,7 @@ export async function kernelTestsStep(
       timeoutMs: ctx.timeouts.kernelTestsMs,
       group: g.group,
       junitName: i === 0 ? 'junit' : `junit-${g.group}`,
+      ...(g.group === 'conformance' && result.kernel?.contract ? { contract: result.kernel.contract } : {}),
     });
     result.tests.push(...outcome.tests);
     records.push({ group: g.group, status: 'ran', targets: g.targets });

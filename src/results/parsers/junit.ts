@@ -63,6 +63,26 @@ export function caseShape(
   return shape;
 }
 
+/** The test's file and 1-based line: pytest's xunit1 `file` and 0-based `line` attributes. */
+function where(attrs: Record<string, string>, file: string | undefined): Pick<TestCase, 'file' | 'line'> {
+  const line = Number(attrs.line);
+  const path = attrs.file ?? file;
+  return {
+    ...(path ? { file: path } : {}),
+    ...(attrs.line !== undefined && Number.isInteger(line) && line >= 0 ? { line: line + 1 } : {}),
+  };
+}
+
+/** What a case passes the op, from the `call_form.<param>` properties its call_form marker records. */
+function callForm(properties: Record<string, string>): Pick<TestCase, 'callForm'> {
+  const form: Record<string, string> = {};
+  for (const [name, value] of Object.entries(properties)) {
+    const param = /^call_form\.(\w+)$/.exec(name)?.[1];
+    if (param) form[param] = value;
+  }
+  return Object.keys(form).length > 0 ? { callForm: form } : {};
+}
+
 /** Parses pytest's JUnit XML (xunit1 or xunit2). Throws JunitParseError on text that is not a JUnit report. */
 export function parseJunit(xml: string): TestCase[] {
   if (!/<testsuites?[\s>]/.test(xml)) throw new JunitParseError('not a JUnit report: no <testsuite> element');
@@ -98,6 +118,8 @@ export function parseJunit(xml: string): TestCase[] {
       seconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 0,
       ...(message ? { message: message.slice(0, 2_000) } : {}),
       ...caseShape(attrs.name ?? '', properties),
+      ...callForm(properties),
+      ...where(attrs, file),
     });
   }
   return cases;
