@@ -8,22 +8,31 @@ import {
   analyseRuns,
   applyBundle,
   chooseSwap,
+  confirmedMethod,
   countSites,
   counterbalancedOrder,
-  defaultMethod,
+  decide,
   describePlan,
+  huberFit,
+  judgeSequential,
+  lookPriority,
   needsRerun,
+  pairData,
   parseConfig,
   parseRunResult,
   perCellMethod,
   planRates,
   planServeAb,
+  pullRequestHeadSha,
   ratesFor,
   resolveBundle,
   runMode,
+  running,
+  sequentialMethod,
   showInvisible,
-  writeOutputs
-} from "./chunks/chunk-XBT2UAVB.js";
+  useEnvProxy,
+  workflowContextOf
+} from "./chunks/chunk-TB4GNL7I.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -58,9 +67,18 @@ function normal(rand) {
   const v = rand();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
+function studentT(rand, df) {
+  let chi2 = 0;
+  for (let k = 0; k < df; k++) chi2 += normal(rand) ** 2;
+  return normal(rand) * Math.sqrt((df - 2) / df) / Math.sqrt(chi2 / df);
+}
 var REALISTIC_DRIFT = { trend: 0.04, wave: 0.02 };
 function simulatePairs(rand, repeats, change, noise, level = 1e3) {
   const sigma = Math.sqrt(Math.log(1 + noise.cv ** 2));
+  const sigmaPatched = Math.sqrt(Math.log(1 + (noise.cvPatched ?? noise.cv) ** 2));
+  const stallRate = noise.stallRate ?? 0;
+  const stallFactor = noise.stallFactor ?? 1;
+  const draw = noise.tailDf ? () => studentT(rand, noise.tailDf ?? 0) : () => normal(rand);
   const positions = 2 * repeats;
   const slope = (2 * rand() - 1) * noise.trend;
   const cycles = 0.25 + 0.75 * rand();
@@ -72,7 +90,7 @@ function simulatePairs(rand, repeats, change, noise, level = 1e3) {
   const innovation = Math.sqrt(1 - rho ** 2);
   let previous;
   const shock = () => {
-    const z = normal(rand);
+    const z = draw();
     previous = previous === void 0 ? z : rho * previous + innovation * z;
     return previous;
   };
@@ -83,13 +101,13 @@ function simulatePairs(rand, repeats, change, noise, level = 1e3) {
   const patched = [];
   for (let i = 0; i < repeats; i++) {
     const late = opens === void 0 || opens[2 * i] === "baseline";
-    const sample = (t, truth, isSecond) => truth * (isSecond ? second : 1) * drift(t) * Math.exp(sigma * shock() - sigma ** 2 / 2);
+    const sample = (t, truth, isSecond, sd) => truth * (isSecond ? second : 1) * drift(t) * Math.exp(sd * shock() - sd ** 2 / 2) * (stallRate > 0 && rand() < stallRate ? stallFactor : 1);
     if (late) {
-      baseline.push(sample(2 * i, level, false));
-      patched.push(sample(2 * i + 1, level * (1 + change), true));
+      baseline.push(sample(2 * i, level, false, sigma));
+      patched.push(sample(2 * i + 1, level * (1 + change), true, sigmaPatched));
     } else {
-      patched.push(sample(2 * i, level * (1 + change), false));
-      baseline.push(sample(2 * i + 1, level, true));
+      patched.push(sample(2 * i, level * (1 + change), false, sigmaPatched));
+      baseline.push(sample(2 * i + 1, level, true, sigma));
     }
   }
   return { baseline, patched };
@@ -108,9 +126,13 @@ var DEFAULT_SIMULATION = {
   ar1: 0,
   minEffectPct: 2,
   order: "counterbalanced",
-  rule: "confirmed",
+  rule: "sequential",
   trendPct: REALISTIC_DRIFT.trend * 100,
-  wavePct: REALISTIC_DRIFT.wave * 100
+  wavePct: REALISTIC_DRIFT.wave * 100,
+  stallRatePct: 0,
+  stallFactor: 0.7,
+  tailDf: 0,
+  pairs: 0
 };
 function skeleton(runner, method, repeats, cells) {
   return {
@@ -133,7 +155,46 @@ function skeleton(runner, method, repeats, cells) {
   };
 }
 function methodOf(s) {
-  return s.rule === "confirmed" ? defaultMethod(s.minEffectPct) : perCellMethod(s.minEffectPct);
+  if (s.rule === "sequential") return sequentialMethod(s.minEffectPct);
+  return s.rule === "confirmed" ? confirmedMethod(s.minEffectPct) : perCellMethod(s.minEffectPct);
+}
+function simCell(c, pairs) {
+  return {
+    id: `cell-${c}`,
+    params: {},
+    metric: "output_throughput",
+    unit: "tok/s",
+    higherIsBetter: true,
+    ...pairs,
+    status: "ok",
+    reruns: 0
+  };
+}
+function sequentialCells(rand, s, method, noise, change) {
+  const k = method.lookEvery ?? 4;
+  const max = method.maxPairs ?? 16;
+  const full = Array.from(
+    { length: s.cells },
+    (_, c) => simulatePairs(rand, max, c === 0 ? change : 0, noise)
+  );
+  const shown = full.map(() => Math.min(k, max));
+  let budget = s.pairs > 0 ? s.pairs * s.cells - k * s.cells : Number.POSITIVE_INFINITY;
+  const view = () => full.map(
+    (f, c) => simCell(c, { baseline: f.baseline.slice(0, shown[c]), patched: f.patched.slice(0, shown[c]) })
+  );
+  for (; ; ) {
+    const cells = view();
+    const open = judgeSequential(cells, method).map((j, c) => ({ d: decide(cells[c], j, method), c, priority: lookPriority(j, method) })).filter((x) => x.d === "continue").sort((a, b) => b.priority - a.priority);
+    let moved = false;
+    const served = budget >= k * open.length ? open : open.slice(0, 1);
+    for (const { c } of served) {
+      if (budget < k) break;
+      shown[c] = Math.min(max, shown[c] + k);
+      budget -= k;
+      moved = true;
+    }
+    if (!moved) return cells;
+  }
 }
 function simulateRuns(partial = {}) {
   const s = { ...DEFAULT_SIMULATION, ...partial };
@@ -145,8 +206,14 @@ function simulateRuns(partial = {}) {
     wave: s.wavePct / 100,
     orderEffect: s.orderEffectPct / 100,
     ar1: s.ar1,
-    order: s.order
+    order: s.order,
+    cvPatched: s.cvPatchedPct === void 0 ? void 0 : s.cvPatchedPct / 100,
+    stallRate: s.stallRatePct / 100,
+    stallFactor: s.stallFactor,
+    tailDf: s.tailDf > 0 ? s.tailDf : void 0
   };
+  const repeats = s.pairs > 0 ? s.pairs : s.repeats;
+  let pairsRun = 0;
   const change = s.effectPct / 100;
   const wanted = change > 0 ? "improved" : change < 0 ? "regressed" : void 0;
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0]));
@@ -161,28 +228,26 @@ function simulateRuns(partial = {}) {
     const results = [];
     for (let r = 0; r < s.runners; r++) {
       const cells = [];
-      for (let c = 0; c < s.cells; c++) {
-        const truth = c === 0 ? change : 0;
-        const cell = {
-          id: `cell-${c}`,
-          params: {},
-          metric: "output_throughput",
-          unit: "tok/s",
-          higherIsBetter: true,
-          ...simulatePairs(rand, s.repeats, truth, noise),
-          status: "ok",
-          reruns: 0
-        };
-        if (needsRerun(cell, method)) {
-          const more = simulatePairs(rand, s.repeats, truth, noise);
-          cell.baseline.push(...more.baseline);
-          cell.patched.push(...more.patched);
-          cell.reruns = 1;
-          reruns++;
+      if (method.rule === "sequential") {
+        cells.push(...sequentialCells(rand, s, method, noise, change));
+        for (const cell of cells) if (cell.baseline.length > (method.lookEvery ?? 4)) reruns++;
+      } else {
+        for (let c = 0; c < s.cells; c++) {
+          const truth = c === 0 ? change : 0;
+          const cell = simCell(c, simulatePairs(rand, repeats, truth, noise));
+          if (needsRerun(cell, method)) {
+            const more = simulatePairs(rand, repeats, truth, noise);
+            cell.baseline.push(...more.baseline);
+            cell.patched.push(...more.patched);
+            cell.reruns = 1;
+            reruns++;
+          }
+          cells.push(cell);
         }
-        cells.push(cell);
       }
-      results.push(skeleton(`runner-${r}`, method, s.repeats, cells));
+      for (const cell of cells) pairsRun += cell.baseline.length;
+      const first = method.rule === "sequential" ? method.lookEvery ?? 4 : repeats;
+      results.push(skeleton(`runner-${r}`, method, first, cells));
     }
     const report = analyseRuns(results, { minEffectPct: s.minEffectPct, failOnRegression: false });
     const v = report.verdict.verdict;
@@ -215,40 +280,50 @@ function simulateRuns(partial = {}) {
       rerun: reruns / (n * s.runners * s.cells),
       detected: changed ? detected / changed : null
     },
-    roundsPerCell: 1 + reruns / (n * s.runners * s.cells)
+    roundsPerCell: 1 + reruns / (n * s.runners * s.cells),
+    meanPairsPerCell: pairsRun / (n * s.runners * s.cells)
   };
 }
 function estimateNoise(result) {
   const cells = (result.e2e?.cells ?? []).filter((c) => c.status === "ok");
+  const legacy = result.verdicts === void 0;
   const perCell = [];
   let lagNum = 0;
   let lagDen = 0;
   for (const cell of cells) {
-    const n = Math.min(cell.baseline.length, cell.patched.length);
-    const d = [];
-    for (let i = 0; i < n; i++) {
-      const b = cell.baseline[i];
-      const p = cell.patched[i];
-      if (b > 0 && p > 0 && Number.isFinite(b) && Number.isFinite(p)) d.push(Math.log(p / b));
-    }
-    if (d.length < 3) continue;
+    const { d, s } = pairData(cell, result.verdicts?.repeats, legacy);
+    if (d.length < 4) continue;
     const mean = d.reduce((a, x) => a + x, 0) / d.length;
-    const ss = d.reduce((a, x) => a + (x - mean) ** 2, 0);
-    const sd = Math.sqrt(ss / (d.length - 1));
-    perCell.push({ id: cell.id, cvPct: sd / Math.SQRT2 * 100, pairs: d.length });
-    for (let i = 1; i < d.length; i++) lagNum += (d[i] - mean) * (d[i - 1] - mean);
+    const sd = Math.sqrt(d.reduce((a, x) => a + (x - mean) ** 2, 0) / (d.length - 1));
+    const fit = huberFit(d, s, Number.POSITIVE_INFINITY);
+    const ss = fit.residuals.reduce((a, r) => a + r * r, 0);
+    const residualSd = Math.sqrt(ss / (d.length - fit.params));
+    perCell.push({
+      id: cell.id,
+      cvPct: sd / Math.SQRT2 * 100,
+      orderEffectPct: (Math.exp(fit.gamma) - 1) * 100,
+      residualCvPct: residualSd / Math.SQRT2 * 100,
+      pairs: d.length
+    });
+    for (let i = 1; i < d.length; i++) lagNum += fit.residuals[i] * fit.residuals[i - 1];
     lagDen += ss;
   }
   if (perCell.length === 0) {
     throw new Error(
-      "The RunResult has no e2e cell with 3 or more usable pairs: run validate with `e2e-aa: true` and an e2e backend first."
+      "The RunResult has no e2e cell with 4 or more usable pairs: run validate with `e2e-aa: true` and an e2e backend first."
     );
   }
-  const sorted = perCell.map((c) => c.cvPct).sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const cvPct = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const worst = perCell.reduce((a, c) => c.residualCvPct > a.residualCvPct ? c : a);
   const repeats = result.verdicts?.repeats ?? Math.min(...perCell.map((c) => c.pairs));
-  return { cells: perCell.length, repeats, cvPct, perCell, lag1: lagDen > 0 ? lagNum / lagDen : 0 };
+  return {
+    cells: perCell.length,
+    repeats,
+    cvPct: worst.residualCvPct,
+    worst: worst.id,
+    orderEffectPct: Math.max(...perCell.map((c) => Math.abs(c.orderEffectPct))),
+    perCell,
+    lag1: lagDen > 0 ? lagNum / lagDen : 0
+  };
 }
 
 // src/modes/simulate.ts
@@ -270,9 +345,17 @@ Options:
   --order ORDER        counterbalanced (A B B A, B A A B) or alternating (A B A B) (default: ${DEFAULT_SIMULATION.order})
   --ar1 RHO            lag-1 autocorrelation of consecutive runs' noise (default: 0)
   --drift PCT          largest linear drift across a cell's runs, % (default: ${DEFAULT_SIMULATION.trendPct}; a slow wave of half of it rides on top)
-  --rule RULE          confirmed (a call stands only when its re-run agrees) or per-cell (default: ${DEFAULT_SIMULATION.rule})
+  --rule RULE          sequential (looks every 4 pairs, order effect fitted, scale pooled over cells), confirmed
+                       (a call stands only when its re-run agrees) or per-cell (default: ${DEFAULT_SIMULATION.rule})
+  --stall-rate PCT     runs that stall, % (default: 0)
+  --stall-factor F     throughput a stalled run keeps (default: ${DEFAULT_SIMULATION.stallFactor})
+  --cv-patched PCT     the patched arm's noise of one sample, % (default: --cv)
+  --tails DF           Student-t noise of DF degrees of freedom, DF > 2 (default: normal)
+  --pairs N            pairs per cell the run can afford (the budget-fitted plan's repeats): the sequential rule
+                       spends N \xD7 cells over its looks, the others run N pairs a round (default: no budget)
   --from RUNRESULT     take cells, repeats and noise from a real A/A RunResult: this runner's own power analysis
-                       (with --effect -5 unless --effect is given)
+                       (with --effect -5 unless --effect is given); the noise is the worst cell's residual after
+                       the order effect is fitted, the order effect the largest of the cells'
   --json               print the outcome as JSON
   --help               show this help
 
@@ -313,6 +396,11 @@ function parseSimulateArgs(args) {
       ar1: { type: "string" },
       drift: { type: "string" },
       rule: { type: "string" },
+      "stall-rate": { type: "string" },
+      "stall-factor": { type: "string" },
+      "cv-patched": { type: "string" },
+      tails: { type: "string" },
+      pairs: { type: "string" },
       from: { type: "string" },
       json: { type: "boolean" }
     }
@@ -321,8 +409,8 @@ function parseSimulateArgs(args) {
   if (order !== void 0 && order !== "counterbalanced" && order !== "alternating")
     throw new Error(`Invalid --order '${order}'. Expected counterbalanced or alternating.`);
   const rule = values.rule;
-  if (rule !== void 0 && rule !== "confirmed" && rule !== "per-cell")
-    throw new Error(`Invalid --rule '${rule}'. Expected confirmed or per-cell.`);
+  if (rule !== void 0 && rule !== "confirmed" && rule !== "per-cell" && rule !== "sequential")
+    throw new Error(`Invalid --rule '${rule}'. Expected sequential, confirmed or per-cell.`);
   const drift = number("drift", values.drift, nonNegative, "a percentage \u2265 0");
   const entries = {
     cells: number("cells", values.cells, positiveInt, "a positive integer"),
@@ -342,6 +430,16 @@ function parseSimulateArgs(args) {
     ar1: number("ar1", values.ar1, (x) => x > -1 && x < 1, "a correlation in (-1, 1)"),
     order,
     rule,
+    stallRatePct: number(
+      "stall-rate",
+      values["stall-rate"],
+      (x) => x >= 0 && x < 100,
+      "a percentage in [0, 100)"
+    ),
+    stallFactor: number("stall-factor", values["stall-factor"], (x) => x > 0 && x <= 1, "a factor in (0, 1]"),
+    cvPatchedPct: number("cv-patched", values["cv-patched"], (x) => x > 0 && x < 100, "a percentage above 0"),
+    tailDf: number("tails", values.tails, (x) => Number.isInteger(x) && x > 2, "an integer > 2"),
+    pairs: number("pairs", values.pairs, (x) => positiveInt(x) && x >= 4, "an integer \u2265 4"),
     trendPct: drift,
     wavePct: drift === void 0 ? void 0 : drift / 2
   };
@@ -356,14 +454,18 @@ function describeOutcome(o, noise) {
   const lines = [];
   if (noise) {
     lines.push(
-      `Noise of the A/A RunResult: ${noise.cvPct.toFixed(2)}% per sample (median of ${noise.cells} cells; ${noise.perCell.map((c) => `${c.id} ${c.cvPct.toFixed(2)}%`).join(", ")}); lag-1 autocorrelation of the pairs ${noise.lag1.toFixed(2)}.`
+      `Noise of the A/A RunResult: ${noise.cvPct.toFixed(2)}% per sample after the order effect, the worst of ${noise.cells} cells (${noise.worst}); per cell order effect \u03B3 and residual CV: ${noise.perCell.map(
+        (c) => `${c.id} \u03B3 ${c.orderEffectPct.toFixed(2)}%, ${c.residualCvPct.toFixed(2)}% (raw ${c.cvPct.toFixed(2)}%)`
+      ).join(
+        "; "
+      )}; lag-1 autocorrelation of the residuals ${noise.lag1.toFixed(2)}. Simulated with the worst cell's noise and the largest order effect (${noise.orderEffectPct.toFixed(2)}%).`
     );
   }
   lines.push(
-    `${s.trials} simulated runs: ${s.runners} runner${s.runners === 1 ? "" : "s"} \xD7 ${s.cells} cells, ${s.repeats} pairs a round, ${s.cvPct}% noise, drift \xB1${s.trendPct}%, ${s.order} order${s.orderEffectPct ? `, second run ${s.orderEffectPct}% slower` : ""}${s.ar1 ? `, AR(1) ${s.ar1}` : ""}, min effect ${s.minEffectPct}%, ${s.rule} rule, ${s.effectPct ? `a ${s.effectPct}% change in one cell` : "no change (A/A)"}, seed ${s.seed}.`,
+    `${s.trials} simulated runs: ${s.runners} runner${s.runners === 1 ? "" : "s"} \xD7 ${s.cells} cells, ${s.repeats} pairs a round, ${s.cvPct}% noise, drift \xB1${s.trendPct}%, ${s.order} order${s.orderEffectPct ? `, second run ${s.orderEffectPct}% slower` : ""}${s.ar1 ? `, AR(1) ${s.ar1}` : ""}${s.cvPatchedPct ? `, patched arm ${s.cvPatchedPct}% noise` : ""}${s.stallRatePct ? `, ${s.stallRatePct}% of runs stalled at ${s.stallFactor}\xD7` : ""}${s.tailDf ? `, t(${s.tailDf}) tails` : ""}${s.pairs ? `, a budget of ${s.pairs} pairs a cell` : ""}, min effect ${s.minEffectPct}%, ${s.rule} rule, ${s.effectPct ? `a ${s.effectPct}% change in one cell` : "no change (A/A)"}, seed ${s.seed}.`,
     "",
     `Run level: false call ${pct(o.falseCall)}, too noisy ${pct(o.tooNoisy)}${o.power === null ? "" : `, power ${pct(o.power)}`}.`,
-    `Per cell: false call ${pct(o.cells.falseCall)}, too noisy ${pct(o.cells.tooNoisy)}, re-run ${pct(o.cells.rerun)}${o.cells.detected === null ? "" : `, changed cell detected ${pct(o.cells.detected)}`}; GPU time ${o.roundsPerCell.toFixed(2)}\xD7 a run without re-runs.`
+    `Per cell: false call ${pct(o.cells.falseCall)}, too noisy ${pct(o.cells.tooNoisy)}, re-run ${pct(o.cells.rerun)}${o.cells.detected === null ? "" : `, changed cell detected ${pct(o.cells.detected)}`}; GPU time ${o.roundsPerCell.toFixed(2)}\xD7 a run without re-runs, ${o.meanPairsPerCell.toFixed(2)} pairs a cell on average.`
   );
   return lines.join("\n");
 }
@@ -389,6 +491,7 @@ async function runSimulate(args, io) {
         cells: noise.cells,
         repeats: noise.repeats,
         cvPct: Number(noise.cvPct.toFixed(3)),
+        orderEffectPct: Number(noise.orderEffectPct.toFixed(3)),
         minEffectPct: result.verdicts?.minEffectPct,
         effectPct: -5,
         ...settings
@@ -549,6 +652,53 @@ var patchCommand = {
 // src/cli/modes.ts
 import { parseArgs as parseArgs3 } from "node:util";
 
+// src/pipeline/plan-power.ts
+var MIN_PLAN_POWER = 0.9;
+var EFFECT_PCT = -5;
+var CV_PCT = 2;
+var TRIALS = 2e3;
+var pct2 = (x) => `${(100 * x).toFixed(1)}%`;
+function planPower(plan, requested, o) {
+  const cells = running(plan).length;
+  const settings = (c, repeats) => ({
+    cells: c,
+    repeats,
+    effectPct: EFFECT_PCT,
+    cvPct: CV_PCT,
+    minEffectPct: o.minEffectPct,
+    trials: o.trials ?? TRIALS
+  });
+  const power = cells === 0 ? 0 : simulateRuns(settings(cells, plan.repeats)).power ?? 0;
+  const same = cells === plan.cells.length && plan.repeats === requested.repeats;
+  const requestedPower = same ? power : simulateRuns(settings(plan.cells.length, requested.repeats)).power ?? 0;
+  const out = {
+    power,
+    requestedPower,
+    cells,
+    repeats: plan.repeats,
+    requestedCells: plan.cells.length,
+    requestedRepeats: requested.repeats,
+    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct}`,
+    reductions: plan.fitted
+  };
+  if (power < MIN_PLAN_POWER) {
+    const cuts = [
+      plan.fitted.some((f) => f.startsWith("prompts per run cut")) ? "prompts per run" : "",
+      plan.repeats < requested.repeats ? `repeats ${requested.repeats} \u2192 ${plan.repeats}` : "",
+      cells < plan.cells.length ? `cells ${plan.cells.length} \u2192 ${cells}` : ""
+    ].filter(Boolean);
+    out.warning = `the e2e finds a true 5% change in one cell in only ${pct2(power)} of runs at 2% run-to-run CV (under ${pct2(MIN_PLAN_POWER)}; ${pct2(requestedPower)} as asked). ` + (cuts.length > 0 ? `The ${plan.budgetMinutes}-min budget cut ${cuts.join(", ")}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.` : "Raise repeats, or measure this runner's own noise with an A/A run and `simulate --from`.");
+  }
+  return out;
+}
+function describePlanPower(p) {
+  const asked = p.cells === p.requestedCells && p.repeats === p.requestedRepeats ? "" : ` (${pct2(p.requestedPower)} with the ${p.requestedCells} cells \xD7 ${p.requestedRepeats} repeats asked for)`;
+  return [
+    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct2(p.power)} of runs with ${p.cells} cells \xD7 ${p.repeats} repeats${asked}; \`${p.command}\``,
+    ...p.warning ? [`warning: ${p.warning}`] : []
+  ];
+}
+
 // src/modes/plan.ts
 function e2ePlanFor(config, planRates2 = ratesFor(config.e2e.model)) {
   const { rates, assumed } = planRates2;
@@ -582,7 +732,8 @@ function renderPlan(config, json, rates) {
       `--plan describes the vllm-serve e2e, and e2e-backend is ${config.e2e.backend}. Pass --e2e-backend vllm-serve (or auto).`
     );
   const plan = e2ePlanFor(config, rates);
-  return json ? JSON.stringify({ backend: "vllm-serve", ...plan }, null, 2) : describePlan(plan).join("\n");
+  const power = planPower(plan, config.e2e, config.thresholds);
+  return json ? JSON.stringify({ backend: "vllm-serve", ...plan, power }, null, 2) : [...describePlan(plan), ...describePlanPower(power)].join("\n");
 }
 
 // src/cli/io.ts
@@ -643,10 +794,40 @@ function modeHelp(mode) {
   lines.push("  --help", "      Show this help.");
   return lines.join("\n");
 }
-function parseFlags(args) {
+function joinNegativeValues(args) {
+  const out = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (/^--[\w-]+$/.test(args[i]) && next !== void 0 && /^-\d/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+function editDistance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+function didYouMean(flag, known) {
+  const name = flag.replace(/^-+/, "").split("=")[0];
+  const scored = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(2, Math.floor(name.length / 4)) ? `--${best.k}` : void 0;
+}
+function parseFlags(args, extra = []) {
   try {
     return parseArgs3({
-      args: expandSwitches(args),
+      args: joinNegativeValues(expandSwitches(args)),
       options: {
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(INPUTS.map((i) => [i.name, { type: "string" }]))
@@ -656,30 +837,57 @@ function parseFlags(args) {
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`${message} Run with --help to see the options.`);
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    const near = unknown ? didYouMean(unknown, [...INPUTS.map((i) => i.name), "help", ...extra]) : void 0;
+    const first = unknown ? `Unknown option '${unknown}'.` : message;
+    throw new ConfigError(
+      `${first}${near ? ` Did you mean ${near}?` : ""} Run with --help to see the options.`
+    );
   }
+}
+function outcomeLines(outcome, json) {
+  if (json)
+    return JSON.stringify({
+      verdict: outcome.verdict,
+      exitCode: outcome.exitCode,
+      ...outcome.failure ? { failure: outcome.failure } : {},
+      resultPath: outcome.resultPath ?? null,
+      reportPath: outcome.reportPath ?? null,
+      commentUrl: outcome.commentUrl ?? null
+    });
+  const lines = [...outcome.summary ?? [], `verdict: ${outcome.verdict}`];
+  if (outcome.resultPath) lines.push(`result: ${outcome.resultPath}`);
+  if (outcome.reportPath) lines.push(`report: ${outcome.reportPath}`);
+  if (outcome.commentUrl) lines.push(`comment: ${outcome.commentUrl}`);
+  return lines.join("\n");
 }
 async function runModeCommand(mode, args, io) {
   const plan = mode === "validate" && args.includes("--plan");
+  const json = args.includes("--json");
   try {
-    const { values } = parseFlags(plan ? args.filter((a) => a !== "--plan" && a !== "--json") : args);
+    const extra = ["json", ...mode === "validate" ? ["plan"] : []];
+    const { values } = parseFlags(
+      args.filter((a) => a !== "--json" && !(plan && a === "--plan")),
+      extra
+    );
     if (values.help) {
       io.out(modeHelp(mode));
       return 0;
     }
     const host = cliHost(io);
     const config = parseConfig(
-      (name) => name === "mode" ? mode : values[name]
+      (name) => name === "mode" ? mode : values[name],
+      { headSha: pullRequestHeadSha(await workflowContextOf(host)) }
     );
     if (plan) {
       const rates = await planRates(config.e2e.model, config.e2e.ratesFile);
       if (rates.warning) io.err(`warning: ${rates.warning}`);
-      io.out(renderPlan(config, args.includes("--json"), rates));
+      io.out(renderPlan(config, json, rates));
       return 0;
     }
     if (config.githubToken) host.setSecret(config.githubToken);
     const outcome = await runMode(config, host);
-    writeOutputs(host, outcome);
+    io.out(showInvisible(outcomeLines(outcome, json)));
     if (outcome.exitCode !== 0) io.err(`error: ${outcome.failure ?? `verdict ${outcome.verdict}`}`);
     return outcome.exitCode;
   } catch (error) {
@@ -714,6 +922,8 @@ function mainHelp(commands) {
 }
 async function runCli(argv, io = processIo, commands = COMMANDS) {
   const [name, ...rest] = argv;
+  const proxy = useEnvProxy(process.env);
+  if (proxy.warning) io.err(`warning: ${proxy.warning}`);
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(mainHelp(commands));
     return 0;

@@ -2,12 +2,14 @@ import { createRequire as __createRequire } from 'node:module'; const require = 
 import {
   knownSecrets,
   parseConfig,
+  pullRequestHeadSha,
   runMode,
-  workflowContextFromActions,
-  writeOutputs
-} from "./chunks/chunk-XBT2UAVB.js";
+  useEnvProxy,
+  workflowContextFromActions
+} from "./chunks/chunk-TB4GNL7I.js";
 import {
   context,
+  error,
   getInput,
   group,
   info,
@@ -18,6 +20,14 @@ import {
   warning
 } from "./chunks/chunk-3SJ5F7AL.js";
 import "./chunks/chunk-MNLJ6WNR.js";
+
+// src/host.ts
+function writeOutputs(host, outcome) {
+  host.setOutput("verdict", outcome.verdict);
+  host.setOutput("result-path", outcome.resultPath ?? "");
+  host.setOutput("report-path", outcome.reportPath ?? "");
+  host.setOutput("comment-url", outcome.commentUrl ?? "");
+}
 
 // src/security/echo.ts
 import { randomBytes } from "node:crypto";
@@ -36,6 +46,8 @@ var actionHost = {
   warning: (m) => warning(m),
   group: (name, fn) => group(name, fn),
   setOutput: (name, value) => setOutput(name, value),
+  report: (markdown) => info(guardWorkflowCommands(markdown)),
+  annotate: (message, at) => error(message, { file: at.file, startLine: at.line, title: at.title }),
   summary: async (markdown) => {
     if (!process.env.GITHUB_STEP_SUMMARY) return;
     await summary.addRaw(markdown, true).write();
@@ -44,24 +56,30 @@ var actionHost = {
   env: process.env,
   // @actions/github read GITHUB_EVENT_PATH and the GITHUB_* variables once, when it was imported
   workflow: workflowContextFromActions(context, process.env),
-  uploadArtifact: async (name, files, rootDir) => {
+  uploadArtifact: async (name, files, rootDir, options) => {
     if (!process.env.ACTIONS_RUNTIME_TOKEN) {
       info(`not uploading artifact ${name}: no Actions runtime here (ACTIONS_RUNTIME_TOKEN is unset)`);
       return;
     }
     const { DefaultArtifactClient } = await import("./chunks/artifact-IXDPWBTH.js");
-    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, { retentionDays: 14 });
+    await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, {
+      retentionDays: options?.retentionDays ?? 14
+    });
   }
 };
 async function run() {
   try {
+    const proxy = useEnvProxy(process.env);
+    if (proxy.warning) warning(proxy.warning);
     for (const secret of knownSecrets(process.env, getInput("github-token"))) setSecret(secret);
-    const config = parseConfig((name) => getInput(name));
+    const config = parseConfig((name) => getInput(name), {
+      headSha: actionHost.workflow && pullRequestHeadSha(actionHost.workflow)
+    });
     const outcome = await runMode(config, actionHost);
     writeOutputs(actionHost, outcome);
     if (outcome.exitCode !== 0) setFailed(outcome.failure ?? `verdict: ${outcome.verdict}`);
-  } catch (error) {
-    setFailed(error instanceof Error ? error.message : String(error));
+  } catch (error2) {
+    setFailed(error2 instanceof Error ? error2.message : String(error2));
   }
 }
 

@@ -302,7 +302,7 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
       'each run adds a warm-up wave of `concurrency` requests; re-runs of borderline cells come on top',
       ...(input.warmup
         ? [
-            `each arm warms up on each cell until two warm-up runs agree within ${STEADY_TOLERANCE_PCT}% (planned as ${WARMUP_RUN_EQUIVALENTS} runs an arm)`,
+            `each arm warms up on each cell until two warm-up runs agree within ${STEADY_TOLERANCE_PCT}% (planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
           ]
         : []),
     ],
