@@ -69,8 +69,8 @@ describe.skipIf(!hasPython)(
       // noiseless: each arm is steady after its first two agreeing warm-ups (the baseline's first also sizes the runs)
       expect(cell.warmups).toEqual({ baseline: 3, patched: 2 });
       expect(e2e.method).toContain('Arm integrity (probe in each server');
-    // the first warm-up sized the runs for 30 s of requests at the tok/s it measured (1000 at c4 ^0.73 scaling)
-    expect(cell.baseline).toHaveLength(2);
+      // the first warm-up sized the runs for 30 s of requests at the tok/s it measured (1000 at c4 ^0.73 scaling)
+      expect(cell.baseline).toHaveLength(2);
     });
 
     it('violated: a baseline that runs the kernel fails every cell with that reason, samples kept', {
