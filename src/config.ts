@@ -2,6 +2,7 @@
 import { inputSpec, MODES, type Mode } from './inputs.js';
 import { COMPILE_TARGETS } from './results/compile-matrix.js';
 import { checkNotOption, checkRef } from './security/refs.js';
+import { SANDBOX_CHOICES, type SandboxChoice } from './security/sandbox.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
@@ -50,6 +51,8 @@ export interface Config {
   allowWriteTokenWithForkCode: boolean;
   /** targets of the compile matrix; empty: the compile step is skipped */
   compileTargets: string[];
+  /** where the tree's code runs (security/sandbox.ts) */
+  sandbox: SandboxChoice;
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -225,5 +228,6 @@ export function parseConfig(read: InputReader): Config {
       get('allow-write-token-with-fork-code'),
     ),
     compileTargets: parseCompileTargets('compile-targets', get('compile-targets')),
+    sandbox: oneOf('sandbox', get('sandbox'), SANDBOX_CHOICES),
   };
 }

@@ -1,10 +1,11 @@
 // One pytest group of the kernel-tests step: --junitxml, one worker per GPU, parsed into TestCase[] of that group.
 
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { JunitParseError, parseJunit } from '../results/parsers/junit.js';
 import { caseFailed } from '../results/predicates.js';
 import type { Device, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
+import { readNoFollow, writeNoFollow } from '../security/files.js';
+import type { SandboxSpec } from '../security/sandbox.js';
 import type { CommandResult } from './process.js';
 import type { StepHandle } from './step.js';
 
@@ -22,6 +23,8 @@ export interface KernelTestOptions {
   group: TestGroup;
   /** JUnit file name without .xml (a worker's index is appended when there are several) */
   junitName: string;
+  /** pytest runs the tree's code: in this sandbox */
+  sandbox?: SandboxSpec;
 }
 
 function pytestArgs(junit: string, targets: string[]): string[] {
@@ -93,6 +96,7 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
         cwd: o.cwd,
         env: workerEnv(o),
         timeoutMs: Math.min(o.timeoutMs, 300_000),
+        sandbox: o.sandbox,
       },
     );
     const ids = parseCollected(collected.stdout);
@@ -101,23 +105,28 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
   }
   const runs = await Promise.all(
     groups.map(async (targets, i) => {
-      const junit = join(step.outDir, `${o.junitName}${groups.length > 1 ? `-${i}` : ''}.xml`);
-      const r = await step.run(o.python, pytestArgs(junit, targets), {
+      const name = `${o.junitName}${groups.length > 1 ? `-${i}` : ''}.xml`;
+      // pytest writes into the step's scratch; the tool reads it once pytest's sandbox is gone
+      const scratchJunit = join(step.scratch, name);
+      const r = await step.run(o.python, pytestArgs(scratchJunit, targets), {
         cwd: o.cwd,
         env: workerEnv(o, groups.length > 1 ? i : undefined),
         timeoutMs: o.timeoutMs,
+        sandbox: o.sandbox,
       });
-      return { r, junit };
+      return { r, junit: join(step.outDir, name), scratchJunit };
     }),
   );
   const tests: TestCase[] = [];
   const junitFiles: string[] = [];
   const problems: { status: 'failed' | 'timed-out'; reason: string }[] = [];
-  for (const [i, { r, junit }] of runs.entries()) {
+  for (const [i, { r, junit, scratchJunit }] of runs.entries()) {
     const who = runs.length > 1 ? `pytest worker ${i} (GPU ${i})` : 'pytest';
     let xml: string | undefined;
     try {
-      xml = await readFile(junit, 'utf8');
+      const bytes = await readNoFollow(scratchJunit);
+      await writeNoFollow(junit, bytes);
+      xml = bytes.toString('utf8');
     } catch {
       xml = undefined;
     }

@@ -93,6 +93,7 @@ export async function kernelTestsStep(
       timeoutMs: ctx.timeouts.kernelTestsMs,
       group: g.group,
       junitName: i === 0 ? 'junit' : `junit-${g.group}`,
+      sandbox: step.sandbox({ writable: [tree.dir], readable: [join(tree.dir, '.git')] }),
     });
     result.tests.push(...outcome.tests);
     records.push({ group: g.group, status: 'ran', targets: g.targets });
