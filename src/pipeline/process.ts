@@ -28,6 +28,7 @@ export interface CommandResult {
   /** stdout and stderr interleaved, as written to the log */
   output: string;
   stdout: string;
+  stderr: string;
   seconds: number;
   /** set when the executable could not be started at all (e.g. not on PATH) */
   spawnError?: string;
@@ -180,6 +181,7 @@ export async function runLogged(
     timedOut,
     output: String(result.all ?? ''),
     stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
     seconds,
     spawnError,
   };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { execa } from 'execa';
+import { runCommand } from '../pipeline/process.js';
 
 export const PYPI_JSON_API = 'https://pypi.org/pypi';
 
@@ -196,7 +196,10 @@ export async function fetchVllmSource(version: string, opts: FetchVllmOptions = 
   const staging = join(cacheDir, `.extract-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(staging);
   try {
-    const tar = await execa('tar', ['-xzf', tarball, '-C', staging], { reject: false });
+    // --no-same-owner, no absolute names (tar's default): the archive writes only under staging
+    const tar = await runCommand('tar', ['--no-same-owner', '-xzf', tarball, '-C', staging], {
+      timeoutMs: 600_000,
+    });
     if (tar.exitCode !== 0) {
       throw new PypiError(
         `Cannot extract ${tarball} with tar: ${tar.stderr.trim() || `exit ${tar.exitCode}`}.`,
