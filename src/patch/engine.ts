@@ -7,6 +7,7 @@ import { runCommand } from '../pipeline/process.js';
 import { type Patch, PatchSite } from '../results/run-result.js';
 import { toolRoot } from '../root.js';
 import { childEnvironment } from '../security/child-env.js';
+import { treePathRefusal } from '../security/files.js';
 import { loadManifest, type Manifest } from './manifest.js';
 
 export type PatchMode = 'apply' | 'check' | 'revert';
@@ -151,6 +152,8 @@ export async function scanTreeKernel(
     );
   }
   const file = join(root, chosen.file);
+  const refused = await treePathRefusal(root, file);
+  if (refused) throw new PatchError(`The tree's kernel file ${chosen.file} ${refused}: refused.`);
   const sameAsBundle = opFile !== undefined && (await sameBytes(join(bundleDir, opFile.from), file));
   return {
     path: relative(root, file),
@@ -195,6 +198,7 @@ async function refuseOverwrites(vllmDir: string, bundleDir: string, manifest: Ma
   for (const file of manifest.files) {
     const from = join(bundleDir, file.from);
     const to = join(vllmDir, file.to);
+    if ((await treePathRefusal(vllmDir, to)) || (await treePathRefusal(bundleDir, from))) continue;
     if (!existsSync(to) || !existsSync(from) || (await sameBytes(from, to))) continue;
     clashes.push(
       `${file.to} (tree blob ${await blobSha(to)}, bundle's ${file.from} blob ${await blobSha(from)})`,
@@ -218,6 +222,18 @@ async function placeFiles(
   for (const file of manifest.files) {
     const from = join(bundleDir, file.from);
     const to = join(vllmDir, file.to);
+    // a committed link at (or on the way to) the target would make the copy write outside the tree
+    const refused = (await treePathRefusal(vllmDir, to)) ?? (await treePathRefusal(bundleDir, from));
+    if (refused) {
+      sites.push({
+        file: file.to,
+        line: 0,
+        status: 'unmatched',
+        source: '',
+        reason: `not written: ${refused}`,
+      });
+      continue;
+    }
     const missing = (reason: string): PatchSite => ({
       file: file.to,
       line: 0,

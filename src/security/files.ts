@@ -32,6 +32,30 @@ function isInside(path: string, root: string): boolean {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
+/**
+ * Why the tree path `path` (existing or to be created) may not be read or written: a link on the way or at it,
+ * or an existing entry that is not a small regular file. undefined when it may.
+ */
+export async function treePathRefusal(
+  root: string,
+  path: string,
+  maxBytes = MAX_TREE_FILE_BYTES,
+): Promise<string | undefined> {
+  const rel = relative(root, path);
+  if (rel.startsWith('..') || isAbsolute(rel)) return 'is outside the tree';
+  let current = root;
+  for (const part of rel.split(sep)) {
+    current = join(current, part);
+    const info = await lstat(current).catch(() => undefined);
+    if (!info) return undefined; // created from here on, inside real directories
+    if (info.isSymbolicLink()) return `${relative(root, current)} is a symbolic link`;
+    if (current !== path && !info.isDirectory()) return `${relative(root, current)} is not a directory`;
+    if (current === path && !info.isFile()) return 'is not a regular file';
+    if (current === path && info.size > maxBytes) return `is larger than ${maxBytes} bytes (${info.size})`;
+  }
+  return undefined;
+}
+
 /** Reads a file of the tree `root`; throws HostileFileError naming the path and why it is refused. */
 export async function readTreeFile(
   path: string,
