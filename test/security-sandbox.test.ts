@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKernelTests } from '../src/pipeline/kernel-tests.js';
 import { probeBwrap, runCommand, sleep, startLogged, stopProcessGroup } from '../src/pipeline/process.js';
 import { StepRecorder } from '../src/pipeline/step.js';
-import type { RunResult, TestCase } from '../src/results/run-result.js';
+import { renderRunnerSection } from '../src/report/render.js';
+import { parseRunResult, type RunResult, type TestCase } from '../src/results/run-result.js';
 import { childEnvironment } from '../src/security/child-env.js';
 import {
   bwrapArgv,
@@ -18,6 +19,7 @@ import {
   type SandboxPolicy,
   type SandboxSpec,
 } from '../src/security/sandbox.js';
+import { analyseRun } from '../src/stats/analyse.js';
 import { recordingHost } from './fakes/world.js';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -254,5 +256,23 @@ describe('the bwrap command line', () => {
       ]),
     );
     expect(hidden).not.toContain('/r/_work/repo/repo');
+  });
+});
+
+describe('the report', () => {
+  it("says which sandbox the steps that ran the tree's code ran in, and warns for none", async () => {
+    const result = parseRunResult(
+      JSON.parse(await readFile(join(ROOT, 'docs/example-report-cpu.run-result.json'), 'utf8')),
+      'example-report-cpu.run-result.json',
+    );
+    const mark = (name: string, sandbox: 'bwrap' | 'none') => {
+      const step = result.steps.find((s) => s.name === name);
+      if (step) step.sandbox = sandbox;
+    };
+    mark('kernel-tests', 'bwrap');
+    mark('compile', 'bwrap');
+    mark('install', 'none');
+    const section = renderRunnerSection(analyseRun(result, { minEffectPct: 2, failOnRegression: false }));
+    expect(section).toContain("The tree's code ran in ⚠️ no sandbox: install; bwrap: compile, kernel-tests.");
   });
 });
