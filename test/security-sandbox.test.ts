@@ -11,6 +11,7 @@ import { renderRunnerSection } from '../src/report/render.js';
 import { parseRunResult, type RunResult, type TestCase } from '../src/results/run-result.js';
 import { childEnvironment } from '../src/security/child-env.js';
 import {
+  BWRAP_NAMESPACES,
   bwrapArgv,
   decideSandbox,
   gpuDevices,
@@ -274,5 +275,13 @@ describe('the report', () => {
     mark('install', 'none');
     const section = renderRunnerSection(analyseRun(result, { minEffectPct: 2, failOnRegression: false }));
     expect(section).toContain("The tree's code ran in ⚠️ no sandbox: install; bwrap: compile, kernel-tests.");
+  });
+});
+
+describe('scripts/gpu/gpu_sandbox.sh (the sandbox on the H200, without Node)', () => {
+  it("starts bwrap with the flags of the tool's sandbox, in the same order, and with env -i", async () => {
+    const script = await readFile(join(ROOT, 'scripts/gpu/gpu_sandbox.sh'), 'utf8');
+    expect(script).toContain(`argv=(${BWRAP_NAMESPACES.join(' ')}\n  --ro-bind / / --dev /dev --proc /proc)`);
+    expect(script).toContain(['env -i "$', '{allow[@]}" "$bwrap"'].join(''));
   });
 });
