@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandFor, runCommand } from '../src/pipeline/process.js';
+import { commandFor, runCommand, STDIO_GRACE_MS } from '../src/pipeline/process.js';
 import { ROOT } from './helpers.js';
 
 const SRC = join(ROOT, 'src');
@@ -59,5 +59,19 @@ describe('the one process runner', () => {
     ]);
     expect(git.env).toMatchObject({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' });
     expect(commandFor('python', ['-V'], { env: {} }).args).toEqual(['-V']);
+  });
+
+  it('does not wait for a grandchild in its own session that holds stdout open (no sandbox; break 4)', async () => {
+    const t0 = performance.now();
+    const r = await runCommand('sh', ['-c', 'setsid sleep 127 & echo $!; exit 0'], { timeoutMs: 60_000 });
+    const grandchild = Number(r.stdout);
+    try {
+      expect(r.exitCode).toBe(0);
+      expect((performance.now() - t0) / 1000).toBeLessThan(STDIO_GRACE_MS / 1000 + 5);
+      // it is still running (the grace closed our end of its stdout, it was not killed): stop it by its id
+      expect(() => process.kill(grandchild, 0)).not.toThrow();
+    } finally {
+      process.kill(grandchild, 'SIGKILL');
+    }
   });
 });

@@ -105,7 +105,10 @@ cat "$note"
 step "a setsid daemon started inside is gone when its command ends"
 run_in sh -c 'setsid sleep 321 </dev/null >/dev/null 2>&1 & echo started daemon $!'
 sleep 1
-if pgrep -f '^sleep 321$' >/dev/null; then echo "setsid daemon outlived the sandbox: WRONG" | tee -a "$note"; pkill -f '^sleep 321$'
+left=$(pgrep -f '^sleep 321$')
+if [ -n "$left" ]; then
+  echo "setsid daemon outlived the sandbox: WRONG (pids $left)" | tee -a "$note"
+  kill $left
 else echo "setsid daemon outlived the sandbox: no" | tee -a "$note"; fi
 
 step "the conformance suite of the PR kernel, inside, on the GPU"

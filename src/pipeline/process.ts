@@ -40,6 +40,9 @@ export function commandLine(file: string, args: readonly string[]): string {
     .join(' ');
 }
 
+/** How long a command's output may stay open after it exited (a grandchild holding it) before it is closed. */
+export const STDIO_GRACE_MS = 5_000;
+
 /** Grace between SIGTERM and SIGKILL when a process group is stopped. */
 export const KILL_GRACE_MS = 5_000;
 
@@ -155,11 +158,22 @@ export async function runLogged(
   const started = performance.now();
   const subprocess = startLogged(file, args, opts);
   let timedOut = false;
+  let settled = false;
   const timer = setTimeout(() => {
     timedOut = true;
     void stopProcessGroup(subprocess);
   }, opts.timeoutMs);
+  // unsandboxed, a grandchild in its own session can hold stdout open forever: once the command has exited, its
+  // output is closed after a grace period, so the step ends (the sandbox kills such a grandchild instead)
+  subprocess.once('exit', () => {
+    setTimeout(() => {
+      if (settled) return;
+      subprocess.stdout?.destroy();
+      subprocess.stderr?.destroy();
+    }, STDIO_GRACE_MS).unref();
+  });
   const result = await subprocess;
+  settled = true;
   clearTimeout(timer);
   // a group member that outlived the leader (e.g. a server forked by a test) must not leak
   if (subprocess.pid !== undefined && groupAlive(subprocess.pid)) await stopProcessGroup(subprocess);
