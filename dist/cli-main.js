@@ -32,7 +32,7 @@ import {
   showInvisible,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-TB4GNL7I.js";
+} from "./chunks/chunk-2PAWDRFO.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

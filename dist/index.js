@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-TB4GNL7I.js";
+} from "./chunks/chunk-2PAWDRFO.js";
 import {
   context,
   error,

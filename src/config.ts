@@ -2,6 +2,7 @@
 import { DEFAULT_VLLM_VERSION, inputSpec, MODES, type Mode } from './inputs.js';
 import { COMPILE_TARGETS } from './results/compile-matrix.js';
 import { checkNotOption, checkRef } from './security/refs.js';
+import { SANDBOX_CHOICES, type SandboxChoice } from './security/sandbox.js';
 
 export type InstallMethod = 'existing' | 'precompiled' | 'none';
 export type E2eBackendChoice = 'auto' | 'vllm-serve' | 'model' | 'none';
@@ -56,6 +57,8 @@ export interface Config {
   compileTargets: string[];
   /** the output directory as this job's artifact: whether, and for how many days */
   artifacts: { upload: boolean; retentionDays: number };
+  /** where the tree's code runs (security/sandbox.ts) */
+  sandbox: SandboxChoice;
 }
 
 /** Reads one raw value; undefined or '' means "not given". */
@@ -267,5 +270,6 @@ export function parseConfig(read: InputReader, context: ConfigContext = {}): Con
       upload: parseBoolean('upload-artifacts', get('upload-artifacts')),
       retentionDays: parseRetentionDays('artifact-retention-days', get('artifact-retention-days')),
     },
+    sandbox: oneOf('sandbox', get('sandbox'), SANDBOX_CHOICES),
   };
 }

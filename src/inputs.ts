@@ -224,6 +224,13 @@ export const INPUTS: readonly InputSpec[] = [
     modes: RUNS,
   },
   {
+    name: 'sandbox',
+    description:
+      "Where the tree's code (tests, compile matrix, microbenchmark, `vllm serve`) runs: `bwrap` (bubblewrap: no token, no network but loopback, read-only `/`, nothing left running), `none`, or `auto` (bwrap when it works on the runner; without it a fork's code does not run and a same-repository PR's runs with a warning). README, Security.",
+    default: 'auto',
+    modes: RUNS,
+  },
+  {
     name: 'e2e-rates',
     description:
       "The run-result.json of an earlier vllm-serve e2e on this runner (a pilot, e.g. a run with `e2e-budget: 30`): the plan's minutes then come from its measured baseline tok/s, server starts and sleep-mode swaps instead of the published MI355X figures. Empty: the published figures.",

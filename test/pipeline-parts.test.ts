@@ -82,13 +82,13 @@ describe('checkout from a real git repository', () => {
     expect(head.stdout.trim()).toBe(expected());
   });
 
-  it('reuses the cached clone and resets what a previous run changed', async () => {
+  it('reuses the cached objects under a fresh tree: nothing a previous run changed survives', async () => {
     const first = (await get('main')).value as CheckedOut;
     await writeFile(join(first.dir, 'vllm/model_executor/models/qwen2_moe.py'), 'patched\n');
     await writeFile(join(first.dir, 'leftover.py'), '');
     const second = await get('main');
     expect(second.value?.dir).toBe(first.dir);
-    expect(second.step.logTail).toContain('reusing the cached clone');
+    expect(second.step.logTail).toContain('a fresh tree over the cached objects');
     // no background gc that could still be packing when the next step reads or removes the clone
     const gc = await git('git', ['config', '--get-regexp', '^(gc\\.auto|maintenance\\.auto)$'], {
       cwd: first.dir,

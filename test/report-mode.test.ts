@@ -326,7 +326,8 @@ describe('workflow_run (a fork PR): artifacts are untrusted', () => {
     expect(host.warnings).toEqual([]);
     expect(comments()).toHaveLength(1);
     expect(outcome.commentUrl).toContain(`/pull/${PR}#issuecomment-`);
-    expect(fake.calls('pulls/get')).toHaveLength(1);
+    // once to check it against the run, once for its changed_files beside the listed files
+    expect(fake.calls('pulls/get')).toHaveLength(2);
   });
 
   it('refuses a RunResult for another head SHA and fails the run, saying why', async () => {

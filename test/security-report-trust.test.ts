@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import type { Host } from '../src/host.js';
 import { runReport } from '../src/modes/report.js';
+import { workflowChangeReason } from '../src/security/pr-files.js';
 import { tempDir } from './helpers.js';
 import { fullRun } from './report-fixtures.js';
 import { type FakeGitHub, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
@@ -118,6 +119,42 @@ describe('a fork pull request that changes .github/workflows/', () => {
     await upload();
     await runReport(config(), host(await forkRun()), fast);
     expect(checks()[0].conclusion).not.toBe('neutral');
+  });
+});
+
+describe('a fork pull request that hides its workflow edit past the 3000 files GitHub lists', () => {
+  it('3000 padding files sorting before .github/: neutral, saying the list is cut short', async () => {
+    const padding = Array.from({ length: 3000 }, (_, i) => `.aaa/pad-${String(i).padStart(4, '0')}.txt`);
+    fake.addPullRequest('example/vllm', {
+      number: PR,
+      headSha: HEAD,
+      headRef: 'fused-gate',
+      headRepo: 'contributor/vllm',
+      files: [...padding, '.github/workflows/pr-validate.yml'],
+    });
+    await upload();
+    const h = host(await forkRun());
+    await runReport(config(), h, fast);
+    const [check] = checks();
+    expect(check.conclusion).toBe('neutral');
+    expect(check.output.summary).toContain(
+      'fork pull request #43190 changes 3001 files, more than the 3000 GitHub lists, so an edit under .github/workflows/ could be hidden',
+    );
+  }, 60_000);
+});
+
+describe('the workflow-change rule', () => {
+  it('a listed count short of changed_files, or a rename away from the workflows, counts as a change', () => {
+    const listed = [{ filename: 'kernels/gate.py' }];
+    expect(workflowChangeReason(7, 2, listed)).toBe(
+      'GitHub listed 1 of the 2 files fork pull request #7 changes, so an edit under .github/workflows/ could be hidden',
+    );
+    expect(workflowChangeReason(7, 1, listed)).toBeUndefined();
+    expect(
+      workflowChangeReason(7, 1, [
+        { filename: 'x.yml', previous_filename: '.github/workflows/pr-validate.yml' },
+      ]),
+    ).toContain('changes .github/workflows/pr-validate.yml under .github/workflows/');
   });
 });
 

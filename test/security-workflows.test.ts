@@ -239,4 +239,20 @@ describe('nightly.yml', () => {
     expect(steps(w).some((s) => s.uses?.startsWith('actions/checkout'))).toBe(false);
     expect(w.jobs.nightly.steps[0].with?.mode).toBe('nightly');
   });
+
+  it('runs on its own runner label, which no PR job uses (a PR cannot plant a hook for the write token)', () => {
+    expect(w.jobs.nightly['runs-on']).toEqual(['self-hosted', 'nightly', x('matrix.runner')]);
+    const validate = wf['pr-validate.yml'].jobs.validate['runs-on'];
+    expect(validate).not.toContain('nightly');
+  });
+});
+
+describe('pr-validate.yml: outputs outside the checkout', () => {
+  it("writes and uploads the RunResult under the runner's temp directory, not in the PR's checkout", () => {
+    const job = wf['pr-validate.yml'].jobs.validate;
+    const action = job.steps.find((s) => s.uses?.startsWith('vllm-kernel-ci/'));
+    expect(action?.with?.['output-dir']).toBe(`${x('runner.temp')}/vllm-kernel-ci-out`);
+    const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.with?.path).toBe(`${x('runner.temp')}/vllm-kernel-ci-out/run-result.json`);
+  });
 });

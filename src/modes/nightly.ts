@@ -3,7 +3,6 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import type { Config } from '../config.js';
 import { createOctokit } from '../github/client.js';
 import { githubIssueTracker, type IssueTracker, parseRepoRef } from '../github/issue.js';
@@ -21,6 +20,7 @@ import {
   type RunnerTrend,
   type TrendOptions,
 } from '../nightly/trend.js';
+import { runCommand } from '../pipeline/process.js';
 import { escapeText } from '../report/escape.js';
 import type { OverallVerdict, RunnerReport } from '../report/model.js';
 import { stopsRun } from '../results/predicates.js';
@@ -215,7 +215,7 @@ async function historyRemote(host: Host): Promise<{ remote: string; env: Record<
     parseRepoRef(GITHUB_REPOSITORY);
     return { remote: `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}.git`, env: {} };
   }
-  const top = await execa('git', ['rev-parse', '--show-toplevel'], { reject: false });
+  const top = await runCommand('git', ['rev-parse', '--show-toplevel'], { timeoutMs: 60_000 });
   if (top.exitCode !== 0) {
     throw new Error(
       'Nightly keeps its history on a branch of a git repository: run it inside a git checkout, or in GitHub Actions.',

@@ -3,9 +3,9 @@
 // pipeline and no report).
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { type Config, ConfigError } from '../config.js';
 import { resolveBundle } from '../pipeline/bundle.js';
+import { runCommand } from '../pipeline/process.js';
 
 // find_spec, not import: the check costs no torch import; a broken install is detect-device's to report
 const PROBE =
@@ -19,9 +19,9 @@ const exists = (path: string) =>
 
 /** The modules of torch and triton the interpreter lacks; throws a ConfigError when it cannot be run. */
 async function missingModules(python: string, env: Record<string, string | undefined>): Promise<string[]> {
-  const run = await execa(python, ['-c', PROBE], { reject: false, timeout: 60_000, env, extendEnv: false });
+  const run = await runCommand(python, ['-c', PROBE], { timeoutMs: 60_000, env });
   const how = 'pass --python (the `python` input) with an interpreter that has torch and triton';
-  if ((run as { code?: string }).code === 'ENOENT') throw new ConfigError(`${python}: not found: ${how}.`);
+  if (run.spawnError?.includes('ENOENT')) throw new ConfigError(`${python}: not found: ${how}.`);
   try {
     const missing: unknown = JSON.parse(`${run.stdout}`.trim());
     if (run.exitCode === 0 && Array.isArray(missing)) return missing.map(String);

@@ -33,6 +33,7 @@ import {
 } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
+import { workflowChangeReason } from '../security/pr-files.js';
 import { distinctRunners } from '../security/runners.js';
 import { analyseRuns } from '../stats/analyse.js';
 
@@ -174,15 +175,19 @@ async function untrustedWorkflowChange(
   if (run.headRepository.toLowerCase() === run.repository.toLowerCase()) return undefined;
   if (pr === undefined) return 'the pull request of this fork run could not be confirmed';
   try {
+    // changed_files is the whole count; the list stops at 3000 (security/pr-files.ts)
+    const { data: pull } = await client.rest.pulls.get({
+      owner: target.owner,
+      repo: target.repo,
+      pull_number: pr,
+    });
     const files = await client.paginate(client.rest.pulls.listFiles, {
       owner: target.owner,
       repo: target.repo,
       pull_number: pr,
       per_page: 100,
     });
-    const changed = files.map((f) => f.filename).filter((f) => f.startsWith('.github/workflows/'));
-    if (changed.length === 0) return undefined;
-    return `fork pull request #${pr} changes ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ' and more' : ''} under .github/workflows/, so the run that uploaded this RunResult may not be this repository's validate workflow`;
+    return workflowChangeReason(pr, pull.changed_files, files);
   } catch (error) {
     return `the files of pull request #${pr} could not be listed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }

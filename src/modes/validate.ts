@@ -1,17 +1,21 @@
 // Mode validate: what runs on one GPU runner. The pipeline fills the RunResult; this writes it and the report, always.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
+import { inputSpec } from '../inputs.js';
 import { applyBundle } from '../patch/engine.js';
+import { probeBwrap } from '../pipeline/process.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
 import { annotations } from '../report/annotations.js';
 import { renderReport, summaryLine } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
 import { scrubFilesUnder, scrubStrings } from '../security/boundary.js';
 import { childEnvironment } from '../security/child-env.js';
+import { assertPlainDirectory, defaultOutputDir, writeNoFollow } from '../security/files.js';
+import { decideSandbox, gpuDevices, hiddenPaths, type SandboxPolicy } from '../security/sandbox.js';
 import { knownSecrets, makeScrubber } from '../security/scrub.js';
-import { assertSafeToRunGpuSteps } from '../security/trust.js';
+import { assertSafeToRunGpuSteps, decideTrust } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
 import { analyseRuns } from '../stats/analyse.js';
 import { defaultMethod, needsRerun } from '../stats/e2e.js';
@@ -72,12 +76,37 @@ export async function uploadOutputs(
   }
 }
 
+/** The run's sandbox: bwrap when it works (or as the sandbox input says), hiding the outputs and the job's files. */
+async function sandboxPolicy(
+  config: Config,
+  host: Host,
+  forkCode: boolean,
+  outDir: string,
+): Promise<SandboxPolicy> {
+  const probe = config.sandbox === 'none' ? { ok: false as const, why: 'not probed' } : await probeBwrap();
+  const decision = decideSandbox(config.sandbox, probe, forkCode);
+  if (decision.warning) host.warning(decision.warning);
+  host.info(`sandbox for the tree's code: ${decision.kind}`);
+  return {
+    kind: decision.kind,
+    hidden: hiddenPaths({ ...process.env, ...host.env }, outDir),
+    devices: gpuDevices(),
+  };
+}
+
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
   // configuration errors exit 2 before anything runs or is written
   await preflightValidate(config, deps?.env ?? childEnvironment(process.env));
-  assertSafeToRunGpuSteps(await gpuTrustContext(config, host.env, undefined, host.workflow));
-  const outDir = resolve(config.outputDir);
+  const trust = await gpuTrustContext(config, host.env, undefined, host.workflow);
+  assertSafeToRunGpuSteps(trust);
+  const outDir = defaultOutputDir(config.outputDir, inputSpec('output-dir').default, host.env);
+  // a committed output directory holding links (run-result.json -> ~/.gitconfig) is never written through
+  await assertPlainDirectory(outDir);
   await mkdir(outDir, { recursive: true });
+  const pipelineDeps = deps ?? {
+    ...defaultDeps(config, host),
+    sandbox: await sandboxPolicy(config, host, decideTrust(trust).forkCode, outDir),
+  };
   const resultPath = join(outDir, 'run-result.json');
   const reportPath = join(outDir, 'report.md');
   const raw = emptyResult(config, host);
@@ -86,7 +115,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   let result = raw;
   let stopped: string | undefined;
   try {
-    stopped = (await runPipeline(config, host, outDir, raw, deps ?? defaultDeps(config, host))).stopped;
+    stopped = (await runPipeline(config, host, outDir, raw, pipelineDeps)).stopped;
   } catch (error) {
     // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
     stopped = error instanceof Error ? error.message : String(error);
@@ -95,7 +124,8 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     raw.identity.finishedAt = new Date().toISOString();
     // every string the run collected (test ids, messages, cell ids, notes, device strings) leaves scrubbed
     result = scrubStrings(raw, scrub);
-    await writeFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+    // written once every step (and its sandbox) is gone, never through a link
+    await writeNoFollow(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
   if (stopped) stopped = scrub(stopped);
   const judged = analyseRuns([result], config.thresholds);
@@ -106,7 +136,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
       ? { runners: judged.runners.map((r) => ({ ...r, verdict: failed })), verdict: failed }
       : judged;
   const report = renderReport(analysed);
-  await writeFile(reportPath, report);
+  await writeNoFollow(reportPath, report);
   await host.summary(report);
   host.report?.(report);
   for (const a of annotations(result))

@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { NO_AUTO_GC } from '../pipeline/git-settings.js';
+import { runCommand } from '../pipeline/process.js';
+import { childEnvironment } from '../security/child-env.js';
 import { formatHistoryLine, type HistoryRecord, parseHistoryLines, retainedRecords } from './record.js';
 
 export interface HistorySnapshot {
@@ -76,9 +77,15 @@ export function isRaceRejection(stderr: string): boolean {
 export function gitHistoryStore(options: GitHistoryOptions): HistoryStore {
   const { remote, branch, workDir, retentionDays } = options;
   const maxAttempts = options.maxAttempts ?? 8;
-  const env = { GIT_TERMINAL_PROMPT: '0', ...COMMITTER, ...options.env };
-  const git = (args: string[], reject = true) =>
-    execa('git', args, { cwd: workDir, env, reject, timeout: 120_000, stdin: 'ignore' });
+  const env = { ...childEnvironment(process.env), GIT_TERMINAL_PROMPT: '0', ...COMMITTER, ...options.env };
+  const git = async (args: string[], reject = true) => {
+    const r = await runCommand('git', args, { cwd: workDir, env, timeoutMs: 120_000 });
+    if (reject && r.exitCode !== 0) {
+      const why = r.timedOut ? 'timed out' : `exit ${r.exitCode ?? r.signal ?? r.spawnError}`;
+      throw new Error(`git ${args[0]} in ${workDir} failed (${why}): ${lastLine(r.stderr || r.stdout)}`);
+    }
+    return r;
+  };
   const remoteRef = `refs/remotes/origin/${branch}`;
 
   async function prepare(): Promise<void> {

@@ -2,11 +2,13 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { execa } from 'execa';
 import { z } from 'zod';
+import { runCommand } from '../pipeline/process.js';
 import { opContract } from '../results/contract.js';
 import { type OpContract, type Patch, PatchSite } from '../results/run-result.js';
 import { toolRoot } from '../root.js';
+import { childEnvironment } from '../security/child-env.js';
+import { treePathRefusal } from '../security/files.js';
 import { loadManifest, type Manifest } from './manifest.js';
 
 export type PatchMode = 'apply' | 'check' | 'revert';
@@ -47,19 +49,19 @@ export type RewriterAnswer = z.infer<typeof RewriterAnswer>;
 /** Runs src/patch/rewrite.py on one JSON request and parses its JSON answer. */
 async function runPython<T>(python: string, request: object, answer: z.ZodType<T>): Promise<T> {
   const script = join(toolRoot(), 'src/patch/rewrite.py');
-  const run = await execa(python, [script], {
+  // the allowlisted environment, as every command gets: the github-token input never reaches the rewriter
+  const run = await runCommand(python, [script], {
     input: JSON.stringify(request),
-    reject: false,
-    timeout: 300_000,
-    env: { PYTHONDONTWRITEBYTECODE: '1' },
+    timeoutMs: 300_000,
+    env: { ...childEnvironment(process.env), PYTHONDONTWRITEBYTECODE: '1' },
   });
-  if (run.failed && (run as { code?: string }).code === 'ENOENT') {
+  if (run.spawnError) {
     throw new PatchError(`Cannot run Python '${python}': not found. Install Python 3.8+ or pass its path.`);
   }
   if (run.exitCode !== 0) {
     const tail = `${run.stderr}`.trim().split('\n').slice(-8).join('\n');
     throw new PatchError(
-      `The rewriter failed under '${python}' (exit ${run.exitCode ?? run.signal}):\n${tail}`,
+      `The rewriter failed under '${python}' (${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`}):\n${tail}`,
     );
   }
   try {
@@ -158,6 +160,8 @@ export async function scanTreeKernel(
     );
   }
   const file = join(root, chosen.file);
+  const refused = await treePathRefusal(root, file);
+  if (refused) throw new PatchError(`The tree's kernel file ${chosen.file} ${refused}: refused.`);
   const sameAsBundle = opFile !== undefined && (await sameBytes(join(bundleDir, opFile.from), file));
   const contract = opContract(sites, chosen.params);
   return {
@@ -193,7 +197,7 @@ async function pruneEmpty(dir: string, stop: string): Promise<void> {
 
 /** The git blob SHA of a file, as `git hash-object` gives it (also outside a repository). */
 export async function blobSha(file: string): Promise<string> {
-  const run = await execa('git', ['hash-object', '--', file], { reject: false });
+  const run = await runCommand('git', ['hash-object', '--', file], { timeoutMs: 60_000 });
   if (run.exitCode !== 0) throw new PatchError(`Cannot hash ${file} with git: ${`${run.stderr}`.trim()}`);
   return `${run.stdout}`.trim();
 }
@@ -204,6 +208,7 @@ async function refuseOverwrites(vllmDir: string, bundleDir: string, manifest: Ma
   for (const file of manifest.files) {
     const from = join(bundleDir, file.from);
     const to = join(vllmDir, file.to);
+    if ((await treePathRefusal(vllmDir, to)) || (await treePathRefusal(bundleDir, from))) continue;
     if (!existsSync(to) || !existsSync(from) || (await sameBytes(from, to))) continue;
     clashes.push(
       `${file.to} (tree blob ${await blobSha(to)}, bundle's ${file.from} blob ${await blobSha(from)})`,
@@ -227,6 +232,18 @@ async function placeFiles(
   for (const file of manifest.files) {
     const from = join(bundleDir, file.from);
     const to = join(vllmDir, file.to);
+    // a committed link at (or on the way to) the target would make the copy write outside the tree
+    const refused = (await treePathRefusal(vllmDir, to)) ?? (await treePathRefusal(bundleDir, from));
+    if (refused) {
+      sites.push({
+        file: file.to,
+        line: 0,
+        status: 'unmatched',
+        source: '',
+        reason: `not written: ${refused}`,
+      });
+      continue;
+    }
     const missing = (reason: string): PatchSite => ({
       file: file.to,
       line: 0,

@@ -13,13 +13,81 @@ from __future__ import annotations
 import ast
 import bisect
 import json
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")
 PY_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SELF_CALL = re.compile(rb"self\.(\w+)\s*\(")
+# vLLM's largest source file is ~0.3 MB: a bigger one is not source to scan (a link to /dev/zero, padding)
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# what one hostile file can raise in the parser or the analysis: the file becomes an unmatched site, not a crash
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+class Refused(Exception):
+    """A tree path the tool does not read or write: a link, not a regular file, too large, or outside the tree."""
+
+
+def refusal(root: Path, path: Path) -> str | None:
+    """Why `path` may not be read as a file of the tree `root`, or None."""
+    rel = path.relative_to(root)
+    current = root
+    for part in rel.parts:
+        current = current / part
+        if current.is_symlink():
+            return f"{current.relative_to(root).as_posix()} is a symbolic link"
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"is larger than {MAX_FILE_BYTES} bytes ({info.st_size})"
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, os.path.realpath(root)]) != os.path.realpath(root):
+        return f"leaves the tree (its real path is {real})"
+    return None
+
+
+def read_tree_file(root: Path, path: Path) -> bytes:
+    """The bytes of a tree file, never through a link; raises Refused saying why."""
+    why = refusal(root, path)
+    if why:
+        raise Refused(why)
+    fd = os.open(
+        path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    )
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise Refused("is not a regular file")
+        return f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+
+
+def write_tree_file(path: Path, data: bytes) -> None:
+    """Replaces a regular tree file, never writing through a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def refused_site(rel: str, why: str) -> dict:
+    return {
+        "file": rel,
+        "line": 0,
+        "status": "unmatched",
+        "source": "",
+        "reason": f"not read: {why}",
+    }
+
+
+def parse_failure(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return f"too deeply nested for Python {PY_VERSION}'s parser or this analysis ({error})"
+    if isinstance(error, MemoryError):
+        return f"Python {PY_VERSION} ran out of memory parsing it"
+    return f"Python {PY_VERSION} cannot parse it: {error}"
 
 
 class Source:
@@ -44,7 +112,11 @@ class Source:
 
     def line(self, number: int) -> str:
         start = self.line_starts[number - 1]
-        end = self.line_starts[number] if number < len(self.line_starts) else len(self.data)
+        end = (
+            self.line_starts[number]
+            if number < len(self.line_starts)
+            else len(self.data)
+        )
         return self.data[start:end].decode("utf-8", "replace").rstrip("\r\n")
 
 
@@ -64,7 +136,11 @@ def is_pure(node: ast.AST) -> bool:
 
 
 def self_attribute(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    ):
         return node.attr
     return None
 
@@ -86,20 +162,26 @@ class Rule:
         self.gate_output_size: int = spec["gate"]["outputSize"]
         self.placeholders: dict[str, str] = spec["placeholders"]
         self.forms = [
-            {"name": f["name"], "pattern": ast.parse(f["pattern"], mode="eval").body} for f in spec["forms"]
+            {"name": f["name"], "pattern": ast.parse(f["pattern"], mode="eval").body}
+            for f in spec["forms"]
         ]
         self.replacement: str = spec["replacement"]
         self.marker: str = spec["marker"]
-        self.import_lines: list[str] = [f"{line}  # {self.marker}" for line in spec["imports"]]
+        self.import_lines: list[str] = [
+            f"{line}  # {self.marker}" for line in spec["imports"]
+        ]
         # functions the replacement calls: a conditional calling them is a rewrite, ours or edited by hand
-        self.replacement_calls = set(re.findall(r"\b([a-z_][a-z0-9_]*)\(", self.replacement))
+        self.replacement_calls = set(
+            re.findall(r"\b([a-z_][a-z0-9_]*)\(", self.replacement)
+        )
 
     def is_gate_attribute(self, name: str | None) -> bool:
         return name is not None and self.gate_attribute.search(name) is not None
 
     def mentions_gate(self, pattern: re.Pattern, data: bytes) -> bool:
         return any(
-            self.is_gate_attribute(m.group(1).decode("utf-8", "replace")) for m in pattern.finditer(data)
+            self.is_gate_attribute(m.group(1).decode("utf-8", "replace"))
+            for m in pattern.finditer(data)
         )
 
     def is_activation(self, node: ast.AST) -> bool:
@@ -116,7 +198,9 @@ class Rule:
             return False
         for arg in node.args:  # type: ignore[attr-defined]
             for inner in ast.walk(arg):
-                if isinstance(inner, ast.Call) and self.is_gate_attribute(self_attribute(inner.func)):
+                if isinstance(inner, ast.Call) and self.is_gate_attribute(
+                    self_attribute(inner.func)
+                ):
                     return True
         return False
 
@@ -130,7 +214,11 @@ class Rule:
 
     def render(self, bindings: dict[str, str], original: str) -> str:
         values = dict(bindings, ORIGINAL=original)
-        return re.sub(r"\b[A-Z][A-Z0-9_]*\b", lambda m: values.get(m.group(0), m.group(0)), self.replacement)
+        return re.sub(
+            r"\b[A-Z][A-Z0-9_]*\b",
+            lambda m: values.get(m.group(0), m.group(0)),
+            self.replacement,
+        )
 
 
 class Matcher:
@@ -140,14 +228,22 @@ class Matcher:
         self.rule = rule
         self.source = source
 
-    def match(self, pattern: ast.AST, node: ast.AST) -> tuple[dict[str, str], bool] | None:
+    def match(
+        self, pattern: ast.AST, node: ast.AST
+    ) -> tuple[dict[str, str], bool] | None:
         bindings: dict[str, str] = {}
         swapped = [False]
         if self._match(pattern, node, bindings, swapped):
             return bindings, swapped[0]
         return None
 
-    def _match(self, pattern: ast.AST, node: ast.AST, bindings: dict[str, str], swapped: list[bool]) -> bool:
+    def _match(
+        self,
+        pattern: ast.AST,
+        node: ast.AST,
+        bindings: dict[str, str],
+        swapped: list[bool],
+    ) -> bool:
         pattern, node = unwrap_index(pattern), unwrap_index(node)
         if isinstance(pattern, ast.Name):
             if PLACEHOLDER.match(pattern.id):
@@ -162,7 +258,10 @@ class Matcher:
         if isinstance(pattern, ast.BinOp) and isinstance(pattern.op, ast.Mult):
             if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
                 return False
-            for left, right, order_swapped in ((node.left, node.right, False), (node.right, node.left, True)):
+            for left, right, order_swapped in (
+                (node.left, node.right, False),
+                (node.right, node.left, True),
+            ):
                 trial = dict(bindings)
                 if self._match(pattern.left, left, trial, swapped) and self._match(
                     pattern.right, right, trial, swapped
@@ -181,10 +280,14 @@ class Matcher:
             if isinstance(p, list):
                 if not isinstance(n, list) or len(p) != len(n):
                     return False
-                if not all(self._match(pi, ni, bindings, swapped) for pi, ni in zip(p, n)):  # noqa: B905 (lengths checked; strict= needs 3.10)
+                if not all(
+                    self._match(pi, ni, bindings, swapped) for pi, ni in zip(p, n)
+                ):  # noqa: B905 (lengths checked; strict= needs 3.10)
                     return False
             elif isinstance(p, ast.AST):
-                if not isinstance(n, ast.AST) or not self._match(p, n, bindings, swapped):
+                if not isinstance(n, ast.AST) or not self._match(
+                    p, n, bindings, swapped
+                ):
                     return False
             elif p != n:
                 return False
@@ -212,7 +315,9 @@ class FilePatch:
     def _ancestors(self, node: ast.AST):
         if self._parent is None:
             # built only for files that have a site: most files have none
-            self._parent = {id(c): n for n in self.nodes for c in ast.iter_child_nodes(n)}
+            self._parent = {
+                id(c): n for n in self.nodes for c in ast.iter_child_nodes(n)
+            }
         while id(node) in self._parent:
             node = self._parent[id(node)]
             yield node
@@ -230,14 +335,22 @@ class FilePatch:
             return node
         return next((a for a in self._ancestors(node) if isinstance(a, ast.stmt)), node)
 
-    def _site(self, node: ast.AST, status: str, form: str | None = None, reason: str | None = None) -> dict:
+    def _site(
+        self,
+        node: ast.AST,
+        status: str,
+        form: str | None = None,
+        reason: str | None = None,
+    ) -> dict:
         stmt = self._statement(node)
         short = stmt.end_lineno - stmt.lineno < 6
         site = {
             "file": self.rel,
             "line": node.lineno,
             "status": status,
-            "source": one_line(self.source.text(stmt)) if short else self.source.line(node.lineno).strip(),
+            "source": one_line(self.source.text(stmt))
+            if short
+            else self.source.line(node.lineno).strip(),
             "symbol": self._symbol(node),
         }
         if form:
@@ -268,25 +381,50 @@ class FilePatch:
                     continue
                 bindings, swapped = found
                 start, end = self.source.span(node)
-                expected = "(" + self.rule.render(bindings, self.source.text(node.orelse)) + ")"
-                if start > 0 and data[start - 1 : end + 1].decode("utf-8", "replace") == expected:
+                expected = (
+                    "("
+                    + self.rule.render(bindings, self.source.text(node.orelse))
+                    + ")"
+                )
+                if (
+                    start > 0
+                    and data[start - 1 : end + 1].decode("utf-8", "replace") == expected
+                ):
                     claimed.append((start - 1, end + 1))
                     self._record_class(node)
                     if mode == "revert":
-                        self.edits.append((start - 1, end + 1, self.source.text(node.orelse).encode("utf-8")))
-                        self.sites.append(self._site(node, "applied", self._form_name(form, swapped)))
+                        self.edits.append(
+                            (
+                                start - 1,
+                                end + 1,
+                                self.source.text(node.orelse).encode("utf-8"),
+                            )
+                        )
+                        self.sites.append(
+                            self._site(node, "applied", self._form_name(form, swapped))
+                        )
                     else:
-                        self.sites.append(self._site(node, "already-applied", self._form_name(form, swapped)))
+                        self.sites.append(
+                            self._site(
+                                node, "already-applied", self._form_name(form, swapped)
+                            )
+                        )
                 elif self._calls_replacement(node):
                     claimed.append((start, end))
                     self.sites.append(
-                        self._site(node, "unmatched", reason="a rewrite of this site was changed by hand")
+                        self._site(
+                            node,
+                            "unmatched",
+                            reason="a rewrite of this site was changed by hand",
+                        )
                     )
                 break
 
         # not yet rewritten: a known form anywhere else
         for node in self.nodes:
-            if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)) or is_claimed(node):
+            if not (
+                isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+            ) or is_claimed(node):
                 continue
             for form in self.rule.forms:
                 found = matcher.match(form["pattern"], node)
@@ -297,11 +435,19 @@ class FilePatch:
                 claimed.append((start, end))
                 self._record_class(node)
                 if mode == "revert":
-                    self.sites.append(self._site(node, "already-applied", self._form_name(form, swapped)))
+                    self.sites.append(
+                        self._site(
+                            node, "already-applied", self._form_name(form, swapped)
+                        )
+                    )
                 else:
-                    text = "(" + self.rule.render(bindings, self.source.text(node)) + ")"
+                    text = (
+                        "(" + self.rule.render(bindings, self.source.text(node)) + ")"
+                    )
                     self.edits.append((start, end, text.encode("utf-8")))
-                    self.sites.append(self._site(node, "applied", self._form_name(form, swapped)))
+                    self.sites.append(
+                        self._site(node, "applied", self._form_name(form, swapped))
+                    )
                 break
 
         # anything else that applies the activation to a gate module: drift, never silent
@@ -310,7 +456,9 @@ class FilePatch:
                 claimed.append(self.source.span(node))
                 self.sites.append(
                     self._site(
-                        node, "unmatched", reason=f"{self.rule.activation} of a gate module in no known form"
+                        node,
+                        "unmatched",
+                        reason=f"{self.rule.activation} of a gate module in no known form",
                     )
                 )
 
@@ -355,8 +503,14 @@ class FilePatch:
         self.edits.append((at, at, block))
 
     def _find_line(self, text: str) -> int | None:
-        found = re.search(rb"(?m)^" + re.escape(text.encode("utf-8")) + rb"\r?$", self.source.data)
-        return bisect.bisect_right(self.source.line_starts, found.start()) if found else None
+        found = re.search(
+            rb"(?m)^" + re.escape(text.encode("utf-8")) + rb"\r?$", self.source.data
+        )
+        return (
+            bisect.bisect_right(self.source.line_starts, found.start())
+            if found
+            else None
+        )
 
     def _import_offset(self) -> int:
         """After the module's leading imports (past its docstring and any __future__ import)."""
@@ -374,7 +528,9 @@ class FilePatch:
             else:
                 break
         if last is None:
-            return self.source.offset(body[0].lineno, 0) if body else len(self.source.data)
+            return (
+                self.source.offset(body[0].lineno, 0) if body else len(self.source.data)
+            )
         return self._line_end(last.end_lineno)
 
     def _line_end(self, number: int) -> int:
@@ -398,7 +554,9 @@ class FilePatch:
             elif isinstance(node, ast.AnnAssign) and node.value is not None:
                 target = node.target
             name = self_attribute(target) if target is not None else None
-            if not self.rule.is_gate_attribute(name) or not self._builds_gate(node.value):
+            if not self.rule.is_gate_attribute(name) or not self._builds_gate(
+                node.value
+            ):
                 continue
             if name not in handed_on:
                 self.sites.append(
@@ -420,11 +578,15 @@ class FilePatch:
         for keyword in value.keywords:
             if keyword.arg in ("output_size", "out_features"):
                 size = keyword.value
-        return isinstance(size, ast.Constant) and size.value == self.rule.gate_output_size
+        return (
+            isinstance(size, ast.Constant) and size.value == self.rule.gate_output_size
+        )
 
     def result(self) -> bytes:
         data = self.source.data
-        for start, end, text in sorted(self.edits, key=lambda e: (e[0], e[1]), reverse=True):
+        for start, end, text in sorted(
+            self.edits, key=lambda e: (e[0], e[1]), reverse=True
+        ):
             data = data[:start] + text + data[end:]
         return data
 
@@ -434,18 +596,23 @@ def module_name(rel: str) -> str:
     return name[: -len(".__init__")] if name.endswith(".__init__") else name
 
 
-def covered_models(root: Path, files: list[Path], holders: dict[str, set[str]]) -> list[str]:
+def covered_models(
+    root: Path, files: list[Path], holders: dict[str, set[str]]
+) -> list[str]:
     """Model files that import a class holding a patched site (e.g. `Qwen2MoeMLP as Qwen3NextMLP`)."""
     covered: list[str] = []
     wanted = {cls.encode() for classes in holders.values() for cls in classes}
     for path in files:
         rel = path.relative_to(root).as_posix()
-        data = path.read_bytes()
+        try:
+            data = read_tree_file(root, path)
+        except Refused:
+            continue  # run() reported it
         if not any(name in data for name in wanted):
             continue
         try:
             tree = ast.parse(data, filename=rel)
-        except (SyntaxError, ValueError):
+        except PARSE_ERRORS:
             continue
         package = module_name(rel).rsplit(".", 1)[0]
         for node in ast.walk(tree):
@@ -460,8 +627,14 @@ def covered_models(root: Path, files: list[Path], holders: dict[str, set[str]]) 
             classes = holders.get(module, set())
             for alias in node.names:
                 if alias.name in classes and module != module_name(rel):
-                    shown = f"{alias.name} as {alias.asname}" if alias.asname else alias.name
-                    covered.append(f"{Path(rel).stem} ({shown} from {module.rsplit('.', 1)[-1]})")
+                    shown = (
+                        f"{alias.name} as {alias.asname}"
+                        if alias.asname
+                        else alias.name
+                    )
+                    covered.append(
+                        f"{Path(rel).stem} ({shown} from {module.rsplit('.', 1)[-1]})"
+                    )
     return sorted(set(covered))
 
 
@@ -471,7 +644,8 @@ def run(request: dict) -> dict:
     rule = Rule(request["rule"])
     files: list[Path] = []
     for pattern in rule.search:
-        files.extend(p for p in root.glob(pattern) if p.is_file())
+        # a link counts too (is_file follows it), so it is refused by name below
+        files.extend(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())
     files = sorted(set(files))
 
     sites: list[dict] = []
@@ -491,16 +665,21 @@ def run(request: dict) -> dict:
     activation = rule.activation.encode()
     for path in files:
         rel = path.relative_to(root).as_posix()
-        data = path.read_bytes()
+        try:
+            data = read_tree_file(root, path)
+        except Refused as why:
+            sites.append(refused_site(rel, str(why)))
+            continue
         has_activation = activation in data
         # only a file calling a gate module beside the activation, or building a gate, is parsed
-        if not (has_activation and rule.mentions_gate(SELF_CALL, data)) and not rule.mentions_gate(
-            rule.gate_assignment, data
-        ):
+        if not (
+            has_activation and rule.mentions_gate(SELF_CALL, data)
+        ) and not rule.mentions_gate(rule.gate_assignment, data):
             continue
         try:
             patch = FilePatch(rule, rel, data)
-        except (SyntaxError, ValueError) as error:
+            patch.analyse(mode)
+        except PARSE_ERRORS as error:
             if has_activation:
                 line = getattr(error, "lineno", None) or 0
                 sites.append(
@@ -509,11 +688,10 @@ def run(request: dict) -> dict:
                         "line": line,
                         "status": "unmatched",
                         "source": Source(data).line(line).strip() if line else "",
-                        "reason": f"Python {PY_VERSION} cannot parse it: {error}",
+                        "reason": parse_failure(error),
                     }
                 )
             continue
-        patch.analyse(mode)
         sites.extend(patch.sites)
         if patch.classes_with_sites:
             holders.setdefault(module_name(rel), set()).update(patch.classes_with_sites)
@@ -522,14 +700,16 @@ def run(request: dict) -> dict:
         new = patch.result()
         try:
             ast.parse(new, filename=rel)
-        except SyntaxError as error:
+        except PARSE_ERRORS as error:
             for site in patch.sites:
                 if site["status"] == "applied":
                     site["status"] = "unmatched"
-                    site["reason"] = f"the rewritten file would not parse ({error}); left unchanged"
+                    site["reason"] = (
+                        f"the rewritten file would not parse ({error}); left unchanged"
+                    )
             continue
         if mode != "check" and new != data:
-            path.write_bytes(new)
+            write_tree_file(path, new)
             written.append(rel)
     return {
         "sites": sites,
@@ -652,7 +832,9 @@ class OpScan(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         # `from ... import op as other`: calls of `other` are calls of the op
-        self.aliases.update(a.asname for a in node.names if a.name == self.op and a.asname)
+        self.aliases.update(
+            a.asname for a in node.names if a.name == self.op and a.asname
+        )
 
     def _scoped(self, node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.op:
@@ -686,7 +868,11 @@ class OpScan(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = (
-            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            func.id
+            if isinstance(func, ast.Name)
+            else func.attr
+            if isinstance(func, ast.Attribute)
+            else None
         )
         if name == self.op or (isinstance(func, ast.Name) and func.id in self.aliases):
             line = self.source.line(node.lineno).strip()
@@ -723,22 +909,34 @@ def scan(request: dict) -> dict:
     definitions: list[dict] = []
     sites: list[dict] = []
     for path in sorted((root / "vllm").rglob("*.py")):
-        data = path.read_bytes()
-        if needle not in data or not path.is_file():
-            continue
         rel = path.relative_to(root).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            continue
+        try:
+            data = read_tree_file(root, path)
+        except Refused as why:
+            sites.append(refused_site(rel, str(why)))
+            continue
+        if needle not in data:
+            continue
         try:
             tree = ast.parse(data, filename=rel)
-        except (SyntaxError, ValueError) as error:
+            visitor = OpScan(op, rel, Source(data), ModuleShapes(tree, rel))
+            visitor.visit(tree)
+        except PARSE_ERRORS as error:
             line = getattr(error, "lineno", None) or 0
-            reason = f"mentions {op} but Python {PY_VERSION} cannot parse it: {error}"
+            reason = f"mentions {op} but {parse_failure(error)}"
             source = Source(data).line(line).strip() if line else ""
             sites.append(
-                {"file": rel, "line": line, "status": "unmatched", "source": source, "reason": reason}
+                {
+                    "file": rel,
+                    "line": line,
+                    "status": "unmatched",
+                    "source": source,
+                    "reason": reason,
+                }
             )
             continue
-        visitor = OpScan(op, rel, Source(data), ModuleShapes(tree, rel))
-        visitor.visit(tree)
         definitions.extend(visitor.definitions)
         sites.extend(visitor.sites)
     return {

@@ -1,6 +1,6 @@
 // Step checkout: the vLLM tree at a ref, from a git URL, owner/name, a local path, or vLLM's sdist on PyPI.
 import { createHash } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { checkRef } from '../security/refs.js';
 import { sdistRepository, sdistSha256 } from '../vllm/pypi.js';
@@ -106,21 +106,27 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
   }
 
   await mkdir(o.reposDir, { recursive: true });
-  const dir = join(o.reposDir, cacheKey(url));
-  if (!(await exists(join(dir, '.git')))) {
-    await rm(dir, { recursive: true, force: true });
-    if (!(await git(['init', '--quiet', dir])).ok) throw fail(`git init ${dir} failed`);
-    await git(['remote', 'add', '--end-of-options', 'origin', url], dir);
+  const key = cacheKey(url);
+  // the cache holds objects only (bare: no working tree, no checkout); the tree borrows them through alternates
+  const cache = join(o.reposDir, `${key}.git`);
+  const dir = join(o.reposDir, key);
+  const reused = await exists(join(cache, 'HEAD'));
+  if (!reused) {
+    await rm(cache, { recursive: true, force: true });
+    if (!(await git(['init', '--quiet', '--bare', cache])).ok) throw fail(`git init ${cache} failed`);
   } else {
-    await step.log(`reusing the cached clone ${dir}`);
-    await git(['remote', 'set-url', '--end-of-options', 'origin', url], dir);
+    await step.log(`reusing the cached objects ${cache}`);
   }
-  for (const args of NO_AUTO_GC) await git([...args], dir);
+  // the cache's config is the tool's own every run: no include, sshCommand, proxy or alternates planted there
+  await writeFile(join(cache, 'config'), '[core]\n\trepositoryformatversion = 0\n\tbare = true\n');
+  await rm(join(cache, 'objects/info/alternates'), { force: true });
+  await git(['remote', 'add', '--end-of-options', 'origin', url], cache);
+  for (const args of NO_AUTO_GC) await git([...args], cache);
   // one shallow fetch serves a branch, a tag, refs/pull/N/head and (on GitHub) a full SHA; every ref after
   // --end-of-options, so a value that slipped past validation is still never an option
   let fetched = await git(
     ['fetch', '--depth', '1', '--force', '--no-tags', '--end-of-options', 'origin', ref],
-    dir,
+    cache,
   );
   if (!fetched.ok) {
     await step.log(`shallow fetch of '${ref}' failed; fetching all branches and tags to find it`);
@@ -134,16 +140,16 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
         'origin',
         '+refs/heads/*:refs/remotes/origin/*',
       ],
-      dir,
+      cache,
     );
     if (!fetched.ok)
       fetched = await git(
         ['fetch', '--force', '--tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
-        dir,
+        cache,
       );
     if (!fetched.ok)
       throw fail(`Cannot fetch from vLLM repository '${o.repository}': ${lastLine(fetched.r.output)}`);
-    const target = await resolveRef(git, dir, ref);
+    const target = await resolveRef(git, cache, ref);
     if (!target) {
       throw fail(`vllm-ref '${o.ref}' is not a branch, tag, commit or pull ref of '${o.repository}'.`);
     }
@@ -151,14 +157,24 @@ export async function checkout(step: StepHandle, o: CheckoutOptions): Promise<Ch
   } else {
     ref = 'FETCH_HEAD';
   }
-  if (!(await git(['checkout', '--quiet', '--force', '--detach', ref, '--'], dir)).ok) {
+  const target = (
+    await git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`], cache)
+  ).r.stdout.trim();
+  // a fresh working tree and .git (config, hooks, info/) every run: nothing a previous run's code planted survives
+  await rm(dir, { recursive: true, force: true });
+  if (!(await git(['init', '--quiet', dir])).ok) throw fail(`git init ${dir} failed`);
+  for (const args of NO_AUTO_GC) await git([...args], dir);
+  await git(['remote', 'add', '--end-of-options', 'origin', url], dir);
+  await writeFile(join(dir, '.git/objects/info/alternates'), `${join(cache, 'objects')}\n`);
+  if (await exists(join(cache, 'shallow'))) await copyFile(join(cache, 'shallow'), join(dir, '.git/shallow'));
+  if (!(await git(['checkout', '--quiet', '--force', '--detach', target, '--'], dir)).ok) {
     throw fail(`git checkout of '${o.ref}' failed in ${dir}`);
   }
-  // a previous run's patch and build products must not leak into this one
-  await git(['clean', '-ffdxq'], dir);
   const head = await git(['rev-parse', 'HEAD'], dir);
   const sha = head.r.stdout.trim();
-  await step.log(`checked out ${o.repository} @ ${o.ref} = ${sha} in ${dir}`);
+  await step.log(
+    `checked out ${o.repository} @ ${o.ref} = ${sha} in ${dir} (a fresh tree over the ${reused ? 'cached' : 'new'} objects of ${cache})`,
+  );
   return { dir, sha, url };
 }
 

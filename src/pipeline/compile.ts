@@ -9,6 +9,7 @@ import {
   unavailableTargets,
 } from '../results/parsers/compile-matrix.js';
 import type { RunResult } from '../results/run-result.js';
+import { readNoFollow, writeNoFollow } from '../security/files.js';
 import { fail, type StepHandle, skip } from './step.js';
 
 export const COMPILE_TIMEOUT_MS = 20 * 60_000;
@@ -66,21 +67,29 @@ export async function compileStep(step: StepHandle, o: CompileOptions): Promise<
   const impl = o.impl ?? (await bundleImplSpec(o.bundleDir));
   if (!impl) throw skip('the bundle names no kernel file (manifest "op", or a file copied under vllm/)');
   const script = join(o.root, 'kernels', 'compile_matrix.py');
-  const json = join(step.outDir, 'compile-matrix.json');
+  // the sandboxed matrix writes into the step's scratch; the tool reads and keeps it after the sandbox is gone
+  const json = join(step.scratch, 'compile-matrix.json');
   const args = [script, '--impl', impl, '--json', json];
   if (o.targets?.length) args.push('--targets', o.targets.join(','));
   if (o.k?.length) args.push('--k', o.k.join(','));
   if (o.dtypes?.length) args.push('--dtypes', o.dtypes.join(','));
   const timeoutMs = o.timeoutMs ?? COMPILE_TIMEOUT_MS;
   await step.log(`compiling ${impl}`);
-  const r = await step.run(o.python, args, { cwd: join(o.root, 'kernels'), env: o.env, timeoutMs });
+  const r = await step.run(o.python, args, {
+    cwd: join(o.root, 'kernels'),
+    env: o.env,
+    timeoutMs,
+    sandbox: step.sandbox({ writable: [] }),
+  });
   if (r.timedOut) throw new Error(`compile_matrix.py timed out after ${Math.round(timeoutMs / 1000)} s`);
   if (r.spawnError) throw fail(`cannot start ${o.python}: ${r.spawnError}`);
   if (r.exitCode !== 0) {
     const last = r.output.trim().split('\n').at(-1) ?? '';
     throw fail(`compile_matrix.py exited ${r.exitCode ?? r.signal}: ${last}`);
   }
-  const matrix = parseCompileMatrix(await readFile(json, 'utf8').catch(() => ''), 'compile-matrix.json');
+  const raw = await readNoFollow(json).catch(() => Buffer.from(''));
+  if (raw.length > 0) await writeNoFollow(join(step.outDir, 'compile-matrix.json'), raw);
+  const matrix = parseCompileMatrix(raw.toString('utf8'), 'compile-matrix.json');
   o.result.compile = matrix;
   for (const t of matrix.targets) await step.log(targetLine(t));
   const failures = compileFailures(matrix);

@@ -31,7 +31,13 @@ export interface Installed {
 const IMPORT_VLLM = 'import os, vllm; print(vllm.__version__); print(os.path.dirname(vllm.__file__))';
 
 async function verifyImport(step: StepHandle, o: InstallOptions): Promise<Installed> {
-  const r = await step.run(o.python, ['-c', IMPORT_VLLM], { env: o.env, timeoutMs: o.timeoutMs, cwd: '/' });
+  // importing vLLM runs the tree's __init__: sandboxed like every other run of its code
+  const r = await step.run(o.python, ['-c', IMPORT_VLLM], {
+    env: o.env,
+    timeoutMs: o.timeoutMs,
+    cwd: '/',
+    sandbox: step.sandbox({ writable: [] }),
+  });
   if (r.exitCode !== 0) {
     throw fail(
       `'import vllm' failed in ${o.python}${r.timedOut ? ' (timed out)' : ''}: ${lastError(r.output)}. ` +

@@ -1,11 +1,12 @@
 // One pytest group of the kernel-tests step: --junitxml, one worker per GPU, parsed into TestCase[] of that group.
 
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { beyondContract } from '../results/contract.js';
 import { JunitParseError, parseJunit } from '../results/parsers/junit.js';
 import { caseAdvisory, caseFailed } from '../results/predicates.js';
 import type { Device, OpContract, StepStatus, TestCase, TestGroup } from '../results/run-result.js';
+import { readNoFollow, writeNoFollow } from '../security/files.js';
+import type { SandboxSpec } from '../security/sandbox.js';
 import type { CommandResult } from './process.js';
 import type { StepHandle } from './step.js';
 
@@ -25,6 +26,8 @@ export interface KernelTestOptions {
   junitName: string;
   /** what the tree's call sites pass the op: a case beyond it is advisory */
   contract?: OpContract;
+  /** pytest runs the tree's code: in this sandbox */
+  sandbox?: SandboxSpec;
 }
 
 function pytestArgs(junit: string, targets: string[]): string[] {
@@ -98,6 +101,7 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
         cwd: o.cwd,
         env: workerEnv(o),
         timeoutMs: Math.min(o.timeoutMs, 300_000),
+        sandbox: o.sandbox,
       },
     );
     const ids = parseCollected(collected.stdout);
@@ -106,23 +110,28 @@ export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Pr
   }
   const runs = await Promise.all(
     groups.map(async (targets, i) => {
-      const junit = join(step.outDir, `${o.junitName}${groups.length > 1 ? `-${i}` : ''}.xml`);
-      const r = await step.run(o.python, pytestArgs(junit, targets), {
+      const name = `${o.junitName}${groups.length > 1 ? `-${i}` : ''}.xml`;
+      // pytest writes into the step's scratch; the tool reads it once pytest's sandbox is gone
+      const scratchJunit = join(step.scratch, name);
+      const r = await step.run(o.python, pytestArgs(scratchJunit, targets), {
         cwd: o.cwd,
         env: workerEnv(o, groups.length > 1 ? i : undefined),
         timeoutMs: o.timeoutMs,
+        sandbox: o.sandbox,
       });
-      return { r, junit };
+      return { r, junit: join(step.outDir, name), scratchJunit };
     }),
   );
   const tests: TestCase[] = [];
   const junitFiles: string[] = [];
   const problems: { status: 'failed' | 'timed-out'; reason: string }[] = [];
-  for (const [i, { r, junit }] of runs.entries()) {
+  for (const [i, { r, junit, scratchJunit }] of runs.entries()) {
     const who = runs.length > 1 ? `pytest worker ${i} (GPU ${i})` : 'pytest';
     let xml: string | undefined;
     try {
-      xml = await readFile(junit, 'utf8');
+      const bytes = await readNoFollow(scratchJunit);
+      await writeNoFollow(junit, bytes);
+      xml = bytes.toString('utf8');
     } catch {
       xml = undefined;
     }

@@ -1,13 +1,23 @@
-// Commands through execa: output appended to a log file, a timeout that stops the whole process group.
+// The one way the tool starts a process (a test fails on any other): the allowlisted environment, a timeout that
+// stops the whole process group, output appended to a log file, git hardened, and (for the tree's code) the sandbox.
 import { appendFile } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
+import { childEnvironment } from '../security/child-env.js';
+import { type SandboxSpec, sandboxed } from '../security/sandbox.js';
+import { GIT_SAFE_ARGS, GIT_SAFE_ENV } from './git-settings.js';
 
 export interface CommandOptions {
   cwd?: string;
+  /** the whole environment of the command (callers start from an allowlisted one); default: the allowlist of
+   * this process's environment (security/child-env.ts) */
   env?: Record<string, string | undefined>;
   timeoutMs: number;
   /** log file the command's stdout and stderr are appended to */
   logFile: string;
+  /** runs the command inside this sandbox (security/sandbox.ts); bwrap itself gets only `env` */
+  sandbox?: SandboxSpec;
+  /** written to the command's stdin */
+  input?: string;
 }
 
 export interface CommandResult {
@@ -18,6 +28,7 @@ export interface CommandResult {
   /** stdout and stderr interleaved, as written to the log */
   output: string;
   stdout: string;
+  stderr: string;
   seconds: number;
   /** set when the executable could not be started at all (e.g. not on PATH) */
   spawnError?: string;
@@ -28,6 +39,9 @@ export function commandLine(file: string, args: readonly string[]): string {
     .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
     .join(' ');
 }
+
+/** How long a command's output may stay open after it exited (a grandchild holding it) before it is closed. */
+export const STDIO_GRACE_MS = 5_000;
 
 /** Grace between SIGTERM and SIGKILL when a process group is stopped. */
 export const KILL_GRACE_MS = 5_000;
@@ -67,21 +81,68 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** What is really started for `file args`: git with hooks, fsmonitor and outside config off; the sandbox around it. */
+export function commandFor(
+  file: string,
+  args: readonly string[],
+  opts: Pick<CommandOptions, 'cwd' | 'env' | 'sandbox'>,
+): { file: string; args: string[]; env: Record<string, string | undefined> } {
+  const isGit = file === 'git';
+  const env = { ...(opts.env ?? childEnvironment(process.env)), ...(isGit ? GIT_SAFE_ENV : {}) };
+  const wrapped = sandboxed(opts.sandbox, file, isGit ? [...GIT_SAFE_ARGS, ...args] : args, opts.cwd);
+  return { ...wrapped, env };
+}
+
 /** Starts a command in its own process group with output appended to the log file; the caller stops it. */
-export function startLogged(file: string, args: readonly string[], opts: Omit<CommandOptions, 'timeoutMs'>) {
-  return execa(file, args, {
+export function startLogged(
+  file: string,
+  args: readonly string[],
+  opts: Omit<CommandOptions, 'timeoutMs' | 'logFile'> & { logFile?: string },
+) {
+  const run = commandFor(file, args, opts);
+  const sink = (opts.logFile ? ['pipe', { file: opts.logFile, append: true }] : ['pipe']) as ['pipe'];
+  return execa(run.file, run.args, {
     cwd: opts.cwd,
-    env: opts.env,
+    env: run.env,
     extendEnv: false,
     detached: true,
     reject: false,
-    stdin: 'ignore',
-    stdout: ['pipe', { file: opts.logFile, append: true }],
-    stderr: ['pipe', { file: opts.logFile, append: true }],
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    stdout: sink,
+    stderr: sink,
     all: true,
     buffer: true,
     maxBuffer: 32 * 1024 * 1024,
   });
+}
+
+/** Runs a command with no log file (the tool's own helpers: the rewriter, git outside a step, tar). */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  opts: Omit<CommandOptions, 'logFile'>,
+): Promise<CommandResult> {
+  return runLogged(file, args, { ...opts, logFile: '' });
+}
+
+/** Whether bwrap starts here with every namespace the sandbox uses; why not, when it does not. */
+export async function probeBwrap(
+  bwrap = 'bwrap',
+  env: Record<string, string | undefined> = childEnvironment(process.env),
+): Promise<{ ok: true } | { ok: false; why: string }> {
+  const spec: SandboxSpec = {
+    kind: 'bwrap',
+    bwrap,
+    writable: [],
+    hidden: [],
+    scratch: '/tmp',
+    network: 'none',
+    devices: [],
+  };
+  const r = await runCommand('true', [], { env, timeoutMs: 30_000, sandbox: spec });
+  if (r.exitCode === 0) return { ok: true };
+  if (r.spawnError) return { ok: false, why: `${bwrap} not found` };
+  return { ok: false, why: r.output.trim().split('\n').at(-1) || `exit ${r.exitCode ?? r.signal}` };
 }
 
 /** Runs a command to completion or its timeout; never throws for a failed command. */
@@ -91,15 +152,28 @@ export async function runLogged(
   opts: CommandOptions,
 ): Promise<CommandResult> {
   const command = commandLine(file, args);
-  await appendFile(opts.logFile, `$ ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}\n`);
+  const log = (line: string) => (opts.logFile ? appendFile(opts.logFile, line) : Promise.resolve());
+  const where = opts.sandbox?.kind === 'bwrap' ? '   [sandbox: bwrap]' : '';
+  await log(`$ ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}${where}\n`);
   const started = performance.now();
   const subprocess = startLogged(file, args, opts);
   let timedOut = false;
+  let settled = false;
   const timer = setTimeout(() => {
     timedOut = true;
     void stopProcessGroup(subprocess);
   }, opts.timeoutMs);
+  // unsandboxed, a grandchild in its own session can hold stdout open forever: once the command has exited, its
+  // output is closed after a grace period, so the step ends (the sandbox kills such a grandchild instead)
+  subprocess.once('exit', () => {
+    setTimeout(() => {
+      if (settled) return;
+      subprocess.stdout?.destroy();
+      subprocess.stderr?.destroy();
+    }, STDIO_GRACE_MS).unref();
+  });
   const result = await subprocess;
+  settled = true;
   clearTimeout(timer);
   // a group member that outlived the leader (e.g. a server forked by a test) must not leak
   if (subprocess.pid !== undefined && groupAlive(subprocess.pid)) await stopProcessGroup(subprocess);
@@ -113,7 +187,7 @@ export async function runLogged(
     : spawnError
       ? `[could not start: ${spawnError}]`
       : `[exit ${result.exitCode ?? result.signal}, ${seconds.toFixed(1)} s]`;
-  await appendFile(opts.logFile, `${tail}\n`);
+  await log(`${tail}\n`);
   return {
     command,
     exitCode: result.exitCode,
@@ -121,6 +195,7 @@ export async function runLogged(
     timedOut,
     output: String(result.all ?? ''),
     stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
     seconds,
     spawnError,
   };

@@ -1,9 +1,17 @@
 // One step of the pipeline: a log group, a log file, its status, seconds and log tail recorded in the RunResult.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../host.js';
 import { seconds as formatSeconds } from '../report/format.js';
 import type { RunResult, Step, StepName, StepStatus } from '../results/run-result.js';
+import {
+  NO_SANDBOX,
+  type SandboxKind,
+  type SandboxPolicy,
+  type SandboxSpec,
+  sandboxFor,
+} from '../security/sandbox.js';
 import { startHeartbeat } from './heartbeat.js';
 import { type CommandOptions, type CommandResult, runLogged } from './process.js';
 
@@ -25,6 +33,11 @@ export interface StepHandle {
   name: StepName;
   logFile: string;
   outDir: string;
+  /** this step's own scratch directory, removed when the step ends: HOME and TMPDIR of its sandboxed commands,
+   * and where they write what the tool reads after them (JUnit, JSON) */
+  scratch: string;
+  /** the sandbox for a command running the tree's code: `writable` paths beside the scratch */
+  sandbox(o: { writable: string[]; readable?: string[]; network?: 'none' | 'loopback' }): SandboxSpec;
   log(line: string): Promise<void>;
   run(file: string, args: readonly string[], opts: Omit<CommandOptions, 'logFile'>): Promise<CommandResult>;
   /** Ends the step with a status other than passed, without throwing (the body keeps what it recorded). */
@@ -45,6 +58,8 @@ export interface StepRecorderOptions {
   host: Host;
   /** keeps secrets out of log tails written to the RunResult */
   scrub: (text: string) => string;
+  /** the sandbox of the tree's code in this run; none when left out */
+  sandbox?: SandboxPolicy;
 }
 
 /** Runs steps in order and records each one in the RunResult as soon as it ends, whatever happens inside. */
@@ -72,16 +87,26 @@ export class StepRecorder {
     const artifact = `logs/${name}.log`;
     let finished: { status: Exclude<StepStatus, 'passed'>; reason: string } | undefined;
     const beat = startHeartbeat({ step: name, logFile, info: (m) => host.info(m) });
+    const scratch = await mkdtemp(join(tmpdir(), `vllm-kernel-ci-${name}-`));
+    await mkdir(join(scratch, 'tmp'));
+    // the weakest sandbox any of the step's commands ran in; undefined when none ran the tree's code
+    let ranIn: SandboxKind | undefined;
+    const policy = this.opts.sandbox ?? NO_SANDBOX;
     const handle: StepHandle = {
       name,
       logFile,
       outDir,
+      scratch,
+      sandbox: (o) => sandboxFor(policy, { ...o, scratch }),
       log: async (line) => {
         await appendFile(logFile, `${line}\n`);
         host.info(line);
         beat.touch();
       },
-      run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+      run: (file, args, o) => {
+        if (o.sandbox) ranIn = ranIn === 'none' ? 'none' : o.sandbox.kind;
+        return runLogged(file, args, { ...o, logFile });
+      },
       finish: (status, reason) => {
         finished = { status, reason };
       },
@@ -107,6 +132,8 @@ export class StepRecorder {
       } finally {
         beat.stop();
       }
+      // every process of the step is gone by now (the sandbox's namespace dies with its command)
+      await rm(scratch, { recursive: true, force: true });
       const seconds = (performance.now() - t0) / 1000;
       const logTail = this.opts.scrub(tailOf(await readFile(logFile, 'utf8')));
       this.store({
@@ -116,6 +143,7 @@ export class StepRecorder {
         ...(reason ? { reason: this.opts.scrub(oneLine(reason)) } : {}),
         ...(logTail ? { logTail } : {}),
         artifact,
+        ...(ranIn ? { sandbox: ranIn } : {}),
       });
       host.info(`${name}: ${status}${reason ? ` (${oneLine(reason)})` : ''} in ${formatSeconds(seconds)}`);
     });

@@ -58,7 +58,13 @@ export async function runPipeline(
   result: RunResult,
   deps: PipelineDeps,
 ): Promise<PipelineOutcome> {
-  const steps = new StepRecorder({ result, outDir, host, scrub: deps.scrub ?? ((s) => s) });
+  const steps = new StepRecorder({
+    result,
+    outDir,
+    host,
+    scrub: deps.scrub ?? ((s) => s),
+    sandbox: deps.sandbox,
+  });
   Object.assign(result.identity, runResultIdentity(await workflowContextOf(host)));
   const root = deps.actionRoot ?? toolRoot();
   const bundleDir = await resolveBundle(config.bundle, root);

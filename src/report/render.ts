@@ -190,7 +190,7 @@ function stepsPart(result: RunResult): string {
   const short = notPassed.length
     ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(shortNote(s.reason), 120)}` : ''})`).join('; ')}.`
     : '';
-  const parts = [cuttable(2, table(rows), short)];
+  const parts = [cuttable(2, table(rows), short), sandboxLine(result)];
   if (folded.length)
     parts.push(
       cuttable(
@@ -208,6 +208,17 @@ function stepsPart(result: RunResult): string {
     );
   }
   return parts.join('');
+}
+
+/** Which sandbox each step that ran the tree's code ran in (security/sandbox.ts); empty when none recorded. */
+function sandboxLine(result: RunResult): string {
+  const by = new Map<string, string[]>();
+  for (const s of result.steps) if (s.sandbox) by.set(s.sandbox, [...(by.get(s.sandbox) ?? []), s.name]);
+  if (by.size === 0) return '';
+  const parts = [...by].map(
+    ([kind, names]) => `${kind === 'none' ? '⚠️ no sandbox' : kind}: ${names.join(', ')}`,
+  );
+  return `\nThe tree's code ran in ${parts.join('; ')}.\n`;
 }
 
 function patchPart(result: RunResult): string {

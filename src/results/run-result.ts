@@ -29,6 +29,12 @@ export const Step = z.object({
   reason: z.string().optional().describe('why it failed or was skipped, one line'),
   logTail: z.string().optional().describe('last lines of the step log, secrets scrubbed'),
   artifact: z.string().optional().describe('file name of the full log or raw output in the output directory'),
+  sandbox: z
+    .enum(['bwrap', 'none'])
+    .optional()
+    .describe(
+      "the sandbox the step's commands that ran the tree's code ran in (the weakest, if they differ)",
+    ),
 });
 export type Step = z.infer<typeof Step>;
 

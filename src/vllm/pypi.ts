@@ -7,7 +7,7 @@ import { join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { execa } from 'execa';
+import { runCommand } from '../pipeline/process.js';
 
 export const PYPI_JSON_API = 'https://pypi.org/pypi';
 
@@ -218,7 +218,10 @@ export async function fetchVllmSource(version: string, opts: FetchVllmOptions = 
   const staging = join(cacheDir, `.extract-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(staging);
   try {
-    const tar = await execa('tar', ['-xzf', tarball, '-C', staging], { reject: false });
+    // --no-same-owner, no absolute names (tar's default): the archive writes only under staging
+    const tar = await runCommand('tar', ['--no-same-owner', '-xzf', tarball, '-C', staging], {
+      timeoutMs: 600_000,
+    });
     if (tar.exitCode !== 0) {
       throw new PypiError(
         `Cannot extract ${tarball} with tar: ${tar.stderr.trim() || `exit ${tar.exitCode}`}.`,
@@ -282,18 +285,17 @@ export async function sdistRepository(
   await cp(source, repo, { recursive: true });
   const env = { ...o.env, ...REPRODUCIBLE_GIT_ENV };
   const git = async (args: string[], input?: string) => {
-    const r = await execa('git', [...REPRODUCIBLE_GIT_CONFIG, ...args], {
+    const r = await runCommand('git', [...REPRODUCIBLE_GIT_CONFIG, ...args], {
       cwd: repo,
       env,
-      extendEnv: false,
-      reject: false,
+      timeoutMs: 300_000,
       ...(input !== undefined ? { input } : {}),
     });
     if (r.exitCode !== 0)
       throw new PypiError(
-        `making the PyPI source a git repository failed at 'git ${args.join(' ')}': ${`${r.stderr}`.trim()}`,
+        `making the PyPI source a git repository failed at 'git ${args.join(' ')}': ${r.stderr.trim()}`,
       );
-    return `${r.stdout}`.trim();
+    return r.stdout.trim();
   };
   await git(['init', '--quiet']);
   for (const args of o.settings ?? []) await git([...args]);

@@ -12,6 +12,7 @@ import { runLogged } from '../../src/pipeline/process.js';
 import type { StepHandle } from '../../src/pipeline/step.js';
 import type { PipelineDeps } from '../../src/pipeline/validate-pipeline.js';
 import type { StepName } from '../../src/results/run-result.js';
+import { NO_SANDBOX, sandboxFor } from '../../src/security/sandbox.js';
 import { fetchVllmSource } from '../../src/vllm/pypi.js';
 import { ROOT, tempDir } from '../helpers.js';
 
@@ -30,6 +31,8 @@ export async function stepHandle(name: StepName): Promise<StepHandle> {
     name,
     logFile,
     outDir,
+    scratch: outDir,
+    sandbox: (o) => sandboxFor(NO_SANDBOX, { ...o, scratch: outDir }),
     log: (line) => appendFile(logFile, `${line}\n`),
     run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
     finish: () => {},

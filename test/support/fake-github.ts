@@ -622,6 +622,8 @@ export class FakeGitHub {
       author_association: 'CONTRIBUTOR',
       merged: false,
       draft: false,
+      // the whole count, which the list of files (at most 3000) may not reach
+      ...(schema === 'pull-request' ? { changed_files: pull.files.length } : {}),
     });
   }
 
@@ -948,7 +950,8 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
   'pulls/list-files'(ctx) {
     const issue = ctx.repo.issues.get(Number(ctx.params.pull_number));
     if (!issue?.pull) throw new HttpError(404, 'Not Found');
-    const list = issue.pull.files.map((filename, i) =>
+    // GitHub lists at most 3000 files of a pull request, whatever its size
+    const list = issue.pull.files.slice(0, 3000).map((filename, i) =>
       this.shape('diff-entry', {
         sha: sha1(`${filename}${i}`),
         filename,

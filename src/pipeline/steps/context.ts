@@ -2,6 +2,7 @@
 import type { Config } from '../../config.js';
 import type { ApplyBundleOptions } from '../../patch/engine.js';
 import type { E2eCell, Patch, RunResult } from '../../results/run-result.js';
+import type { SandboxPolicy } from '../../security/sandbox.js';
 
 export interface PipelineContext {
   config: Config;
@@ -56,4 +57,6 @@ export interface PipelineDeps {
   pickPort?: () => Promise<number>;
   /** root of the action (kernels/ lives there) */
   actionRoot?: string;
+  /** the sandbox the tree's code runs in (security/sandbox.ts); none when left out */
+  sandbox?: SandboxPolicy;
 }

@@ -94,6 +94,7 @@ export async function kernelTestsStep(
       group: g.group,
       junitName: i === 0 ? 'junit' : `junit-${g.group}`,
       ...(g.group === 'conformance' && result.kernel?.contract ? { contract: result.kernel.contract } : {}),
+      sandbox: step.sandbox({ writable: [tree.dir], readable: [join(tree.dir, '.git')] }),
     });
     result.tests.push(...outcome.tests);
     records.push({ group: g.group, status: 'ran', targets: g.targets });

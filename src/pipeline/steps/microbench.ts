@@ -1,7 +1,7 @@
 // Step microbench: the kernel under test against eager and torch.compile; with a base kernel, base against head.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMicrobench } from '../../results/parsers/microbench.js';
+import { readNoFollow, writeNoFollow } from '../../security/files.js';
 import { fail, type StepHandle, skip } from '../step.js';
 import type { PipelineContext } from './context.js';
 import type { KernelSource } from './kernel-source.js';
@@ -18,7 +18,8 @@ export async function microbenchStep(
   if (noGpu) throw skip(`GPU only: ${noGpu}`);
   const script = await findFile(bundleDir, /^benchmark_.*\.py$/);
   if (!script) throw skip('the bundle has no benchmark_*.py');
-  const json = join(ctx.outDir, 'microbench.json');
+  // written in the step's scratch by the sandboxed benchmark, read and kept by the tool after it is gone
+  const json = join(step.scratch, 'microbench.json');
   const impls = [
     ...(kernel?.impl ? ['--impl', kernel.impl] : []),
     ...(kernel?.base?.impl ? ['--base-impl', kernel.base.impl] : []),
@@ -27,10 +28,13 @@ export async function microbenchStep(
     cwd: bundleDir,
     env: ctx.env,
     timeoutMs,
+    sandbox: step.sandbox({ writable: [] }),
   });
   if (r.timedOut) throw new Error(`${script} timed out after ${Math.round(timeoutMs / 1000)} s`);
   if (r.exitCode !== 0) throw fail(`${script} exited ${r.exitCode ?? r.signal}`);
-  result.microbench = parseMicrobench(await readFile(json, 'utf8').catch(() => ''), 'microbench.json');
+  const raw = await readNoFollow(json).catch(() => Buffer.from(''));
+  if (raw.length > 0) await writeNoFollow(join(ctx.outDir, 'microbench.json'), raw);
+  result.microbench = parseMicrobench(raw.toString('utf8'), 'microbench.json');
   await step.log(
     `${result.microbench.cells.length} cells; copy ceiling ${result.microbench.copyGbps.toFixed(0)} GB/s` +
       (result.microbench.ab ? `; base against head: ${result.microbench.ab.length} shapes` : ''),
