@@ -17,10 +17,18 @@ esac
 key=$( (cat "$req"; python3 --version 2>&1; [ -z "${base:-}" ] || echo "$base") | sha256sum | cut -c1-16)
 cache=${VLLM_KERNEL_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vllm-kernel-ci}
 venv="$cache/$name-$key"
-if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
+ready() { [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ]; }
+if ! ready; then
+  mkdir -p "$cache"
+  # one builder at a time (two jobs or test halves on one runner): the others wait, then find it built
+  if command -v flock >/dev/null; then
+    exec 9>"$venv.lock"
+    flock 9
+  fi
+fi
+if ! ready; then
   echo "python-env: building $venv from ${req#"$root"/} (once; reused while it is unchanged)" >&2
   rm -rf "$venv"
-  mkdir -p "$cache"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
   if [ -n "${base:-}" ]; then
