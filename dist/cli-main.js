@@ -12,6 +12,7 @@ import {
   countSites,
   counterbalancedOrder,
   decide,
+  defaultMethod,
   describePlan,
   huberFit,
   judgeSequential,
@@ -32,7 +33,7 @@ import {
   showInvisible,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-2PAWDRFO.js";
+} from "./chunks/chunk-7JIEB4S5.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts
@@ -657,6 +658,7 @@ var MIN_PLAN_POWER = 0.9;
 var EFFECT_PCT = -5;
 var CV_PCT = 2;
 var TRIALS = 2e3;
+var RULE = defaultMethod(2).rule;
 var pct2 = (x) => `${(100 * x).toFixed(1)}%`;
 function planPower(plan, requested, o) {
   const cells = running(plan).length;
@@ -666,6 +668,8 @@ function planPower(plan, requested, o) {
     effectPct: EFFECT_PCT,
     cvPct: CV_PCT,
     minEffectPct: o.minEffectPct,
+    // the rule the e2e runs (stats/e2e.ts defaultMethod), not the simulator's own default
+    rule: RULE,
     trials: o.trials ?? TRIALS
   });
   const power = cells === 0 ? 0 : simulateRuns(settings(cells, plan.repeats)).power ?? 0;
@@ -678,16 +682,20 @@ function planPower(plan, requested, o) {
     repeats: plan.repeats,
     requestedCells: plan.cells.length,
     requestedRepeats: requested.repeats,
-    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct}`,
+    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct} --rule ${RULE}`,
     reductions: plan.fitted
   };
+  const cuts = [
+    plan.fitted.some((f) => f.startsWith("prompts per run cut")) ? "prompts per run" : "",
+    plan.repeats < requested.repeats ? `repeats ${requested.repeats} \u2192 ${plan.repeats}` : "",
+    cells < plan.cells.length ? `cells ${plan.cells.length} \u2192 ${cells}` : ""
+  ].filter(Boolean);
+  const raise = `The ${plan.budgetMinutes}-min budget cut ${cuts.join(", ")}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.`;
   if (power < MIN_PLAN_POWER) {
-    const cuts = [
-      plan.fitted.some((f) => f.startsWith("prompts per run cut")) ? "prompts per run" : "",
-      plan.repeats < requested.repeats ? `repeats ${requested.repeats} \u2192 ${plan.repeats}` : "",
-      cells < plan.cells.length ? `cells ${plan.cells.length} \u2192 ${cells}` : ""
-    ].filter(Boolean);
-    out.warning = `the e2e finds a true 5% change in one cell in only ${pct2(power)} of runs at 2% run-to-run CV (under ${pct2(MIN_PLAN_POWER)}; ${pct2(requestedPower)} as asked). ` + (cuts.length > 0 ? `The ${plan.budgetMinutes}-min budget cut ${cuts.join(", ")}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.` : "Raise repeats, or measure this runner's own noise with an A/A run and `simulate --from`.");
+    out.warning = `the e2e finds a true 5% change in one cell in only ${pct2(power)} of runs at 2% run-to-run CV (under ${pct2(MIN_PLAN_POWER)}; ${pct2(requestedPower)} as asked). ` + (cuts.length > 0 ? raise : "Raise repeats, or measure this runner's own noise with an A/A run and `simulate --from`.");
+  } else if (cells < plan.cells.length) {
+    const dropped = plan.cells.filter((c) => c.dropped).map((c) => c.id);
+    out.warning = `${dropped.length} of ${plan.cells.length} cells are not measured (${dropped.join(", ")}). ${raise}`;
   }
   return out;
 }

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-2PAWDRFO.js";
+} from "./chunks/chunk-7JIEB4S5.js";
 import {
   context,
   error,

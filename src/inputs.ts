@@ -226,7 +226,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'sandbox',
     description:
-      "Where the tree's code (tests, compile matrix, microbenchmark, `vllm serve`) runs: `bwrap` (bubblewrap: no token, no network but loopback, read-only `/`, nothing left running), `none`, or `auto` (bwrap when it works on the runner; without it a fork's code does not run and a same-repository PR's runs with a warning). README, Security.",
+      "Where the tree's code (tests, compile matrix, microbenchmark, model driver, `vllm serve` and its client) runs: `bwrap` (bubblewrap: no token, read-only `/`, nothing left running, no network but loopback except for `vllm serve` and its client, which read the model from the local cache), `none`, or `auto` (bwrap when it works on the runner; without it a fork's code does not run and a same-repository PR's runs with a warning). README, Security.",
     default: 'auto',
     modes: RUNS,
   },

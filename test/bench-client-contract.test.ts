@@ -59,6 +59,8 @@ async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOption
     readyTimeoutMs: 20_000,
     benchTimeoutMs: 120_000,
     waitForGpuMemory: async () => true,
+    // the client's contract, run for run: warm-ups have tests of their own (e2e-integrity)
+    warmup: false,
     ...more,
   });
   const rawDir = join(step.outDir, 'e2e');

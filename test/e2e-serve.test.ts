@@ -358,7 +358,7 @@ describe('rates measured on the runner (e2e-rates)', () => {
       swap: { method: 'sleep', why: '' },
       rates,
     });
-    expect(plan.assumptions).toContain(
+    expect(plan.assumptions.join('\n')).toContain(
       'a server start (weights, compile, CUDA graphs) takes 6 min (measured); a sleep-mode swap 14 s (measured)',
     );
     expect(ratesFromRun(run, 'other/model', PUBLISHED_MI355X_QWEN3_NEXT).source).toContain(
@@ -429,7 +429,7 @@ describe('rates measured on the runner (e2e-rates)', () => {
     // the pilot's runner slept its idle arm: the plan away from the runner does the same
     expect(plan.swap).toBe('sleep');
     expect(plan.swapWhy).toMatch(/^as the run the rates come from swapped on /);
-    expect(plan.assumptions).toContain(
+    expect(plan.assumptions.join('\n')).toContain(
       'a server start (weights, compile, CUDA graphs) takes 4 min (measured); a sleep-mode swap 20 s (assumed)',
     );
     const missing = await runNode([...base, '--e2e-rates', join(dir, 'nope.json')], {

@@ -52,13 +52,16 @@ describe('dist/index.js in nightly mode', () => {
     });
 
     const r = await runNode([join(ROOT, 'dist/index.js')], env, dir);
-    expect(r.stdout).not.toContain('::error::');
+    expect(r.stdout).toContain(
+      '::error::Nightly on h100-runner-1: nothing measured (no GPU detected), so the night counts as failed',
+    );
     // only in the mask command itself
     expect(r.stdout.split(WRITE_TOKEN)).toHaveLength(2);
     expect(r.stdout).toContain('Appended ');
     expect(r.stdout).toContain('Regression issue: none (no runner alerting).');
     const outputs = parseOutputFile(await readFile(join(dir, 'output'), 'utf8'));
-    expect(outputs.verdict).toBe('insufficient-data');
+    // a night on a machine without a GPU measured nothing: a failed night, said so, and still recorded
+    expect(outputs.verdict).toBe('failed');
     expect(outputs['comment-url']).toBe('');
     expect(outputs['report-path']).toBe(join(dir, 'out', 'nightly.md'));
     expect(outputs['result-path']).toBe(join(dir, 'out', 'run-result.json'));
@@ -82,7 +85,7 @@ describe('dist/index.js in nightly mode', () => {
     expect(fake.calls('issues/list-for-repo')).toHaveLength(1);
     const summary = await readFile(join(dir, 'summary.md'), 'utf8');
     expect(summary).toContain('**No runner alerting**');
-    expect(summary).toContain('| h100-runner-1 | warming-up |');
+    expect(summary).toMatch(/- no measurement on \d{4}-\d{2}-\d{2} \(h100-runner-1\): no GPU detected/);
     expect(fake.requests.filter((q) => q.problem)).toEqual([]);
   });
 });

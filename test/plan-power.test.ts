@@ -15,27 +15,39 @@ const p = planPower(plan, c.e2e, c.thresholds);
 
 describe('the power a budget-fitted e2e plan leaves', () => {
   it('is what the simulate command it names prints, for the plan and for what was asked', () => {
-    expect(plan.repeats).toBe(6);
+    // the 250-minute default drops the costliest cell, and what that frees goes back to repeats
+    expect(plan.repeats).toBe(8);
     const args = p.command.split(' ').slice(2);
     expect(p.power).toBe(simulateRuns(parseSimulateArgs(args).settings).power);
-    expect(p.requestedPower).toBe(simulateRuns({ cells: 9, repeats: 8, effectPct: -5 }).power);
-    expect(p.power).toBeLessThan(p.requestedPower);
+    expect(p.requestedPower).toBe(
+      simulateRuns({ cells: 9, repeats: 8, effectPct: -5, rule: 'confirmed' }).power,
+    );
+    expect(p.cells).toBe(8);
   });
 
-  it('the default plan (250 min) warns: it names the cuts and the power left under 90%', () => {
-    expect(p.power).toBeLessThan(MIN_PLAN_POWER);
+  it('the default plan (250 min) warns: power is per cell, and a dropped cell is not measured at all', () => {
+    expect(p.power).toBeGreaterThanOrEqual(MIN_PLAN_POWER);
     expect(p.reductions).toEqual([
       expect.stringMatching(/^prompts per run cut to /),
-      expect.stringMatching(/^repeats cut to 6 \(from 8\)/),
+      expect.stringMatching(/^dropped 1 of 9 cells, the most expensive first: in1024-out8192-c64$/),
     ]);
-    expect(p.warning).toMatch(
-      /^the e2e finds a true 5% change in one cell in only 7\d\.\d% of runs .* The 250-min budget cut prompts per run, repeats 8 → 6: raise e2e-budget/,
+    expect(p.warning).toBe(
+      "1 of 9 cells are not measured (in1024-out8192-c64). The 250-min budget cut prompts per run, cells 9 → 8: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.",
     );
     const text = renderPlan(c, false).split('\n');
     expect(text.at(-2)).toMatch(
-      /^power: .* found in 7\d\.\d% of runs with 9 cells × 6 repeats \(9\d\.\d% with/,
+      /^power: .* found in 9\d\.\d% of runs with 8 cells × 8 repeats \(9\d\.\d% with/,
     );
     expect(text.at(-1)).toBe(`warning: ${p.warning}`);
+  });
+
+  it('repeats cut under the power floor: the power warning comes first, naming every cut', () => {
+    const cut = { ...plan, repeats: 4, fitted: [...plan.fitted, 'repeats cut to 4 (from 8)'] };
+    const q = planPower(cut, c.e2e, c.thresholds);
+    expect(q.power).toBeLessThan(MIN_PLAN_POWER);
+    expect(q.warning).toMatch(
+      /^the e2e finds a true 5% change in one cell in only \d+\.\d% of runs .* The 250-min budget cut prompts per run, repeats 8 → 4, cells 9 → 8: raise e2e-budget/,
+    );
   });
 
   it('a 30-minute budget that drops cells names them too', () => {

@@ -97,6 +97,7 @@ describe('dist/cli.js report', () => {
     expect(r.stderr).toContain('error: 1 correctness case failed on laptop');
     const report = await readFile(join(dir, 'out', 'report.md'), 'utf8');
     expect(report).toContain('laptop');
-    expect(r.stderr).toContain(`report-path: ${join(dir, 'out', 'report.md')}`);
+    // the paths on stdout, the failure on stderr
+    expect(r.stdout).toContain(`report: ${join(dir, 'out', 'report.md')}`);
   });
 });

@@ -17,6 +17,7 @@ import {
   gpuDevices,
   hiddenPaths,
   NO_SANDBOX,
+  namedPaths,
   type SandboxPolicy,
   type SandboxSpec,
 } from '../src/security/sandbox.js';
@@ -233,6 +234,35 @@ describe('the bwrap command line', () => {
     expect(argv.join(' ')).toContain('--dev-bind /dev/nvidia0 /dev/nvidia0');
     expect(argv).not.toContain('/dev/kfd');
     expect(argv.join(' ')).toContain('--setenv HOME /tmp/scratch --setenv TMPDIR /tmp/scratch/tmp');
+  });
+
+  it('binds what a command names read-only before the writable paths, never what is hidden', () => {
+    const named = namedPaths(
+      { writable: ['/tmp/run/tree'], scratch: '/tmp/run/scratch', hidden: ['/runner/_temp', '/home/u/.ssh'] },
+      '/tmp/run/venv/bin/python',
+      [
+        'compile_matrix.py',
+        '--impl',
+        '/tmp/run/tree/vllm/k.py::f',
+        '--model',
+        '/tmp/run/model',
+        '/runner/_temp/x',
+      ],
+      '/tmp/run/bundle',
+      { PYTHONPATH: '/tmp/run/probe:/tmp/run/base:/home/u/.ssh/x:/' },
+      () => true,
+      (p) => !p.endsWith('.py') && !p.endsWith('/x'),
+    );
+    // the tree is writable already, the hidden paths stay hidden, / is never bound
+    expect(named).toEqual([
+      '/tmp/run/bundle',
+      '/tmp/run/probe',
+      '/tmp/run/base',
+      '/tmp/run/venv',
+      '/tmp/run/model',
+    ]);
+    const argv = bwrapArgv({ ...spec, named: ['/tmp/run/base'] }, 'python', [], exists).join(' ');
+    expect(argv.indexOf('--ro-bind /tmp/run/base')).toBeLessThan(argv.indexOf('--bind /work/tree'));
   });
 
   it("hides RUNNER_TEMP, the GITHUB_* files, the output directory and the runner's credentials", () => {

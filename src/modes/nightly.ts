@@ -189,8 +189,12 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), record, own);
   for (const p of problems) host.warning(p);
   const stopped = record.failedSteps.filter(stopsRun);
+  const unmeasured = unmeasuredReason(record);
   const failure =
     problems[0] ??
+    (unmeasured
+      ? `Nightly on ${record.runner}: nothing measured (${unmeasured}), so the night counts as failed; see the report.`
+      : undefined) ??
     (own && (own.drift.length > 0 || own.correctness.length > 0)
       ? `Nightly on ${record.runner}: patch drift or failing kernel tests on vLLM main (see the regression issue).`
       : stopped.length > 0

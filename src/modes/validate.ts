@@ -95,10 +95,10 @@ async function sandboxPolicy(
 }
 
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
-  // configuration errors exit 2 before anything runs or is written
-  await preflightValidate(config, deps?.env ?? childEnvironment(process.env));
+  // an untrusted run is refused first; then configuration errors exit 2; both before anything runs or is written
   const trust = await gpuTrustContext(config, host.env, undefined, host.workflow);
   assertSafeToRunGpuSteps(trust);
+  await preflightValidate(config, deps?.env ?? childEnvironment(process.env));
   const outDir = defaultOutputDir(config.outputDir, inputSpec('output-dir').default, host.env);
   // a committed output directory holding links (run-result.json -> ~/.gitconfig) is never written through
   await assertPlainDirectory(outDir);

@@ -1,9 +1,10 @@
 // Arm integrity: what each arm's `vllm serve` ran, from the probe records its processes wrote
 // (kernels/arm_probe/), judged against what the arm claims. Reading is the only I/O here.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ArmIntegrity, ArmProbe } from '../results/run-result.js';
+import { readNoFollow } from '../security/files.js';
 
 /** The probe's variables (kernels/arm_probe/kernel_ci_probe.py); not VLLM_*, so vLLM does not warn about them. */
 export const PROBE_DIR_ENV = 'KERNEL_CI_PROBE_DIR';
@@ -40,7 +41,10 @@ export async function readProbeRecords(dir: string): Promise<{ records: ProbeRec
   const records: ProbeRecord[] = [];
   let unreadable = 0;
   for (const name of names) {
-    const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+    // written by the served tree's process: never followed through a link
+    const text = await readNoFollow(join(dir, name), 1_000_000)
+      .then((b) => b.toString('utf8'))
+      .catch(() => '');
     try {
       const parsed = ProbeRecord.safeParse(JSON.parse(text.slice(0, 1_000_000)));
       if (parsed.success) records.push(parsed.data);

@@ -1,10 +1,12 @@
 // Step e2e: the A/B of baseline against patched, with vllm serve + vllm bench serve or the bundle's model driver.
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { WorkloadShape } from '../config.js';
 import { type BenchServeResult, parseBenchServe } from '../results/parsers/bench-serve.js';
 import { parseE2eModel } from '../results/parsers/e2e-model.js';
 import type { ArmIntegrity, Device, E2e, E2eCell } from '../results/run-result.js';
+import { readNoFollow, writeNoFollow } from '../security/files.js';
+import type { SandboxSpec } from '../security/sandbox.js';
 import { driftOf } from '../stats/drift.js';
 import { judgeIntegrity, readProbeRecords, sharedExpertLayers, summariseProbe } from './arm-probe.js';
 import {
@@ -33,7 +35,7 @@ import type { VllmServer } from './serve.js';
 import { ServerError } from './serve.js';
 import { type ArmProbeSetup, ArmServers } from './serve-arms.js';
 import { gpuMemoryTotalGiB, hubCacheDir, localModelDir, weightsGiB } from './serve-model.js';
-import { oneLine, type StepHandle } from './step.js';
+import { fail, oneLine, type StepHandle } from './step.js';
 
 export { cellId, defaultNumPrompts, GATE_ENV } from './e2e-plan.js';
 
@@ -82,6 +84,9 @@ export interface ServeAbOptions {
   /** the arm probe (kernels/arm_probe) and how many layers the model's gate sits in */
   probe?: ArmProbeSetup & { expectedLayers?: number };
 }
+
+/** The options with the sandbox the servers and the bench client run in (serveSandbox). */
+type ServeRunOptions = ServeAbOptions & { sandbox?: SandboxSpec };
 
 /** `vllm bench serve` flags, as vllm/benchmarks/serve.py and datasets.py define them. */
 export function benchArgs(o: {
@@ -210,8 +215,41 @@ interface CellState {
 
 const NOT_RUN_BUDGET = 'not run (budget)';
 
+/**
+ * vllm serve and its bench client are the tree's code: in the step's sandbox on the host's network (the tool
+ * polls the server and the client connects to it), writing only the raw results and the probe's records, with
+ * the model's directory read-only. Inside, the model comes from the local cache with no token, so a model not
+ * there stops the e2e before any server starts.
+ */
+function serveSandbox(
+  step: StepHandle,
+  o: {
+    model: string;
+    modelDir?: string;
+    env: Record<string, string | undefined>;
+    writable: string[];
+  },
+): { sandbox: SandboxSpec; env: Record<string, string | undefined> } {
+  const hub = hubCacheDir(o.env);
+  // a cached snapshot links into the repository's blobs/: the whole models--org--name directory is readable
+  const model = o.modelDir?.startsWith(`${hub}/`)
+    ? join(hub, relative(hub, o.modelDir).split('/')[0])
+    : o.modelDir;
+  // the trees, the probe, the venv and a local model the commands name are readable (namedPaths)
+  const readable = model ? [model] : [];
+  const sandbox = step.sandbox({ writable: o.writable, readable, network: 'host' });
+  if (sandbox.kind !== 'bwrap') return { sandbox, env: o.env };
+  if (!o.modelDir)
+    throw fail(
+      `${o.model} is not in the local Hugging Face cache (${hub}), and vllm serve in the sandbox gets no token and no cache to download into: ` +
+        `download it once on the runner (hf download ${o.model}), or pass a local directory as model`,
+    );
+  return { sandbox, env: { ...o.env, HF_HUB_CACHE: hub, HF_HUB_OFFLINE: '1' } };
+}
+
 /** The vllm-serve A/B: the plan, then each cell's runs on the arms' servers, then one re-run of borderline cells. */
-export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E2e> {
+export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promise<E2e> {
+  let o: ServeRunOptions = given;
   const arms = o.arms ?? gateSwitchArms(o.aa);
   const { rates, assumed } = o.rates
     ? { rates: o.rates, assumed: o.ratesAssumed ?? false }
@@ -265,6 +303,14 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
 
   const rawDir = join(step.outDir, 'e2e');
   await mkdir(rawDir, { recursive: true });
+  if (probe) await mkdir(probe.recordsDir, { recursive: true });
+  const boxed = serveSandbox(step, {
+    model: o.model,
+    modelDir,
+    env: o.env,
+    writable: [rawDir, ...(probe ? [probe.recordsDir] : [])],
+  });
+  o = { ...o, env: boxed.env, sandbox: boxed.sandbox };
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
   const states: CellState[] = running(plan).map((c) => ({
@@ -300,6 +346,7 @@ export async function runServeAb(step: StepHandle, o: ServeAbOptions): Promise<E
     pickPort: o.pickPort,
     waitForGpuMemory: o.waitForGpuMemory,
     probe,
+    sandbox: o.sandbox,
   });
   const noteFailure = (s: CellState, why: string) => {
     s.cell.status = 'failed';
@@ -462,7 +509,7 @@ async function armIntegrity(
  */
 async function warmUp(
   step: StepHandle,
-  o: ServeAbOptions,
+  o: ServeRunOptions,
   s: CellState,
   run: ScheduledRun,
   server: VllmServer,
@@ -570,7 +617,7 @@ type BenchOutcome = { kind: 'sample'; value: number } | { kind: 'failed' | 'died
 /** One bench run of one cell on one arm; a run with failed requests is repeated once, then the cell is marked. */
 async function benchOnce(
   step: StepHandle,
-  o: ServeAbOptions,
+  o: ServeRunOptions,
   s: CellState,
   run: ScheduledRun,
   server: { port: number; alive: boolean; deathNote(): Promise<string> },
@@ -601,7 +648,7 @@ async function benchOnce(
         label: warm ? `${run.arm}-${warm.tag}` : `${run.arm}-r${run.repeat}`,
         metadata: { arm: run.arm, repeat: String(run.repeat), cell: s.cell.id, ...arms[run.arm].env },
       }),
-      { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs },
+      { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs, sandbox: o.sandbox },
     );
     if (!server.alive)
       return { kind: 'died', why: `vllm serve died during the cell (${await server.deathNote()})` };
@@ -617,7 +664,8 @@ async function benchOnce(
       };
     let bench: BenchServeResult;
     try {
-      bench = parseBenchServe(await readFile(join(rawDir, file), 'utf8'), `e2e/${file}`);
+      // written by the tree's bench client: never followed through a link
+      bench = parseBenchServe((await readNoFollow(join(rawDir, file))).toString('utf8'), `e2e/${file}`);
     } catch (error) {
       return { kind: 'failed', why: error instanceof Error ? error.message : String(error) };
     }
@@ -689,7 +737,8 @@ export async function runModelAb(step: StepHandle, o: ModelAbOptions): Promise<E
 }
 
 async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, more: string[]): Promise<E2e> {
-  const json = join(step.outDir, file);
+  // the driver runs the kernels under test: sandboxed, writing into the step's scratch, read back after
+  const json = join(step.scratch, file);
   const r = await step.run(
     o.python,
     [
@@ -702,12 +751,21 @@ async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, m
       ...(o.impls ? ['--baseline-impl', o.impls.baseline, '--patched-impl', o.impls.patched] : []),
       ...more,
     ],
-    { cwd: o.cwd, env: o.env, timeoutMs: o.timeoutMs },
+    {
+      cwd: o.cwd,
+      env: o.env,
+      timeoutMs: o.timeoutMs,
+      sandbox: step.sandbox({ writable: [] }),
+    },
   );
   if (r.timedOut) throw new Error(`${o.script} timed out after ${Math.round(o.timeoutMs / 1000)} s`);
   if (r.exitCode !== 0)
     throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
-  return parseE2eModel(await readFile(json, 'utf8').catch(() => ''), file);
+  const text = await readNoFollow(json)
+    .then((b) => b.toString('utf8'))
+    .catch(() => '');
+  await writeNoFollow(join(step.outDir, file), text).catch(() => undefined);
+  return parseE2eModel(text, file);
 }
 
 function lastLine(text: string): string {

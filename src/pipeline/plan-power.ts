@@ -1,5 +1,6 @@
 // What a budget-fitted e2e plan can still find: the run-level power of its cells and repeats, computed by the
 // simulator behind `vllm-kernel-ci simulate` (the verdict path with re-runs and confirmation). Pure.
+import { defaultMethod } from '../stats/e2e.js';
 import { simulateRuns } from '../stats/simulate.js';
 import { type E2ePlan, running } from './e2e-plan.js';
 
@@ -8,6 +9,7 @@ export const MIN_PLAN_POWER = 0.9;
 const EFFECT_PCT = -5;
 const CV_PCT = 2;
 const TRIALS = 2_000;
+const RULE = defaultMethod(2).rule;
 
 export interface PlanPower {
   /** a true −5% change in one cell at 2% run-to-run CV: share of runs whose verdict is regressed */
@@ -22,7 +24,7 @@ export interface PlanPower {
   command: string;
   /** every reduction the budget forced, one sentence each (the plan's own `fitted`) */
   reductions: string[];
-  /** set when the power is under MIN_PLAN_POWER: what it means and what to do */
+  /** set when the power is under MIN_PLAN_POWER or the budget dropped cells: what it means and what to do */
   warning?: string;
 }
 
@@ -41,6 +43,8 @@ export function planPower(
     effectPct: EFFECT_PCT,
     cvPct: CV_PCT,
     minEffectPct: o.minEffectPct,
+    // the rule the e2e runs (stats/e2e.ts defaultMethod), not the simulator's own default
+    rule: RULE,
     trials: o.trials ?? TRIALS,
   });
   const power = cells === 0 ? 0 : (simulateRuns(settings(cells, plan.repeats)).power ?? 0);
@@ -55,20 +59,25 @@ export function planPower(
     repeats: plan.repeats,
     requestedCells: plan.cells.length,
     requestedRepeats: requested.repeats,
-    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct}`,
+    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct} --rule ${RULE}`,
     reductions: plan.fitted,
   };
+  const cuts = [
+    plan.fitted.some((f) => f.startsWith('prompts per run cut')) ? 'prompts per run' : '',
+    plan.repeats < requested.repeats ? `repeats ${requested.repeats} → ${plan.repeats}` : '',
+    cells < plan.cells.length ? `cells ${plan.cells.length} → ${cells}` : '',
+  ].filter(Boolean);
+  const raise = `The ${plan.budgetMinutes}-min budget cut ${cuts.join(', ')}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.`;
   if (power < MIN_PLAN_POWER) {
-    const cuts = [
-      plan.fitted.some((f) => f.startsWith('prompts per run cut')) ? 'prompts per run' : '',
-      plan.repeats < requested.repeats ? `repeats ${requested.repeats} → ${plan.repeats}` : '',
-      cells < plan.cells.length ? `cells ${plan.cells.length} → ${cells}` : '',
-    ].filter(Boolean);
     out.warning =
       `the e2e finds a true 5% change in one cell in only ${pct(power)} of runs at 2% run-to-run CV (under ${pct(MIN_PLAN_POWER)}; ${pct(requestedPower)} as asked). ` +
       (cuts.length > 0
-        ? `The ${plan.budgetMinutes}-min budget cut ${cuts.join(', ')}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.`
+        ? raise
         : "Raise repeats, or measure this runner's own noise with an A/A run and `simulate --from`.");
+  } else if (cells < plan.cells.length) {
+    // power is per cell: a dropped cell is not measured at all, whatever the power of the rest
+    const dropped = plan.cells.filter((c) => c.dropped).map((c) => c.id);
+    out.warning = `${dropped.length} of ${plan.cells.length} cells are not measured (${dropped.join(', ')}). ${raise}`;
   }
   return out;
 }

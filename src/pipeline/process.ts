@@ -89,7 +89,7 @@ export function commandFor(
 ): { file: string; args: string[]; env: Record<string, string | undefined> } {
   const isGit = file === 'git';
   const env = { ...(opts.env ?? childEnvironment(process.env)), ...(isGit ? GIT_SAFE_ENV : {}) };
-  const wrapped = sandboxed(opts.sandbox, file, isGit ? [...GIT_SAFE_ARGS, ...args] : args, opts.cwd);
+  const wrapped = sandboxed(opts.sandbox, file, isGit ? [...GIT_SAFE_ARGS, ...args] : args, opts.cwd, env);
   return { ...wrapped, env };
 }
 

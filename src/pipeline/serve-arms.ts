@@ -1,5 +1,6 @@
 // The two arms' servers: started once each and swapped by the cheapest method that works (resident, sleep, restart).
 import { join } from 'node:path';
+import type { SandboxSpec } from '../security/sandbox.js';
 import { PROBE_DIR_ENV, PROBE_OP_ENV } from './arm-probe.js';
 import {
   ARM_KEYS,
@@ -29,6 +30,8 @@ export interface ArmServersOptions {
   waitForGpuMemory: () => Promise<boolean>;
   /** the arm probe: its sitecustomize directory, the op it watches, where each arm's records go */
   probe?: ArmProbeSetup;
+  /** every server runs the tree's code in it */
+  sandbox?: SandboxSpec;
 }
 
 export interface ArmProbeSetup {
@@ -198,6 +201,7 @@ export class ArmServers {
           sleepMode: this.method === 'sleep',
           // both resident: each its share; otherwise vLLM's own default
           gpuMemoryUtilization: this.method === 'resident' ? GPU_MEMORY_SHARE / 2 : GPU_MEMORY_SHARE,
+          sandbox: this.o.sandbox,
         });
         this.timings.serverStartSeconds.push(round1((performance.now() - t0) / 1000));
         this.everReady = true;

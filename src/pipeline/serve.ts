@@ -2,6 +2,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { modelHubCredentials } from '../security/child-env.js';
+import type { SandboxSpec } from '../security/sandbox.js';
 import { commandLine, sleep, startLogged, stopProcessGroup } from './process.js';
 
 /** A port nothing listens on right now (the OS picks it). */
@@ -53,6 +54,8 @@ export interface ServeOptions {
   /** vLLM's --enable-sleep-mode (the /sleep and /wake_up endpoints need VLLM_SERVER_DEV_MODE=1 as well) */
   sleepMode?: boolean;
   maxModelLen?: number;
+  /** the tree's code runs in it (security/sandbox.ts): no Hugging Face token is given inside */
+  sandbox?: SandboxSpec;
 }
 
 export function serveArgs(
@@ -119,11 +122,13 @@ export class VllmServer {
     const server = new VllmServer(
       o.port,
       o.logFile,
-      // the pipeline's environment holds no token; a gated model needs the Hugging Face one, here only
+      // the pipeline's environment holds no token; unsandboxed, a gated model needs the Hugging Face one, here
+      // only; in the sandbox the model is read from the local cache and no token is given
       startLogged(o.vllm, args, {
-        env: { ...env, ...modelHubCredentials() },
+        env: o.sandbox?.kind === 'bwrap' ? env : { ...env, ...modelHubCredentials() },
         cwd: o.cwd,
         logFile: o.logFile,
+        sandbox: o.sandbox,
       }),
     );
     const deadline = Date.now() + o.readyTimeoutMs;

@@ -8,6 +8,7 @@ import type { RunResult, Step, StepName, StepStatus } from '../results/run-resul
 import {
   NO_SANDBOX,
   type SandboxKind,
+  type SandboxNetwork,
   type SandboxPolicy,
   type SandboxSpec,
   sandboxFor,
@@ -37,7 +38,7 @@ export interface StepHandle {
    * and where they write what the tool reads after them (JUnit, JSON) */
   scratch: string;
   /** the sandbox for a command running the tree's code: `writable` paths beside the scratch */
-  sandbox(o: { writable: string[]; readable?: string[]; network?: 'none' | 'loopback' }): SandboxSpec;
+  sandbox(o: { writable: string[]; readable?: string[]; network?: SandboxNetwork }): SandboxSpec;
   log(line: string): Promise<void>;
   run(file: string, args: readonly string[], opts: Omit<CommandOptions, 'logFile'>): Promise<CommandResult>;
   /** Ends the step with a status other than passed, without throwing (the body keeps what it recorded). */

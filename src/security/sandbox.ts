@@ -1,7 +1,8 @@
 // The sandbox for every command that imports or runs the tree's code: bubblewrap (bwrap), or none.
 //
-// Inside: a new PID, mount, network, IPC and UTS namespace; `/` read-only; the tree and a per-step scratch
-// directory writable (HOME and TMPDIR point into the scratch); the output directory, RUNNER_TEMP (GITHUB_ENV,
+// Inside: a new PID, mount, network (but for `vllm serve` and its client), IPC and UTS namespace; `/` read-only; the tree and a per-step scratch
+// directory writable (HOME, TMPDIR and XDG_CACHE_HOME point into the scratch; cache variables that name a path
+// outside are unset); the output directory, RUNNER_TEMP (GITHUB_ENV,
 // GITHUB_OUTPUT, GITHUB_PATH and the runner's file commands live there) and every other hidden path under an
 // empty tmpfs; the GPU device nodes passed through. bwrap runs as PID 1's parent with --die-with-parent, and when
 // the command exits bwrap's PID 1 exits and the kernel kills every process left in the namespace (a setsid
@@ -15,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 
 export type SandboxChoice = 'auto' | 'bwrap' | 'none';
 export const SANDBOX_CHOICES: readonly SandboxChoice[] = ['auto', 'bwrap', 'none'];
+export type SandboxNetwork = 'none' | 'host';
 /** What a step ran in, as the RunResult records it. */
 export type SandboxKind = 'bwrap' | 'none';
 
@@ -27,13 +29,16 @@ export interface SandboxSpec {
   writable: string[];
   /** bound read-only on top of the rest (the tree's .git inside the writable tree, a path inside a hidden one) */
   readable?: string[];
+  /** what the command names (namedPaths): read-only, bound before the writable paths so it never covers one */
+  named?: string[];
   /** covered by an empty tmpfs (directories) or /dev/null (files) */
   hidden: string[];
   /** the step's scratch: HOME, TMPDIR and the caches point there */
   scratch: string;
   /** `none`: a new network namespace with loopback only (bwrap brings `lo` up), for tests and benchmarks;
-   * `loopback` is the same namespace, named for `vllm serve`, whose client runs inside with it */
-  network: 'none' | 'loopback';
+   * `host`: the host's network, for `vllm serve` and its bench client, which the tool polls and connects from
+   * outside (no token is inside to send anywhere; README, Security) */
+  network: SandboxNetwork;
   /** device nodes bound into the sandbox's /dev (GPUs) */
   devices: string[];
 }
@@ -98,6 +103,15 @@ export const BWRAP_NAMESPACES = [
   '--new-session',
 ] as const;
 
+/** Cache locations a runner may set to a path outside: read-only inside, so unset (the defaults live in HOME). */
+export const SANDBOX_UNSET = [
+  'TRITON_CACHE_DIR',
+  'TORCHINDUCTOR_CACHE_DIR',
+  'TORCH_EXTENSIONS_DIR',
+  'VLLM_CACHE_ROOT',
+  'CUDA_CACHE_PATH',
+] as const;
+
 /** The bwrap command line that runs `file args` in the sandbox `spec` (pure; existing paths only). */
 export function bwrapArgv(
   spec: SandboxSpec,
@@ -105,7 +119,8 @@ export function bwrapArgv(
   args: readonly string[],
   exists: (path: string) => boolean = existsSync,
 ): string[] {
-  const out: string[] = [...BWRAP_NAMESPACES, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+  const namespaces = BWRAP_NAMESPACES.filter((f) => f !== '--unshare-net' || spec.network === 'none');
+  const out: string[] = [...namespaces, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   for (const d of spec.devices) if (exists(d)) out.push('--dev-bind', d, d);
   out.push('--tmpfs', '/tmp');
   // hidden first, so a writable or readable path inside a hidden one is bound back on top of it
@@ -114,6 +129,7 @@ export function bwrapArgv(
     if (isDirectory(h)) out.push('--tmpfs', h);
     else out.push('--ro-bind', '/dev/null', h);
   }
+  for (const n of spec.named ?? []) if (exists(n)) out.push('--ro-bind', n, n);
   for (const w of [...spec.writable, spec.scratch]) if (exists(w)) out.push('--bind', w, w);
   // last, so a read-only path inside a writable one (the tree's .git) stays read-only
   for (const r of spec.readable ?? []) if (exists(r)) out.push('--ro-bind', r, r);
@@ -124,6 +140,11 @@ export function bwrapArgv(
     '--setenv',
     'TMPDIR',
     join(spec.scratch, 'tmp'),
+    // every cache in the scratch: nothing is shared with a later step or job
+    '--setenv',
+    'XDG_CACHE_HOME',
+    join(spec.scratch, '.cache'),
+    ...SANDBOX_UNSET.flatMap((name) => ['--unsetenv', name]),
     '--chdir',
     '/',
     '--',
@@ -141,15 +162,60 @@ function isDirectory(path: string): boolean {
   }
 }
 
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
+/**
+ * What a command names, so that it sees it read-only inside (a tree, bundle or model under /tmp, which is an
+ * empty tmpfs there): its cwd, its PYTHONPATH, the venv of an absolute executable, each absolute argument (a
+ * file's directory; `path::symbol` by its path). Never what is writable already, nor anything inside or above a
+ * hidden path: naming a path does not undo hiding it.
+ */
+export function namedPaths(
+  spec: Pick<SandboxSpec, 'writable' | 'scratch' | 'hidden'>,
+  file: string,
+  args: readonly string[],
+  cwd: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  exists: (path: string) => boolean = existsSync,
+  isDir: (path: string) => boolean = isDirectory,
+): string[] {
+  const candidates = [
+    ...(cwd ? [cwd] : []),
+    ...(env.PYTHONPATH ?? '').split(':'),
+    ...(file.startsWith('/') ? [dirname(dirname(file))] : []),
+    ...args
+      .map((a) => a.split('::')[0])
+      .filter((a) => a.startsWith('/') && exists(a))
+      .map((a) => (isDir(a) ? a : dirname(a))),
+  ];
+  const writable = [...spec.writable, spec.scratch];
+  return [
+    ...new Set(
+      candidates
+        .filter((p) => p.startsWith('/') && p.split('/').filter(Boolean).length >= 2)
+        .map((p) => resolve(p))
+        .filter(
+          (p) =>
+            exists(p) &&
+            !writable.some((w) => within(p, w)) &&
+            !spec.hidden.some((h) => within(p, h) || within(h, p)),
+        ),
+    ),
+  ];
+}
+
 /** How a step's command is started: bwrap with its argv, or the command itself. */
 export function sandboxed(
   spec: SandboxSpec | undefined,
   file: string,
   args: readonly string[],
   cwd: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = {},
 ): { file: string; args: string[] } {
   if (!spec || spec.kind === 'none') return { file, args: [...args] };
-  const argv = bwrapArgv(spec, file, args);
+  const argv = bwrapArgv({ ...spec, named: namedPaths(spec, file, args, cwd, env) }, file, args);
   // bwrap's own --chdir: the cwd must be a path inside the sandbox, and is the same path
   if (cwd) argv.splice(argv.indexOf('--chdir') + 1, 1, cwd);
   return { file: spec.bwrap ?? 'bwrap', args: argv };
@@ -207,7 +273,7 @@ export const NO_SANDBOX: SandboxPolicy = { kind: 'none', hidden: [], devices: []
 /** One command's sandbox under `policy`. */
 export function sandboxFor(
   policy: SandboxPolicy,
-  o: { writable: string[]; readable?: string[]; scratch: string; network?: 'none' | 'loopback' },
+  o: { writable: string[]; readable?: string[]; scratch: string; network?: SandboxNetwork },
 ): SandboxSpec {
   return {
     kind: policy.kind,
