@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-2PAWDRFO.js";
+} from "./chunks/chunk-4K36NPCW.js";
 import {
   context,
   error,

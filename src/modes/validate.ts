@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { inputSpec } from '../inputs.js';
 import { applyBundle } from '../patch/engine.js';
-import { probeBwrap } from '../pipeline/process.js';
+import { planRates } from '../pipeline/e2e-rates.js';
+import { cancelRun, probeBwrap } from '../pipeline/process.js';
 import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validate-pipeline.js';
 import { annotations } from '../report/annotations.js';
 import { renderReport, summaryLine } from '../report/render.js';
@@ -20,6 +21,7 @@ import { gpuTrustContext } from '../security/trust-context.js';
 import { analyseRuns } from '../stats/analyse.js';
 import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
+import { e2ePlanFor } from './plan.js';
 import { preflightValidate } from './preflight.js';
 
 /** Every secret this job could hold: the github-token input and the credential variables of either environment. */
@@ -94,6 +96,35 @@ async function sandboxPolicy(
   };
 }
 
+/** The e2e stage's planned minutes, for the report's "e2e: running" line; undefined when there is no serve plan. */
+async function plannedE2eMinutes(config: Config): Promise<number | undefined> {
+  if (config.e2e.backend === 'none' || config.e2e.backend === 'model') return undefined;
+  try {
+    return e2ePlanFor(config, await planRates(config.e2e.model, config.e2e.ratesFile)).estimatedMinutes;
+  } catch {
+    return undefined; // an estimate for the report only: never a reason to stop the run
+  }
+}
+
+/**
+ * On SIGTERM or SIGINT (a newer push cancelling the job, the runner stopping) the run stops its process groups in
+ * bounded time and goes on to write what finished; returns the function that removes the handlers.
+ */
+function onCancel(result: RunResult, host: Host): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    if (result.cancelled) return;
+    result.cancelled = { signal, at: new Date().toISOString() };
+    host.warning(`${signal}: cancelling the run; stopping its processes and writing what finished`);
+    void cancelRun(signal);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+  };
+}
+
 export async function runValidate(config: Config, host: Host, deps?: PipelineDeps): Promise<ModeOutcome> {
   // configuration errors exit 2 before anything runs or is written
   await preflightValidate(config, deps?.env ?? childEnvironment(process.env));
@@ -111,9 +142,12 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   const reportPath = join(outDir, 'report.md');
   const raw = emptyResult(config, host);
   raw.verdicts = verdictSettings(config);
+  raw.stage = config.stage;
+  if (config.stage === 'kernel') raw.e2ePlanMinutes = await plannedE2eMinutes(config);
   const scrub = boundaryScrub(config, host, deps);
   let result = raw;
   let stopped: string | undefined;
+  const offCancel = onCancel(raw, host);
   try {
     stopped = (await runPipeline(config, host, outDir, raw, pipelineDeps)).stopped;
   } catch (error) {
@@ -121,6 +155,7 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     stopped = error instanceof Error ? error.message : String(error);
     for (const s of raw.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
   } finally {
+    offCancel();
     raw.identity.finishedAt = new Date().toISOString();
     // every string the run collected (test ids, messages, cell ids, notes, device strings) leaves scrubbed
     result = scrubStrings(raw, scrub);
@@ -144,7 +179,10 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   // the raw logs and junit.xml go into the artifact too
   await scrubFilesUnder(outDir, scrub);
   await uploadOutputs(host, outDir, result.identity.runner, config.artifacts);
-  // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression)
-  const verdict = stopped ? failed : analysed.verdict;
+  // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression), or a cancel
+  const cancelled = result.cancelled
+    ? { ...analysed.verdict, exitCode: 1, failure: `the run was cancelled (${result.cancelled.signal})` }
+    : undefined;
+  const verdict = stopped ? failed : (cancelled ?? analysed.verdict);
   return { ...verdict, resultPath, reportPath, summary: analysed.runners.map(summaryLine) };
 }

@@ -62,6 +62,7 @@ const STEP_MARK: Record<Step['status'], string> = {
   'timed-out': '⏱️',
   skipped: '⏭️',
   'not-available': '⏸️',
+  cancelled: '🛑',
 };
 
 // ── parts of a runner section ────────────────────────────────────────────────
