@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-4K36NPCW.js";
+} from "./chunks/chunk-MNSSAVEU.js";
 import {
   context,
   error,
