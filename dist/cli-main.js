@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-MNSSAVEU.js";
+} from "./chunks/chunk-YTJ6ZVY4.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-MNSSAVEU.js";
+} from "./chunks/chunk-YTJ6ZVY4.js";
 import {
   context,
   error,

@@ -138,14 +138,15 @@ async function pullRequestToComment(
   target: ReportTarget,
   results: RunResult[],
   host: Host,
-): Promise<number | undefined> {
-  if (target.pr !== undefined || !target.run || !target.owner || !target.repo) return target.pr;
+): Promise<{ pr?: number; head?: string }> {
+  if (target.pr !== undefined || !target.run || !target.owner || !target.repo)
+    return { pr: target.pr, head: await headOfPullRequest(client, target, host) };
   const named = [...new Set(results.map((r) => r.identity.pr).filter((n): n is number => n !== undefined))];
   if (named.length > 1) {
     host.warning(
       `The RunResults name different pull requests (${named.join(', ')}); no PR comment is written.`,
     );
-    return undefined;
+    return { head: target.headSha };
   }
   try {
     const pr =
@@ -155,13 +156,13 @@ async function pullRequestToComment(
         : undefined);
     if (pr === undefined) {
       host.warning(`No open pull request has head ${target.run.headSha}; no PR comment is written.`);
-      return undefined;
+      return { head: target.headSha };
     }
-    await confirmPullRequest(client, target.owner, target.repo, pr, target.run);
-    return pr;
+    const { headSha } = await confirmPullRequest(client, target.owner, target.repo, pr, target.run);
+    return { pr, head: headSha };
   } catch (error) {
     host.warning(error instanceof Error ? error.message : String(error));
-    return undefined;
+    return { head: target.headSha };
   }
 }
 
@@ -204,11 +205,11 @@ async function untrustedWorkflowChange(
 async function headOfPullRequest(
   client: GitHubClient,
   target: ReportTarget,
-  pr: number | undefined,
   host: Host,
 ): Promise<string | undefined> {
-  const confirmed = target.run && target.run.pr === undefined;
-  if (pr === undefined || !target.run || confirmed || !target.owner || !target.repo) return target.headSha;
+  const pr = target.pr;
+  // a pull_request event is its own head; only a workflow_run can come after a newer push
+  if (pr === undefined || !target.run || !target.owner || !target.repo) return target.headSha;
   try {
     const { data } = await client.rest.pulls.get({ owner: target.owner, repo: target.repo, pull_number: pr });
     return data.head.sha;
@@ -273,8 +274,7 @@ async function publish(
   // every section on the PR after our write: what the check run of a staged run is decided from
   let merged = sections;
 
-  const pr = await pullRequestToComment(client, target, results, host);
-  const head = await headOfPullRequest(client, target, pr, host);
+  const { pr, head } = await pullRequestToComment(client, target, results, host);
   if (pr !== undefined) {
     const format: CommentFormat = {
       marker: COMMENT_MARKER,

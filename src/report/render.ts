@@ -212,7 +212,13 @@ function headline(
     `### ${c ? '🛑' : VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}${stage}${commit}: ${c ? 'cancelled' : VERDICT_WORDS[verdict.verdict]}`,
     '',
     c ? state : scopeLine(result, verdict),
-    `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(head)} · **End to end** ${e2eSummary(compared)}`,
+    [
+      result.stage === 'e2e' ? '' : `**Correctness** ${correctnessSummary(result.tests)}`,
+      result.stage === 'e2e' ? '' : `**Kernel** ${kernelSummary(head)}`,
+      result.stage === 'kernel' ? '' : `**End to end** ${e2eSummary(compared)}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
   ];
   const broken = result.steps.filter(stepBroke);
   for (const s of broken) {

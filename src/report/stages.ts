@@ -101,18 +101,22 @@ export function arrangeSections(sections: readonly StagedSection[], headSha?: st
 
 export interface CheckState {
   status: 'in_progress' | 'completed';
-  /** the stages' verdicts combined: what a completed check concludes from */
+  /** a stage of the commit was cancelled: the check concludes cancelled */
   cancelled: boolean;
 }
 
-/** The check run of one commit: in progress while a runner's e2e follows its kernel stage, else completed. */
+/**
+ * The check run of one commit: in progress while a runner's e2e follows its kernel stage; completed once every e2e
+ * reported, or at once when a stage failed (the gate does not wait for the rest) or was cancelled.
+ */
 export function checkState(sections: readonly SectionMeta[], sha: string): CheckState {
   const mine = sections.filter((m) => m.sha === sha);
   const cancelled = mine.some((m) => m.cancelled);
+  const failed = mine.some((m) => m.exitCode !== 0);
   const waiting = mine.some(
     (k) => e2eFollows(k) && !mine.some((e) => e.stage === 'e2e' && e.runner === k.runner),
   );
-  return { status: waiting && !cancelled ? 'in_progress' : 'completed', cancelled };
+  return { status: waiting && !cancelled && !failed ? 'in_progress' : 'completed', cancelled };
 }
 
 /** The verdicts of one commit's sections, for combineVerdicts. */
