@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-YTJ6ZVY4.js";
+} from "./chunks/chunk-KC7K2WDN.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-YTJ6ZVY4.js";
+} from "./chunks/chunk-KC7K2WDN.js";
 import {
   context,
   error,

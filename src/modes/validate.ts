@@ -1,7 +1,8 @@
 // Mode validate: what runs on one GPU runner. The pipeline fills the RunResult; this writes it and the report, always.
 import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
+import { runResultIdentity, workflowContextOf } from '../github/context.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { inputSpec } from '../inputs.js';
 import { applyBundle } from '../patch/engine.js';
@@ -11,6 +12,7 @@ import { emptyResult, type PipelineDeps, runPipeline } from '../pipeline/validat
 import { annotations } from '../report/annotations.js';
 import { renderReport, summaryLine } from '../report/render.js';
 import type { RunResult } from '../results/run-result.js';
+import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
 import { scrubFilesUnder, scrubStrings } from '../security/boundary.js';
 import { childEnvironment } from '../security/child-env.js';
 import { assertPlainDirectory, defaultOutputDir, writeNoFollow } from '../security/files.js';
@@ -18,7 +20,7 @@ import { decideSandbox, gpuDevices, hiddenPaths, type SandboxPolicy } from '../s
 import { knownSecrets, makeScrubber } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps, decideTrust } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
-import { analyseRuns } from '../stats/analyse.js';
+import { analyseRuns, kernelStageBlocks } from '../stats/analyse.js';
 import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 import { e2ePlanFor } from './plan.js';
@@ -106,6 +108,22 @@ async function plannedE2eMinutes(config: Config): Promise<number | undefined> {
   }
 }
 
+/** Why the e2e stage does not run here: the kernel stage's RunResult (kernel-result) says it did not pass. */
+async function kernelStageGate(config: Config, host: Host, runner: string): Promise<string | undefined> {
+  if (config.stage !== 'e2e' || !config.kernelResult) return undefined;
+  const headSha = runResultIdentity(await workflowContextOf(host)).headSha;
+  try {
+    // another job's artifact: read as untrusted data
+    const kernel = await readUntrustedRunResult(config.kernelResult, {
+      maxBytes: DEFAULT_MAX_RUN_RESULT_BYTES,
+      root: dirname(config.kernelResult),
+    });
+    return kernelStageBlocks(kernel, runner, headSha, config.thresholds);
+  } catch (error) {
+    return `the kernel stage's RunResult could not be read: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
 /**
  * On SIGTERM or SIGINT (a newer push cancelling the job, the runner stopping) the run stops its process groups in
  * bounded time and goes on to write what finished; returns the function that removes the handlers.
@@ -147,9 +165,11 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   const scrub = boundaryScrub(config, host, deps);
   let result = raw;
   let stopped: string | undefined;
+  const blocked = await kernelStageGate(config, host, raw.identity.runner);
+  if (blocked) host.warning(`the e2e stage is skipped: ${blocked}`);
   const offCancel = onCancel(raw, host);
   try {
-    stopped = (await runPipeline(config, host, outDir, raw, pipelineDeps)).stopped;
+    stopped = (await runPipeline(config, host, outDir, raw, { ...pipelineDeps, blocked })).stopped;
   } catch (error) {
     // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
     stopped = error instanceof Error ? error.message : String(error);
