@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-KC7K2WDN.js";
+} from "./chunks/chunk-MZ4J2LU5.js";
 import {
   context,
   error,

@@ -182,6 +182,8 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
     // written once every step (and its sandbox) is gone, never through a link
     await writeNoFollow(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
+  // a run the cancel stopped is cancelled, not failed: what stopped it was the signal
+  if (result.cancelled) stopped = undefined;
   if (stopped) stopped = scrub(stopped);
   const judged = analyseRuns([result], config.thresholds);
   // a run stopped outside its steps is failed, in the report as in the outputs

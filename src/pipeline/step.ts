@@ -71,8 +71,18 @@ export class StepRecorder {
     return join(this.opts.outDir, 'logs');
   }
 
-  /** Marks a step that does not run here, without a log. */
+  /** Marks a step that does not run here, without a log; after a cancel, as cancelled. */
   record(name: StepName, status: StepStatus, reason?: string): void {
+    const signal = cancelSignal();
+    if (signal) {
+      this.store({
+        name,
+        status: 'cancelled',
+        seconds: 0,
+        reason: `not run: the run was cancelled (${signal})`,
+      });
+      return;
+    }
     this.store({ name, status, seconds: 0, ...(reason ? { reason } : {}) });
   }
 
@@ -82,9 +92,8 @@ export class StepRecorder {
 
   async run<T>(name: StepName, body: (step: StepHandle) => Promise<T>): Promise<T | undefined> {
     const { host, outDir } = this.opts;
-    const before = cancelSignal();
-    if (before) {
-      this.record(name, 'cancelled', `not run: the run was cancelled (${before})`);
+    if (cancelSignal()) {
+      this.record(name, 'cancelled');
       return undefined;
     }
     await mkdir(this.logDir, { recursive: true });
