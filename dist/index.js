@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-MZ4J2LU5.js";
+} from "./chunks/chunk-42PCMPFW.js";
 import {
   context,
   error,

@@ -14,8 +14,8 @@ import { tempDir } from './helpers.js';
 import { fullRun } from './report-fixtures.js';
 import { type FakeGitHub, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
 
-const A = 'a'.repeat(39) + '1';
-const B = 'b'.repeat(39) + '2';
+const A = `${'a'.repeat(39)}1`;
+const B = `${'b'.repeat(39)}2`;
 const PR = 43190;
 const REPO = 'example/vllm';
 const RUNNERS = ['h100', 'mi355x'];

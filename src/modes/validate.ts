@@ -167,44 +167,48 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   let stopped: string | undefined;
   const blocked = await kernelStageGate(config, host, raw.identity.runner);
   if (blocked) host.warning(`the e2e stage is skipped: ${blocked}`);
+  // on until the report and the upload are done: a second signal (the runner's SIGTERM after its SIGINT) changes nothing
   const offCancel = onCancel(raw, host);
   try {
-    stopped = (await runPipeline(config, host, outDir, raw, { ...pipelineDeps, blocked })).stopped;
-  } catch (error) {
-    // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
-    stopped = error instanceof Error ? error.message : String(error);
-    for (const s of raw.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
+    try {
+      stopped = (await runPipeline(config, host, outDir, raw, { ...pipelineDeps, blocked })).stopped;
+    } catch (error) {
+      // an error outside any step (e.g. an unknown bundle) still leaves a RunResult and a report
+      stopped = error instanceof Error ? error.message : String(error);
+      for (const s of raw.steps) if (s.reason === 'did not run') s.reason = `did not run: ${stopped}`;
+    } finally {
+      raw.identity.finishedAt = new Date().toISOString();
+      // every string the run collected (test ids, messages, cell ids, notes, device strings) leaves scrubbed
+      result = scrubStrings(raw, scrub);
+      // written once every step (and its sandbox) is gone, never through a link
+      await writeNoFollow(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+    }
+    // a run the cancel stopped is cancelled, not failed: what stopped it was the signal
+    if (result.cancelled) stopped = undefined;
+    if (stopped) stopped = scrub(stopped);
+    const judged = analyseRuns([result], config.thresholds);
+    // a run stopped outside its steps is failed, in the report as in the outputs
+    const failed = { verdict: 'failed' as const, exitCode: 1, failure: stopped ?? '' };
+    const analysed =
+      stopped && judged.verdict.verdict !== 'failed'
+        ? { runners: judged.runners.map((r) => ({ ...r, verdict: failed })), verdict: failed }
+        : judged;
+    const report = renderReport(analysed);
+    await writeNoFollow(reportPath, report);
+    await host.summary(report);
+    host.report?.(report);
+    for (const a of annotations(result))
+      host.annotate?.(a.message, { file: a.path, line: a.line, title: a.title });
+    // the raw logs and junit.xml go into the artifact too
+    await scrubFilesUnder(outDir, scrub);
+    await uploadOutputs(host, outDir, result.identity.runner, config.artifacts);
+    // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression), or a cancel
+    const cancelled = result.cancelled
+      ? { ...analysed.verdict, exitCode: 1, failure: `the run was cancelled (${result.cancelled.signal})` }
+      : undefined;
+    const verdict = stopped ? failed : (cancelled ?? analysed.verdict);
+    return { ...verdict, resultPath, reportPath, summary: analysed.runners.map(summaryLine) };
   } finally {
     offCancel();
-    raw.identity.finishedAt = new Date().toISOString();
-    // every string the run collected (test ids, messages, cell ids, notes, device strings) leaves scrubbed
-    result = scrubStrings(raw, scrub);
-    // written once every step (and its sandbox) is gone, never through a link
-    await writeNoFollow(resultPath, `${JSON.stringify(result, null, 2)}\n`);
   }
-  // a run the cancel stopped is cancelled, not failed: what stopped it was the signal
-  if (result.cancelled) stopped = undefined;
-  if (stopped) stopped = scrub(stopped);
-  const judged = analyseRuns([result], config.thresholds);
-  // a run stopped outside its steps is failed, in the report as in the outputs
-  const failed = { verdict: 'failed' as const, exitCode: 1, failure: stopped ?? '' };
-  const analysed =
-    stopped && judged.verdict.verdict !== 'failed'
-      ? { runners: judged.runners.map((r) => ({ ...r, verdict: failed })), verdict: failed }
-      : judged;
-  const report = renderReport(analysed);
-  await writeNoFollow(reportPath, report);
-  await host.summary(report);
-  host.report?.(report);
-  for (const a of annotations(result))
-    host.annotate?.(a.message, { file: a.path, line: a.line, title: a.title });
-  // the raw logs and junit.xml go into the artifact too
-  await scrubFilesUnder(outDir, scrub);
-  await uploadOutputs(host, outDir, result.identity.runner, config.artifacts);
-  // non-zero only for a failed correctness case or a run-stopping error (or, by choice, a regression), or a cancel
-  const cancelled = result.cancelled
-    ? { ...analysed.verdict, exitCode: 1, failure: `the run was cancelled (${result.cancelled.signal})` }
-    : undefined;
-  const verdict = stopped ? failed : (cancelled ?? analysed.verdict);
-  return { ...verdict, resultPath, reportPath, summary: analysed.runners.map(summaryLine) };
 }
