@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-7JIEB4S5.js";
+} from "./chunks/chunk-QK4O6MSJ.js";
 import {
   context,
   error,

@@ -27,6 +27,8 @@ export interface Config {
   python: string;
   /** which steps run: all, the kernel stage (no install, no e2e) or the e2e stage (no kernel steps) */
   stage: 'all' | 'kernel' | 'e2e';
+  /** stage e2e: the kernel stage's RunResult on this runner, which must have passed */
+  kernelResult?: string;
   e2e: {
     backend: E2eBackendChoice;
     model: string;
@@ -223,6 +225,11 @@ export function parseConfig(read: InputReader, context: ConfigContext = {}): Con
   ])
     asConfigError(() => checkNotOption(name, get(name)));
   const repeats = parsePositiveInt('repeats', get('repeats'));
+  const stage = oneOf('stage', get('stage'), ['all', 'kernel', 'e2e'] as const);
+  if (optional('kernel-result') && stage !== 'e2e')
+    throw new ConfigError(
+      `Invalid kernel-result with stage '${stage}'. Expected stage 'e2e': the kernel stage's RunResult gates the e2e stage that follows it.`,
+    );
   return {
     mode,
     vllm: { repository, ref },
@@ -245,7 +252,8 @@ export function parseConfig(read: InputReader, context: ConfigContext = {}): Con
       ratesFile: get('e2e-rates') || undefined,
       runSeconds: parsePositiveNumber('e2e-run-seconds', get('e2e-run-seconds')),
     },
-    stage: oneOf('stage', get('stage'), ['all', 'kernel', 'e2e'] as const),
+    stage,
+    kernelResult: optional('kernel-result'),
     thresholds: {
       minEffectPct: parseNonNegativeNumber('min-effect', get('min-effect')),
       failOnRegression: parseBoolean('fail-on-regression', get('fail-on-regression')),

@@ -224,6 +224,12 @@ export const INPUTS: readonly InputSpec[] = [
     modes: RUNS,
   },
   {
+    name: 'kernel-result',
+    description:
+      'With stage `e2e`: the run-result.json the kernel stage wrote on this runner for this commit. The e2e runs only when that stage passed; otherwise every step is skipped, saying why. Empty: the e2e runs without looking.',
+    modes: RUNS,
+  },
+  {
     name: 'sandbox',
     description:
       "Where the tree's code (tests, compile matrix, microbenchmark, model driver, `vllm serve` and its client) runs: `bwrap` (bubblewrap: no token, read-only `/`, nothing left running, no network but loopback except for `vllm serve` and its client, which read the model from the local cache), `none`, or `auto` (bwrap when it works on the runner; without it a fork's code does not run and a same-repository PR's runs with a warning). README, Security.",

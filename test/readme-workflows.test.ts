@@ -51,10 +51,10 @@ async function lint(script: string, files: string[]): Promise<{ code: number; ou
 }
 
 describe("the README's workflow blocks and docs/workflows", () => {
-  it('are found: the README has a workflow block, docs/workflows its three files', () => {
+  it('are found: the README has a workflow block, docs/workflows its four files', () => {
     expect(README_BLOCKS.length).toBeGreaterThanOrEqual(1);
     for (const block of README_BLOCKS) expect(parse(block)).toHaveProperty('jobs');
-    expect(DOC_FILES).toEqual(['nightly.yml', 'pr-report.yml', 'pr-validate.yml']);
+    expect(DOC_FILES).toEqual(['nightly.yml', 'pr-e2e.yml', 'pr-report.yml', 'pr-validate.yml']);
   });
 
   it('pass actionlint and zizmor', { timeout: 300_000 }, async () => {

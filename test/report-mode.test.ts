@@ -160,8 +160,10 @@ describe('report mode publishes one comment, a check run, the summary and report
     expect([...sections.keys()].sort()).toEqual(['h100-1', 'mi355x-1']);
     expect(sections.get('h100-1')).toContain('Tensor-likes are not close');
     expect(outcome).toMatchObject({ verdict: 'failed', exitCode: 1 });
+    // one check run per commit: the second report updates it
     const runs = [...fake.checkRuns.values()];
-    expect(runs.map((r) => r.conclusion)).toEqual(['success', 'failure']);
+    expect(runs.map((r) => r.conclusion)).toEqual(['failure']);
+    expect(fake.calls('checks/update')).toHaveLength(1);
   });
 
   it('a correctness failure fails the check run and the run', async () => {
@@ -227,7 +229,10 @@ describe('report mode publishes one comment, a check run, the summary and report
       fast,
     );
     expect(strict).toMatchObject({ verdict: 'regressed', exitCode: 1 });
-    expect([...fake.checkRuns.values()].map((r) => r.conclusion)).toEqual(['success', 'failure']);
+    expect(fake.calls('checks/update').map((c) => (c.body as { conclusion?: string }).conclusion)).toEqual([
+      'failure',
+    ]);
+    expect([...fake.checkRuns.values()].map((r) => r.conclusion)).toEqual(['failure']);
   });
 
   it('16 runners × the full matrix fit in one comment GitHub accepts', async () => {

@@ -41,8 +41,10 @@ describe('renderRunnerSection', () => {
   const run = fullRun({ failCases: 2 });
   const section = renderRunnerSection(analyseRun(run, T));
 
-  it('sits between markers that name the runner', () => {
-    expect(section.startsWith('<!-- vllm-kernel-ci:runner=h100-1 -->\n')).toBe(true);
+  it('sits between markers that name the runner, its stage, commit and verdict', () => {
+    expect(section.split('\n')[0]).toBe(
+      `<!-- vllm-kernel-ci:runner=h100-1 stage=all sha=${run.identity.headSha} verdict=failed exit=1 finished=${run.identity.finishedAt} -->`,
+    );
     expect(section.trimEnd().endsWith('<!-- /vllm-kernel-ci:runner -->')).toBe(true);
   });
 

@@ -16,8 +16,10 @@ interface Step {
 }
 interface Job {
   if?: string;
+  needs?: string;
   'runs-on': string | string[];
   permissions?: Record<string, string>;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
   steps: Step[];
 }
 interface Workflow {
@@ -48,8 +50,8 @@ function actionlint(files: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe('example workflows', () => {
-  it('are the three the README names', () => {
-    expect(FILES).toEqual(['nightly.yml', 'pr-report.yml', 'pr-validate.yml']);
+  it('are the four the README names', () => {
+    expect(FILES).toEqual(['nightly.yml', 'pr-e2e.yml', 'pr-report.yml', 'pr-validate.yml']);
   });
 
   it('pass actionlint', { timeout: 300_000 }, async () => {
@@ -151,7 +153,56 @@ describe('pr-validate.yml: untrusted code, read-only', () => {
     const upload = validate.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
     expect(upload?.if).toBe('always()');
     expect(upload?.with?.name).toBe(
-      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.review.commit_id || github.event.pull_request.head.sha')}-${x('matrix.runner')}`,
+      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.review.commit_id || github.event.pull_request.head.sha')}-${x('matrix.runner')}-kernel`,
+    );
+  });
+
+  it('is the kernel stage, cancelled per PR and runner by a newer push', () => {
+    const action = validate.steps.find((s) => s.uses?.startsWith('vllm-kernel-ci/'));
+    expect(action?.with?.stage).toBe('kernel');
+    expect(validate.concurrency).toEqual({
+      group: `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('matrix.runner')}`,
+      'cancel-in-progress': true,
+    });
+    // no workflow-level group: a review that approves nothing must not cancel a running stage
+    expect(w).not.toHaveProperty('concurrency');
+  });
+});
+
+describe('pr-e2e.yml: the e2e stage, after the kernel stage of its commit', () => {
+  const w = wf['pr-e2e.yml'];
+  const wait = w.jobs['kernel-stage'];
+  const e2e = w.jobs.e2e;
+
+  it("runs on the kernel stage's events and approval gate, read-only", () => {
+    expect(w.on).toEqual(wf['pr-validate.yml'].on);
+    expect(w.permissions).toEqual({ contents: 'read' });
+    expect(wait.if).toBe(wf['pr-validate.yml'].jobs.validate.if);
+    expect(wait.permissions).toEqual({ actions: 'read' });
+    expect(selfHosted(wait)).toBe(false);
+  });
+
+  it('shares the GPU group of the kernel stage per PR and runner, so a new push cancels a running e2e', () => {
+    expect(e2e.concurrency).toEqual(wf['pr-validate.yml'].jobs.validate.concurrency);
+    expect(wait.concurrency?.['cancel-in-progress']).toBe(true);
+    expect(e2e.needs).toBe('kernel-stage');
+  });
+
+  it('gives the GPU job no token and no permission beyond contents: read', () => {
+    expect(e2e.permissions).toBeUndefined();
+    expect(JSON.stringify(e2e)).not.toMatch(/github\.token|secrets\.|github-token/);
+    const action = e2e.steps.find((s) => s.uses?.startsWith('vllm-kernel-ci/'));
+    expect(action?.with).toMatchObject({ mode: 'validate', stage: 'e2e' });
+    expect(String(action?.with?.['kernel-result'])).toContain(
+      `-${x('matrix.runner')}-kernel/run-result.json`,
+    );
+  });
+
+  it('uploads its RunResult even when cancelled, named as the report job downloads it', () => {
+    const upload = e2e.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with?.name).toBe(
+      `vllm-kernel-ci-pr${x('github.event.pull_request.number')}-${x('github.event.review.commit_id || github.event.pull_request.head.sha')}-${x('matrix.runner')}-e2e`,
     );
   });
 });
@@ -160,7 +211,9 @@ describe('pr-report.yml: trusted, publishes, never runs PR code', () => {
   const w = wf['pr-report.yml'];
 
   it('runs on workflow_run of the validate workflow, with no default permissions', () => {
-    expect(w.on).toEqual({ workflow_run: { workflows: [wf['pr-validate.yml'].name], types: ['completed'] } });
+    expect(w.on).toEqual({
+      workflow_run: { workflows: [wf['pr-validate.yml'].name, wf['pr-e2e.yml'].name], types: ['completed'] },
+    });
     expect(w.permissions).toEqual({});
   });
 

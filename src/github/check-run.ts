@@ -2,7 +2,7 @@
 import { type Annotation, MAX_ANNOTATIONS } from '../report/annotations.js';
 import type { GitHubClient } from './client.js';
 
-export type CheckConclusion = 'success' | 'failure' | 'neutral';
+export type CheckConclusion = 'success' | 'failure' | 'neutral' | 'cancelled';
 
 /** GitHub's limit on a check run's summary (and text), in characters. */
 export const CHECK_SUMMARY_MAX = 65_535;
@@ -37,6 +37,8 @@ export interface CheckRunInput {
   repo: string;
   headSha: string;
   name: string;
+  /** in_progress: a stage has reported and another follows (no conclusion yet); completed: the verdict */
+  status?: 'in_progress' | 'completed';
   conclusion: CheckConclusion;
   title: string;
   summary: string;
@@ -45,35 +47,64 @@ export interface CheckRunInput {
   annotations?: Annotation[];
 }
 
+/** Our check run of that name on the commit, when a stage reported on it before; undefined when none. */
+async function existingCheckRun(client: GitHubClient, input: CheckRunInput): Promise<number | undefined> {
+  const { data } = await client.rest.checks.listForRef({
+    owner: input.owner,
+    repo: input.repo,
+    ref: input.headSha,
+    check_name: input.name,
+    filter: 'latest',
+    per_page: 1,
+  });
+  return data.check_runs[0]?.id;
+}
+
+/**
+ * Creates the commit's check run, or updates the one an earlier stage created (in progress after the kernel stage,
+ * completed with the verdict after the e2e), so a commit has one check of this name.
+ */
 export async function publishCheckRun(
   client: GitHubClient,
   input: CheckRunInput,
 ): Promise<{ id: number; url: string }> {
-  const { data } = await client.rest.checks.create({
+  const completed = (input.status ?? 'completed') === 'completed';
+  const body = {
     owner: input.owner,
     repo: input.repo,
     name: input.name,
-    head_sha: input.headSha,
-    status: 'completed',
-    conclusion: input.conclusion,
-    completed_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    ...(completed
+      ? {
+          status: 'completed' as const,
+          conclusion: input.conclusion,
+          completed_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        }
+      : { status: 'in_progress' as const }),
     ...(input.detailsUrl ? { details_url: input.detailsUrl } : {}),
     output: {
       title: input.title.slice(0, 1000),
       summary: fitCheckSummary(input.summary, 'the job summary'),
-      ...(input.annotations?.length
-        ? {
-            annotations: input.annotations.slice(0, MAX_ANNOTATIONS).map((a) => ({
-              path: a.path,
-              start_line: a.line,
-              end_line: a.line,
-              annotation_level: 'failure' as const,
-              title: a.title.slice(0, 255),
-              message: a.message,
-            })),
-          }
-        : {}),
     },
-  });
+  };
+  const id = await existingCheckRun(client, input);
+  // annotations go with the create only: GitHub appends those of an update, so a second report would repeat them
+  const annotations = input.annotations?.length
+    ? input.annotations.slice(0, MAX_ANNOTATIONS).map((a) => ({
+        path: a.path,
+        start_line: a.line,
+        end_line: a.line,
+        annotation_level: 'failure' as const,
+        title: a.title.slice(0, 255),
+        message: a.message,
+      }))
+    : undefined;
+  const { data } =
+    id === undefined
+      ? await client.rest.checks.create({
+          ...body,
+          head_sha: input.headSha,
+          output: { ...body.output, ...(annotations ? { annotations } : {}) },
+        })
+      : await client.rest.checks.update({ ...body, check_run_id: id });
   return { id: data.id, url: data.html_url ?? '' };
 }

@@ -45,6 +45,8 @@ export interface StickyResult {
   deleted: number;
   /** GitHub refused the full body (422) and the short fallback was written */
   fallback: boolean;
+  /** the comment's body as this call left it: every runner's sections, ours and the others' */
+  body: string;
 }
 
 interface MarkedComment {
@@ -185,7 +187,8 @@ export async function publishStickyComment(
       (fallback || [...own.keys()].every((id) => present.get(id) === wanted.get(id)));
     if (holdsOurs) {
       // a racing job may have read the comment before our write and still be writing its stale merge
-      if (seen === keeper.body) return { id: keeper.id, url: keeper.url, created, deleted, fallback };
+      if (seen === keeper.body)
+        return { id: keeper.id, url: keeper.url, created, deleted, fallback, body: keeper.body };
       seen = keeper.body;
       await pause(settle + Math.random() * jitter);
       continue;
@@ -207,5 +210,5 @@ export async function publishStickyComment(
     `The PR comment did not settle after ${maxRounds} rounds (other report jobs kept writing); it may miss a runner's section until the next report.`,
   );
   if (!last) throw new Error('No PR comment was written.');
-  return { id: last.id, url: last.url, created, deleted, fallback };
+  return { id: last.id, url: last.url, created, deleted, fallback, body: last.body };
 }

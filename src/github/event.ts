@@ -97,7 +97,20 @@ export async function confirmPullRequest(
   repo: string,
   pr: number,
   run: WorkflowRunIdentity,
-): Promise<void> {
+): Promise<{ headSha: string }> {
   const { data } = await client.rest.pulls.get({ owner, repo, pull_number: pr });
-  checkPullRequestMatchesRun(data, run);
+  // a stage of an older commit ends after a newer push (a cancelled e2e): still this PR's, shown as superseded
+  const commits =
+    data.head.sha.toLowerCase() === run.headSha.toLowerCase()
+      ? []
+      : (
+          await client.paginate(client.rest.pulls.listCommits, {
+            owner,
+            repo,
+            pull_number: pr,
+            per_page: 100,
+          })
+        ).map((c) => c.sha);
+  checkPullRequestMatchesRun(data, run, commits);
+  return { headSha: data.head.sha };
 }

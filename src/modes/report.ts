@@ -25,17 +25,21 @@ import { VERDICT_WORDS } from '../report/format.js';
 import type { OverallVerdict, Report, RunnerReport, RunVerdict } from '../report/model.js';
 import {
   COMMENT_MARKER,
+  metaOf,
   parseCommentSections,
   type RenderOptions,
   renderComment,
   renderReport,
   renderRunnerSection,
+  sectionMeta,
 } from '../report/render.js';
+import { checkState, type SectionMeta, sectionKey, sectionVerdicts } from '../report/stages.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
 import { workflowChangeReason } from '../security/pr-files.js';
 import { distinctRunners } from '../security/runners.js';
 import { analyseRuns } from '../stats/analyse.js';
+import { combineVerdicts } from '../stats/verdict.js';
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
 
@@ -134,14 +138,15 @@ async function pullRequestToComment(
   target: ReportTarget,
   results: RunResult[],
   host: Host,
-): Promise<number | undefined> {
-  if (target.pr !== undefined || !target.run || !target.owner || !target.repo) return target.pr;
+): Promise<{ pr?: number; head?: string }> {
+  if (target.pr !== undefined || !target.run || !target.owner || !target.repo)
+    return { pr: target.pr, head: await headOfPullRequest(client, target, host) };
   const named = [...new Set(results.map((r) => r.identity.pr).filter((n): n is number => n !== undefined))];
   if (named.length > 1) {
     host.warning(
       `The RunResults name different pull requests (${named.join(', ')}); no PR comment is written.`,
     );
-    return undefined;
+    return { head: target.headSha };
   }
   try {
     const pr =
@@ -151,13 +156,13 @@ async function pullRequestToComment(
         : undefined);
     if (pr === undefined) {
       host.warning(`No open pull request has head ${target.run.headSha}; no PR comment is written.`);
-      return undefined;
+      return { head: target.headSha };
     }
-    await confirmPullRequest(client, target.owner, target.repo, pr, target.run);
-    return pr;
+    const { headSha } = await confirmPullRequest(client, target.owner, target.repo, pr, target.run);
+    return { pr, head: headSha };
   } catch (error) {
     host.warning(error instanceof Error ? error.message : String(error));
-    return undefined;
+    return { head: target.headSha };
   }
 }
 
@@ -193,6 +198,45 @@ async function untrustedWorkflowChange(
   }
 }
 
+/**
+ * The pull request's head now: a stage of an older commit can finish after a newer push, and its sections then show
+ * as superseded. The event's head when the PR was confirmed against it already, or when GitHub cannot say.
+ */
+async function headOfPullRequest(
+  client: GitHubClient,
+  target: ReportTarget,
+  host: Host,
+): Promise<string | undefined> {
+  const pr = target.pr;
+  // a pull_request event is its own head; only a workflow_run can come after a newer push
+  if (pr === undefined || !target.run || !target.owner || !target.repo) return target.headSha;
+  try {
+    const { data } = await client.rest.pulls.get({ owner: target.owner, repo: target.repo, pull_number: pr });
+    return data.head.sha;
+  } catch (error) {
+    host.warning(
+      `Could not read the head of pull request #${pr} (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); ${target.headSha} counts as current.`,
+    );
+    return target.headSha;
+  }
+}
+
+/** The check run of the commit a stage reported on: in progress while an e2e follows, else its verdict. */
+function checkOf(
+  metas: readonly SectionMeta[],
+  sha: string,
+  own: RunVerdict,
+): { status: 'in_progress' | 'completed'; verdict: RunVerdict; cancelled: boolean } {
+  const state = checkState(metas, sha);
+  const verdicts = sectionVerdicts(metas, sha);
+  return {
+    status: state.status,
+    cancelled: state.cancelled,
+    // a refused RunResult fails the report's own verdict: it fails the check too
+    verdict: verdicts.length ? combineVerdicts([...verdicts, ...(own.exitCode ? [own] : [])]) : own,
+  };
+}
+
 function permissionAdvice(what: string, permission: string, error: unknown): string {
   return (
     `Could not ${what}: GitHub answered ${httpStatus(error)} (${error instanceof Error ? error.message.split('\n')[0] : String(error)}). ` +
@@ -225,16 +269,17 @@ async function publish(
   }
   const client = createOctokit(token, { ...tuning.client, baseUrl: host.env.GITHUB_API_URL, log: host });
   const results = analysed.runners.map((r) => r.result);
-  const sections = new Map(analysed.runners.map((r) => [r.result.identity.runner, renderRunnerSection(r)]));
-  const comment = renderComment([...sections.values()], render);
+  const sections = new Map(analysed.runners.map((r) => [sectionKey(metaOf(r)), renderRunnerSection(r)]));
   let commentUrl: string | undefined;
+  // every section on the PR after our write: what the check run of a staged run is decided from
+  let merged = sections;
 
-  const pr = await pullRequestToComment(client, target, results, host);
+  const { pr, head } = await pullRequestToComment(client, target, results, host);
   if (pr !== undefined) {
     const format: CommentFormat = {
       marker: COMMENT_MARKER,
       parse: parseCommentSections,
-      compose: (s) => renderComment(s, render),
+      compose: (s) => renderComment(s, { ...render, headSha: head }),
     };
     try {
       const sticky = await publishStickyComment(client, { owner, repo, issueNumber: pr }, sections, format, {
@@ -244,6 +289,7 @@ async function publish(
           `${COMMENT_MARKER}\n## vllm-kernel-ci\n\nThe report is too long for a comment. It is in ${render.fullReportHint}.\n`,
       });
       commentUrl = sticky.url;
+      merged = new Map([...parseCommentSections(sticky.body), ...sections]);
       host.info(`PR comment: ${sticky.url}`);
     } catch (error) {
       host.warning(
@@ -255,6 +301,11 @@ async function publish(
   }
 
   if (target.headSha) {
+    const metas = [...merged.values()].flatMap((t) => sectionMeta(t) ?? []);
+    const check = checkOf(metas, target.headSha, verdict);
+    // the commit's own sections, every stage reported so far: the summary of its check run
+    const comment = renderComment([...merged.values()], { ...render, headSha: target.headSha });
+    const inProgress = check.status === 'in_progress';
     // a fork that edits the workflows never gets a success from its own upload: neutral, saying why
     const untrusted = await untrustedWorkflowChange(client, target, pr);
     if (untrusted)
@@ -262,22 +313,25 @@ async function publish(
         `The check run is neutral: ${untrusted}. A maintainer reviews the workflow change and merges it first.`,
       );
     try {
-      const check = await publishCheckRun(client, {
+      const published = await publishCheckRun(client, {
         owner,
         repo,
         headSha: target.headSha,
         name: CHECK_RUN_NAME,
-        conclusion: untrusted ? 'neutral' : gateConclusion(verdict),
+        status: untrusted || !inProgress ? 'completed' : 'in_progress',
+        conclusion: untrusted ? 'neutral' : check.cancelled ? 'cancelled' : gateConclusion(check.verdict),
         title: untrusted
           ? 'Not trusted: the fork changes .github/workflows/'
-          : checkTitle(verdict, analysed.runners),
+          : check.cancelled
+            ? 'Cancelled: a newer push superseded this commit, or the runner stopped'
+            : `${inProgress ? 'Kernel stage: ' : ''}${checkTitle(check.verdict, analysed.runners)}${inProgress ? '; e2e running' : ''}`,
         summary: untrusted
           ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
           : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
         annotations: untrusted ? [] : results.flatMap(annotations),
       });
-      host.info(`Check run: ${check.url}`);
+      host.info(`Check run: ${published.url}`);
     } catch (error) {
       host.warning(
         httpStatus(error) === 403

@@ -87,7 +87,10 @@ export interface KernelTestOutcome {
   tests: TestCase[];
   junitFiles: string[];
   /** why the group did not pass: a failed case, a crash, a timeout or no case at all */
-  problem?: { status: Exclude<StepStatus, 'passed' | 'skipped' | 'not-available'>; reason: string };
+  problem?: {
+    status: Exclude<StepStatus, 'passed' | 'skipped' | 'not-available' | 'cancelled'>;
+    reason: string;
+  };
 }
 
 export async function runKernelTests(step: StepHandle, o: KernelTestOptions): Promise<KernelTestOutcome> {

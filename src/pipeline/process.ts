@@ -46,6 +46,44 @@ export const STDIO_GRACE_MS = 5_000;
 /** Grace between SIGTERM and SIGKILL when a process group is stopped. */
 export const KILL_GRACE_MS = 5_000;
 
+/** Grace on a cancel: the runner kills the job a few seconds after its first signal, and the RunResult comes first. */
+export const CANCEL_GRACE_MS = 2_000;
+
+/** Thrown by a start after the run was cancelled: no new process once the run is stopping. */
+export class RunCancelled extends Error {
+  constructor(readonly signal: string) {
+    super(`cancelled (${signal})`);
+  }
+}
+
+/** Every process group this tool started and that has not exited: what a cancel stops. */
+const live = new Set<ResultPromise>();
+let cancelledBy: string | undefined;
+
+/** The signal that cancelled this run, once one did. */
+export function cancelSignal(): string | undefined {
+  return cancelledBy;
+}
+
+/**
+ * Cancels the run: no command starts from now on, and every running one (servers, bench clients, tests) is stopped
+ * as a process group within `graceMs` plus the SIGKILL. Resolves when every group is gone.
+ */
+export async function cancelRun(signal: string, graceMs = CANCEL_GRACE_MS): Promise<void> {
+  cancelledBy ??= signal;
+  await Promise.all(
+    [...live].map(async (p) => {
+      await stopProcessGroup(p, graceMs);
+      live.delete(p);
+    }),
+  );
+}
+
+/** Forgets a cancel (tests run several pipelines in one process). */
+export function resetCancel(): void {
+  cancelledBy = undefined;
+}
+
 /** Stops every process of a group started with `detached: true`: SIGTERM, then SIGKILL after a grace period. */
 export async function stopProcessGroup(subprocess: ResultPromise, graceMs = KILL_GRACE_MS): Promise<void> {
   const pid = subprocess.pid;
@@ -99,9 +137,10 @@ export function startLogged(
   args: readonly string[],
   opts: Omit<CommandOptions, 'timeoutMs' | 'logFile'> & { logFile?: string },
 ) {
+  if (cancelledBy) throw new RunCancelled(cancelledBy);
   const run = commandFor(file, args, opts);
   const sink = (opts.logFile ? ['pipe', { file: opts.logFile, append: true }] : ['pipe']) as ['pipe'];
-  return execa(run.file, run.args, {
+  const subprocess = execa(run.file, run.args, {
     cwd: opts.cwd,
     env: run.env,
     extendEnv: false,
@@ -114,6 +153,14 @@ export function startLogged(
     buffer: true,
     maxBuffer: 32 * 1024 * 1024,
   });
+  live.add(subprocess);
+  // the group may outlive its leader (runLogged stops it then); forgotten once the leader is reaped
+  subprocess
+    .finally(() => {
+      if (subprocess.pid === undefined || !groupAlive(subprocess.pid)) live.delete(subprocess);
+    })
+    .catch(() => {});
+  return subprocess;
 }
 
 /** Runs a command with no log file (the tool's own helpers: the rewriter, git outside a step, tar). */

@@ -14,7 +14,7 @@ import {
   sandboxFor,
 } from '../security/sandbox.js';
 import { startHeartbeat } from './heartbeat.js';
-import { type CommandOptions, type CommandResult, runLogged } from './process.js';
+import { type CommandOptions, type CommandResult, cancelSignal, runLogged } from './process.js';
 
 /** Thrown inside a step to end it with a status other than passed, and a one-line reason. */
 export class StepStop extends Error {
@@ -72,8 +72,18 @@ export class StepRecorder {
     return join(this.opts.outDir, 'logs');
   }
 
-  /** Marks a step that does not run here, without a log. */
+  /** Marks a step that does not run here, without a log; after a cancel, as cancelled. */
   record(name: StepName, status: StepStatus, reason?: string): void {
+    const signal = cancelSignal();
+    if (signal) {
+      this.store({
+        name,
+        status: 'cancelled',
+        seconds: 0,
+        reason: `not run: the run was cancelled (${signal})`,
+      });
+      return;
+    }
     this.store({ name, status, seconds: 0, ...(reason ? { reason } : {}) });
   }
 
@@ -83,6 +93,10 @@ export class StepRecorder {
 
   async run<T>(name: StepName, body: (step: StepHandle) => Promise<T>): Promise<T | undefined> {
     const { host, outDir } = this.opts;
+    if (cancelSignal()) {
+      this.record(name, 'cancelled');
+      return undefined;
+    }
     await mkdir(this.logDir, { recursive: true });
     const logFile = join(this.logDir, `${name}.log`);
     const artifact = `logs/${name}.log`;
@@ -132,6 +146,14 @@ export class StepRecorder {
         await appendFile(logFile, `[${status}] ${reason}\n`);
       } finally {
         beat.stop();
+      }
+      // a command stopped by the cancel fails its step: the step was cancelled, not broken
+      const signal = cancelSignal();
+      if (signal && status !== 'passed') {
+        status = 'cancelled';
+        reason = `cancelled (${signal}) while it ran`;
+        this.opts.result.cancelled ??= { signal, at: new Date().toISOString(), step: name };
+        this.opts.result.cancelled.step ??= name;
       }
       // every process of the step is gone by now (the sandbox's namespace dies with its command)
       await rm(scratch, { recursive: true, force: true });

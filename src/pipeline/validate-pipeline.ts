@@ -66,6 +66,10 @@ export async function runPipeline(
     sandbox: deps.sandbox,
   });
   Object.assign(result.identity, runResultIdentity(await workflowContextOf(host)));
+  if (deps.blocked) {
+    for (const name of STEP_NAMES) steps.record(name, 'skipped', deps.blocked);
+    return { result };
+  }
   const root = deps.actionRoot ?? toolRoot();
   const bundleDir = await resolveBundle(config.bundle, root);
   result.identity.bundleHash = await bundleHash(bundleDir);

@@ -3,7 +3,7 @@
 // Formats only: every verdict and number comes decided in the Report. Pure.
 import { markdownTable } from 'markdown-table';
 import { caseAdvisory, caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
-import type { E2eCell, RunResult, Step, TestCase } from '../results/run-result.js';
+import type { E2eCell, RunResult, Stage, Step, TestCase } from '../results/run-result.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
 import { compilePart } from './compile.js';
@@ -25,24 +25,81 @@ import type {
   ComparedCell,
   KernelHeadline,
   KernelRow,
+  OverallVerdict,
   Report,
   RunnerReport,
   RunVerdict,
   VerdictMethod,
 } from './model.js';
+import { arrangeSections, type SectionMeta, sectionKey } from './stages.js';
 
 export interface RenderOptions {
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
   maxChars?: number;
   /** where the uncut report is, as trusted markdown from the publisher, e.g. a link to the job summary */
   fullReportHint?: string;
+  /** renderComment: the pull request's head commit; sections of another commit show as superseded */
+  headSha?: string;
 }
 
 export const COMMENT_MARKER = '<!-- vllm-kernel-ci:comment -->';
-const RUNNER_OPEN = (id: string) => `<!-- vllm-kernel-ci:runner=${encodeMarkerId(id)} -->`;
 const RUNNER_CLOSE = '<!-- /vllm-kernel-ci:runner -->';
 const SECTION =
-  /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*) -->\n[\s\S]*?<!-- \/vllm-kernel-ci:runner -->/g;
+  /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*)((?: [a-z]+=[A-Za-z0-9._%:+-]*)*) -->\n[\s\S]*?<!-- \/vllm-kernel-ci:runner -->/g;
+const OPEN = /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*)((?: [a-z]+=[A-Za-z0-9._%:+-]*)*) -->/;
+
+/** A section's opening marker: the runner, and what the report needs of the RunResult (stage, commit, verdict). */
+function runnerOpen(m: SectionMeta): string {
+  const attrs: [string, string | number | undefined][] = [
+    ['stage', m.stage],
+    ['sha', m.sha && /^[0-9a-f]{7,64}$/i.test(m.sha) ? m.sha : undefined],
+    ['verdict', m.verdict],
+    ['exit', m.exitCode ? 1 : undefined],
+    ['cancelled', m.cancelled ? 1 : undefined],
+    ['finished', m.finishedAt && /^[0-9T:.Z+-]{10,40}$/.test(m.finishedAt) ? m.finishedAt : undefined],
+    [
+      'plan',
+      m.planMinutes !== undefined && Number.isFinite(m.planMinutes) ? Math.round(m.planMinutes) : undefined,
+    ],
+  ];
+  const rest = attrs
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('');
+  return `<!-- vllm-kernel-ci:runner=${encodeMarkerId(m.runner)}${rest} -->`;
+}
+
+const STAGES: readonly Stage[] = ['all', 'kernel', 'e2e'];
+const VERDICTS = Object.keys(VERDICT_WORDS) as OverallVerdict[];
+
+/** What a section's opening marker says; a marker of the one-key form (before stages) reads as stage all. */
+export function sectionMeta(section: string): SectionMeta | undefined {
+  const m = OPEN.exec(section);
+  if (!m) return undefined;
+  let runner: string;
+  try {
+    runner = decodeMarkerId(m[1]);
+  } catch {
+    return undefined; // a marker we did not write (bad percent-encoding): not a section
+  }
+  const attrs = new Map(
+    [...(m[2] ?? '').matchAll(/ ([a-z]+)=([A-Za-z0-9._%:+-]*)/g)].map((a) => [a[1], a[2]] as const),
+  );
+  const stage = STAGES.find((x) => x === attrs.get('stage')) ?? 'all';
+  const verdict = VERDICTS.find((x) => x === attrs.get('verdict')) ?? 'not-available';
+  const plan = Number(attrs.get('plan'));
+  const sha = attrs.get('sha');
+  return {
+    runner,
+    stage,
+    ...(sha && /^[0-9a-f]{7,64}$/i.test(sha) ? { sha } : {}),
+    verdict,
+    exitCode: attrs.get('exit') === '1' ? 1 : 0,
+    cancelled: attrs.get('cancelled') === '1',
+    ...(attrs.get('finished') ? { finishedAt: attrs.get('finished') } : {}),
+    ...(attrs.has('plan') && Number.isFinite(plan) ? { planMinutes: plan } : {}),
+  };
+}
 const DEFAULT_HINT = "the job summary and the run's `vllm-kernel-ci` artifact";
 /** Failures listed in full before the rest become cuttable. */
 const FAILURES_KEPT = 10;
@@ -62,6 +119,7 @@ const STEP_MARK: Record<Step['status'], string> = {
   'timed-out': '⏱️',
   skipped: '⏭️',
   'not-available': '⏸️',
+  cancelled: '🛑',
 };
 
 // ── parts of a runner section ────────────────────────────────────────────────
@@ -114,11 +172,17 @@ function deviceLine(result: RunResult): string {
 /** What the verdict covers, in one line: "✅ passed: correctness only (CPU, Triton interpreter); kernel speed and e2e need a GPU". */
 export function scopeLine(result: RunResult, verdict: RunVerdict): string {
   const cpu = result.device.vendor === 'cpu';
-  const parts: [string, boolean][] = [
-    ['correctness', (result.tests ?? []).some((t) => t.status !== 'skipped')],
-    ['kernel speed', (result.microbench?.cells.length ?? 0) > 0],
-    ['e2e', (result.e2e?.cells.length ?? 0) > 0],
-  ];
+  const stage = result.stage ?? 'all';
+  // a stage answers for its own parts; the other stage's are in its own section
+  const parts = (
+    [
+      ['correctness', (result.tests ?? []).some((t) => t.status !== 'skipped'), stage !== 'e2e'],
+      ['kernel speed', (result.microbench?.cells.length ?? 0) > 0, stage !== 'e2e'],
+      ['e2e', (result.e2e?.cells.length ?? 0) > 0, stage !== 'kernel'],
+    ] as [string, boolean, boolean][]
+  )
+    .filter(([, , ours]) => ours)
+    .map(([name, ran]) => [name, ran] as [string, boolean]);
   const done = parts.filter(([, ran]) => ran).map(([name]) => name);
   const missing = parts.filter(([, ran]) => !ran).map(([name]) => name);
   const where = cpu ? 'CPU, Triton interpreter' : deviceLine(result);
@@ -138,11 +202,23 @@ function headline(
   compared: ComparedCell[],
   head?: KernelHeadline,
 ): string {
+  const stage = result.stage && result.stage !== 'all' ? ` · ${result.stage} stage` : '';
+  const commit = stage && result.identity.headSha ? ` · ${sha(result.identity.headSha)}` : '';
+  const c = result.cancelled;
+  const state = c
+    ? `🛑 cancelled (${escapeText(c.signal, 20)}${c.step ? ` during ${c.step}` : ''}); what finished is below`
+    : `${VERDICT_MARK[verdict.verdict]} ${VERDICT_WORDS[verdict.verdict]}`;
   const lines = [
-    `### ${VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}: ${VERDICT_WORDS[verdict.verdict]}`,
+    `### ${c ? '🛑' : VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}${stage}${commit}: ${c ? 'cancelled' : VERDICT_WORDS[verdict.verdict]}`,
     '',
-    scopeLine(result, verdict),
-    `**Correctness** ${correctnessSummary(result.tests)} · **Kernel** ${kernelSummary(head)} · **End to end** ${e2eSummary(compared)}`,
+    c ? state : scopeLine(result, verdict),
+    [
+      result.stage === 'e2e' ? '' : `**Correctness** ${correctnessSummary(result.tests)}`,
+      result.stage === 'e2e' ? '' : `**Kernel** ${kernelSummary(head)}`,
+      result.stage === 'kernel' ? '' : `**End to end** ${e2eSummary(compared)}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
   ];
   const broken = result.steps.filter(stepBroke);
   for (const s of broken) {
@@ -498,7 +574,7 @@ function footer(result: RunResult, method: VerdictMethod, override?: string): st
 export function renderRunnerSection(runner: RunnerReport): string {
   const { result } = runner;
   const parts = [
-    RUNNER_OPEN(result.identity.runner),
+    runnerOpen(metaOf(runner)),
     headline(result, runner.verdict, runner.compared, runner.kernelHeadline),
     stepsPart(result),
     kernelUnderTestPart(result, runner.kernelAb),
@@ -512,26 +588,32 @@ export function renderRunnerSection(runner: RunnerReport): string {
   return `${parts.join('\n')}${RUNNER_CLOSE}\n`;
 }
 
-/** The runner id each section's marker names, with the section text (markers included). */
+/** What a runner's section records of its RunResult in its marker. */
+export function metaOf(runner: RunnerReport): SectionMeta {
+  const { result } = runner;
+  return {
+    runner: result.identity.runner,
+    stage: result.stage ?? 'all',
+    ...(result.identity.headSha ? { sha: result.identity.headSha } : {}),
+    verdict: runner.verdict.verdict,
+    exitCode: runner.verdict.exitCode === 0 ? 0 : 1,
+    cancelled: result.cancelled !== undefined,
+    finishedAt: result.identity.finishedAt,
+    ...(result.e2ePlanMinutes !== undefined ? { planMinutes: result.e2ePlanMinutes } : {}),
+  };
+}
+
+/**
+ * Each section's key (the runner for a one-job run; runner, stage and commit for a stage) with the section text
+ * (markers included).
+ */
 export function parseCommentSections(body: string): Map<string, string> {
   const sections = new Map<string, string>();
   for (const m of body.matchAll(SECTION)) {
-    try {
-      sections.set(decodeMarkerId(m[1]), `${m[0]}\n`);
-    } catch {
-      // a marker we did not write (bad percent-encoding): not a section
-    }
+    const meta = sectionMeta(m[0]);
+    if (meta) sections.set(sectionKey(meta), `${m[0]}\n`);
   }
   return sections;
-}
-
-function runnerIdOf(section: string): string {
-  const m = /<!-- vllm-kernel-ci:runner=([A-Za-z0-9._%-]*) -->/.exec(section);
-  try {
-    return m ? decodeMarkerId(m[1]) : '';
-  } catch {
-    return '';
-  }
 }
 
 /** A section cut down to its headline paragraph. */
@@ -587,9 +669,13 @@ function assemble(
  */
 export function renderComment(sections: readonly string[], options: RenderOptions = {}): string {
   const maxChars = Math.min(options.maxChars ?? COMMENT_MAX_CHARS, COMMENT_MAX_CHARS);
-  const byRunner = new Map<string, string>();
-  for (const s of sections) byRunner.set(runnerIdOf(s), s.endsWith('\n') ? s : `${s}\n`);
-  const sorted = [...byRunner.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+  // one section per key, the last given winning; then per runner the commit and stages it shows
+  const byKey = new Map<string, { meta: SectionMeta; text: string }>();
+  for (const text of sections) {
+    const meta = sectionMeta(text);
+    if (meta) byKey.set(sectionKey(meta), { meta, text: text.endsWith('\n') ? text : `${text}\n` });
+  }
+  const sorted = arrangeSections([...byKey.values()], options.headSha);
   return assemble(
     `${COMMENT_MARKER}\n## vllm-kernel-ci`,
     '',

@@ -18,8 +18,11 @@ export const STEP_NAMES = [
 export const StepName = z.enum(STEP_NAMES);
 export type StepName = z.infer<typeof StepName>;
 
-/** passed/failed: it ran; skipped: not applicable here (reason says why); not-available: the tool cannot do it yet. */
-export const StepStatus = z.enum(['passed', 'failed', 'timed-out', 'skipped', 'not-available']);
+/**
+ * passed/failed: it ran; skipped: not applicable here (reason says why); not-available: the tool cannot do it yet;
+ * cancelled: the run was cancelled (a newer push, the runner's stop) while it ran or before it started.
+ */
+export const StepStatus = z.enum(['passed', 'failed', 'timed-out', 'skipped', 'not-available', 'cancelled']);
 export type StepStatus = z.infer<typeof StepStatus>;
 
 export const Step = z.object({
@@ -368,9 +371,31 @@ export const VerdictSettings = z
   .describe('how the GPU job judged e2e cells and chose re-runs, so a later report decides the same');
 export type VerdictSettings = z.infer<typeof VerdictSettings>;
 
+/** all: one job ran every step; kernel: checkout to microbench; e2e: the A/B that follows a passed kernel stage. */
+export const Stage = z.enum(['all', 'kernel', 'e2e']);
+export type Stage = z.infer<typeof Stage>;
+
+export const Cancelled = z.object({
+  signal: z.string().max(20).describe('the signal that stopped the run, e.g. SIGTERM'),
+  at: z.string().describe('when it came'),
+  step: StepName.optional().describe('the step that was running'),
+});
+export type Cancelled = z.infer<typeof Cancelled>;
+
 export const RunResult = z.object({
   schema: z.literal(RUN_RESULT_SCHEMA_VERSION),
   tool: z.object({ name: z.literal('vllm-kernel-ci'), version: z.string() }),
+  stage: Stage.optional().describe(
+    'which stage this RunResult holds; absent: all (RunResults before stages)',
+  ),
+  cancelled: Cancelled.optional().describe(
+    'the run was cancelled: its steps hold what finished, the rest are cancelled',
+  ),
+  e2ePlanMinutes: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe('kernel stage: the minutes the e2e stage that follows it plans to take (vllm-serve)'),
   identity: RunIdentity,
   device: Device,
   steps: z.array(Step),

@@ -50,12 +50,19 @@ export interface PullRequestHead {
   base: { repo: { full_name: string } };
 }
 
-/** Throws unless this pull request (as the API returned it) is the one the triggering run validated. */
-export function checkPullRequestMatchesRun(pull: PullRequestHead, run: WorkflowRunIdentity): void {
+/**
+ * Throws unless this pull request (as the API returned it) is the one the triggering run validated: its head, or
+ * (a run that a newer push superseded) one of its commits, `commits` as the API listed them.
+ */
+export function checkPullRequestMatchesRun(
+  pull: PullRequestHead,
+  run: WorkflowRunIdentity,
+  commits: readonly string[] = [],
+): void {
   const same = (a: string | undefined, b: string) => (a ?? '').toLowerCase() === b.toLowerCase();
   const problems: string[] = [];
-  if (!same(pull.head.sha, run.headSha))
-    problems.push(`its head is ${pull.head.sha}, the run's is ${run.headSha}`);
+  if (!same(pull.head.sha, run.headSha) && !commits.some((c) => same(c, run.headSha)))
+    problems.push(`its head is ${pull.head.sha}, the run's is ${run.headSha}, not one of its commits`);
   if (!same(pull.head.repo?.full_name, run.headRepository)) {
     problems.push(
       `its head repository is ${pull.head.repo?.full_name ?? '(deleted)'}, the run's is ${run.headRepository}`,

@@ -117,3 +117,27 @@ export function analyseRuns(results: readonly RunResult[], thresholds: Threshold
     .map((r) => analyseRun(r, thresholds));
   return { runners, verdict: combineVerdicts(runners.map((r) => r.verdict)) };
 }
+
+/**
+ * Why the e2e stage on `runner` does not run after this kernel stage (its RunResult), or undefined when it passed
+ * there for the same commit. The one place that decides whether an e2e follows a kernel stage.
+ */
+export function kernelStageBlocks(
+  kernel: RunResult,
+  runner: string,
+  headSha: string | undefined,
+  thresholds: Thresholds,
+): string | undefined {
+  const id = kernel.identity;
+  if (kernel.stage !== 'kernel')
+    return `kernel-result holds a ${kernel.stage ?? 'all'} stage, not the kernel stage`;
+  if (id.runner !== runner)
+    return `kernel-result is ${id.runner}'s kernel stage, not this runner's (${runner})`;
+  if (headSha && id.headSha && id.headSha !== headSha)
+    return `kernel-result is the kernel stage of ${id.headSha}, not of ${headSha}`;
+  if (kernel.cancelled) return `the kernel stage on ${runner} was cancelled (${kernel.cancelled.signal})`;
+  const verdict = analyseRun(kernel, thresholds).verdict;
+  if (verdict.exitCode !== 0 || verdict.verdict === 'failed')
+    return `the kernel stage did not pass on ${runner}: ${verdict.failure ?? verdict.verdict}`;
+  return undefined;
+}

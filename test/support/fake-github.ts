@@ -69,7 +69,15 @@ export interface StoredIssue {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
-  pull?: { headSha: string; headRef: string; baseRef: string; headRepo: string; files: string[] };
+  pull?: {
+    headSha: string;
+    headRef: string;
+    baseRef: string;
+    headRepo: string;
+    files: string[];
+    /** every head the pull request had, oldest first (GET .../pulls/N/commits) */
+    commits: string[];
+  };
 }
 
 export interface StoredCheckRun {
@@ -261,8 +269,17 @@ export class FakeGitHub {
         baseRef: pr.baseRef ?? 'main',
         headRepo: pr.headRepo ?? fullName,
         files: pr.files ?? ['vllm/model_executor/layers/fused_moe/shared_expert_gate.py'],
+        commits: [pr.headSha],
       },
     });
+  }
+
+  /** A push to the pull request's branch: `headSha` is its new head, the old one stays among its commits. */
+  pushPullRequest(fullName: string, number: number, headSha: string): void {
+    const pull = this.repo(fullName).issues.get(number)?.pull;
+    if (!pull) throw new Error(`no pull request #${number} in ${fullName}`);
+    pull.headSha = headSha;
+    pull.commits.push(headSha);
   }
 
   /** Adds a comment as someone else (a reviewer, or someone copying the marker). */
@@ -944,6 +961,22 @@ const HANDLERS: Record<string, (this: FakeGitHub, ctx: Context) => Answer> = {
       .filter((i) => !head || `${i.pull?.headRepo.split('/')[0]}:${i.pull?.headRef}` === head)
       .sort((a, b) => b.number - a.number)
       .map((i) => this.pullObject(ctx.repo, i, 'pull-request-simple'));
+    return this.paginate(list, ctx.params, ctx.url);
+  },
+
+  'pulls/list-commits'(ctx) {
+    const issue = ctx.repo.issues.get(Number(ctx.params.pull_number));
+    if (!issue?.pull) throw new HttpError(404, 'Not Found');
+    const repoApi = `${this.url}/repos/${ctx.repo.owner}/${ctx.repo.name}`;
+    const list = issue.pull.commits.map((sha) =>
+      this.shape('commit', {
+        sha,
+        node_id: `C_${sha}`,
+        url: `${repoApi}/commits/${sha}`,
+        html_url: `https://github.com/${ctx.repo.owner}/${ctx.repo.name}/commit/${sha}`,
+        comments_url: `${repoApi}/commits/${sha}/comments`,
+      }),
+    );
     return this.paginate(list, ctx.params, ctx.url);
   },
 

@@ -59,4 +59,6 @@ export interface PipelineDeps {
   actionRoot?: string;
   /** the sandbox the tree's code runs in (security/sandbox.ts); none when left out */
   sandbox?: SandboxPolicy;
+  /** why this stage does not run at all (an e2e stage whose kernel stage did not pass); every step is skipped */
+  blocked?: string;
 }
