@@ -24,12 +24,12 @@ PY_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SELF_CALL = re.compile(rb"self\.(\w+)\s*\(")
 # vLLM's largest source file is ~0.3 MB: a bigger one is not source to scan (a link to /dev/zero, padding)
 MAX_FILE_BYTES = 8 * 1024 * 1024
-# what one hostile file can raise in the parser or the analysis: the file becomes an unmatched site, not a crash
+# what one hostile file can raise in the parser or the analysis: the file becomes an unmatched site, no crash
 PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
 class Refused(Exception):
-    """A tree path the tool does not read or write: a link, not a regular file, too large, or outside the tree."""
+    """A tree path the tool does not read or write: a link, not a regular file, too large, or outside."""
 
 
 def refusal(root: Path, path: Path) -> str | None:
@@ -56,9 +56,7 @@ def read_tree_file(root: Path, path: Path) -> bytes:
     why = refusal(root, path)
     if why:
         raise Refused(why)
-    fd = os.open(
-        path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    )
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise Refused("is not a regular file")
@@ -112,11 +110,7 @@ class Source:
 
     def line(self, number: int) -> str:
         start = self.line_starts[number - 1]
-        end = (
-            self.line_starts[number]
-            if number < len(self.line_starts)
-            else len(self.data)
-        )
+        end = self.line_starts[number] if number < len(self.line_starts) else len(self.data)
         return self.data[start:end].decode("utf-8", "replace").rstrip("\r\n")
 
 
@@ -136,11 +130,7 @@ def is_pure(node: ast.AST) -> bool:
 
 
 def self_attribute(node: ast.AST) -> str | None:
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-    ):
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
         return node.attr
     return None
 
@@ -162,26 +152,20 @@ class Rule:
         self.gate_output_size: int = spec["gate"]["outputSize"]
         self.placeholders: dict[str, str] = spec["placeholders"]
         self.forms = [
-            {"name": f["name"], "pattern": ast.parse(f["pattern"], mode="eval").body}
-            for f in spec["forms"]
+            {"name": f["name"], "pattern": ast.parse(f["pattern"], mode="eval").body} for f in spec["forms"]
         ]
         self.replacement: str = spec["replacement"]
         self.marker: str = spec["marker"]
-        self.import_lines: list[str] = [
-            f"{line}  # {self.marker}" for line in spec["imports"]
-        ]
+        self.import_lines: list[str] = [f"{line}  # {self.marker}" for line in spec["imports"]]
         # functions the replacement calls: a conditional calling them is a rewrite, ours or edited by hand
-        self.replacement_calls = set(
-            re.findall(r"\b([a-z_][a-z0-9_]*)\(", self.replacement)
-        )
+        self.replacement_calls = set(re.findall(r"\b([a-z_][a-z0-9_]*)\(", self.replacement))
 
     def is_gate_attribute(self, name: str | None) -> bool:
         return name is not None and self.gate_attribute.search(name) is not None
 
     def mentions_gate(self, pattern: re.Pattern, data: bytes) -> bool:
         return any(
-            self.is_gate_attribute(m.group(1).decode("utf-8", "replace"))
-            for m in pattern.finditer(data)
+            self.is_gate_attribute(m.group(1).decode("utf-8", "replace")) for m in pattern.finditer(data)
         )
 
     def is_activation(self, node: ast.AST) -> bool:
@@ -198,9 +182,7 @@ class Rule:
             return False
         for arg in node.args:  # type: ignore[attr-defined]
             for inner in ast.walk(arg):
-                if isinstance(inner, ast.Call) and self.is_gate_attribute(
-                    self_attribute(inner.func)
-                ):
+                if isinstance(inner, ast.Call) and self.is_gate_attribute(self_attribute(inner.func)):
                     return True
         return False
 
@@ -228,9 +210,7 @@ class Matcher:
         self.rule = rule
         self.source = source
 
-    def match(
-        self, pattern: ast.AST, node: ast.AST
-    ) -> tuple[dict[str, str], bool] | None:
+    def match(self, pattern: ast.AST, node: ast.AST) -> tuple[dict[str, str], bool] | None:
         bindings: dict[str, str] = {}
         swapped = [False]
         if self._match(pattern, node, bindings, swapped):
@@ -280,14 +260,11 @@ class Matcher:
             if isinstance(p, list):
                 if not isinstance(n, list) or len(p) != len(n):
                     return False
-                if not all(
-                    self._match(pi, ni, bindings, swapped) for pi, ni in zip(p, n)
-                ):  # noqa: B905 (lengths checked; strict= needs 3.10)
+                pairs = zip(p, n)  # noqa: B905 (lengths checked; strict= needs 3.10)
+                if not all(self._match(pi, ni, bindings, swapped) for pi, ni in pairs):
                     return False
             elif isinstance(p, ast.AST):
-                if not isinstance(n, ast.AST) or not self._match(
-                    p, n, bindings, swapped
-                ):
+                if not isinstance(n, ast.AST) or not self._match(p, n, bindings, swapped):
                     return False
             elif p != n:
                 return False
@@ -315,9 +292,7 @@ class FilePatch:
     def _ancestors(self, node: ast.AST):
         if self._parent is None:
             # built only for files that have a site: most files have none
-            self._parent = {
-                id(c): n for n in self.nodes for c in ast.iter_child_nodes(n)
-            }
+            self._parent = {id(c): n for n in self.nodes for c in ast.iter_child_nodes(n)}
         while id(node) in self._parent:
             node = self._parent[id(node)]
             yield node
@@ -348,9 +323,7 @@ class FilePatch:
             "file": self.rel,
             "line": node.lineno,
             "status": status,
-            "source": one_line(self.source.text(stmt))
-            if short
-            else self.source.line(node.lineno).strip(),
+            "source": one_line(self.source.text(stmt)) if short else self.source.line(node.lineno).strip(),
             "symbol": self._symbol(node),
         }
         if form:
@@ -381,15 +354,8 @@ class FilePatch:
                     continue
                 bindings, swapped = found
                 start, end = self.source.span(node)
-                expected = (
-                    "("
-                    + self.rule.render(bindings, self.source.text(node.orelse))
-                    + ")"
-                )
-                if (
-                    start > 0
-                    and data[start - 1 : end + 1].decode("utf-8", "replace") == expected
-                ):
+                expected = "(" + self.rule.render(bindings, self.source.text(node.orelse)) + ")"
+                if start > 0 and data[start - 1 : end + 1].decode("utf-8", "replace") == expected:
                     claimed.append((start - 1, end + 1))
                     self._record_class(node)
                     if mode == "revert":
@@ -400,15 +366,9 @@ class FilePatch:
                                 self.source.text(node.orelse).encode("utf-8"),
                             )
                         )
-                        self.sites.append(
-                            self._site(node, "applied", self._form_name(form, swapped))
-                        )
+                        self.sites.append(self._site(node, "applied", self._form_name(form, swapped)))
                     else:
-                        self.sites.append(
-                            self._site(
-                                node, "already-applied", self._form_name(form, swapped)
-                            )
-                        )
+                        self.sites.append(self._site(node, "already-applied", self._form_name(form, swapped)))
                 elif self._calls_replacement(node):
                     claimed.append((start, end))
                     self.sites.append(
@@ -422,9 +382,7 @@ class FilePatch:
 
         # not yet rewritten: a known form anywhere else
         for node in self.nodes:
-            if not (
-                isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
-            ) or is_claimed(node):
+            if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)) or is_claimed(node):
                 continue
             for form in self.rule.forms:
                 found = matcher.match(form["pattern"], node)
@@ -435,19 +393,11 @@ class FilePatch:
                 claimed.append((start, end))
                 self._record_class(node)
                 if mode == "revert":
-                    self.sites.append(
-                        self._site(
-                            node, "already-applied", self._form_name(form, swapped)
-                        )
-                    )
+                    self.sites.append(self._site(node, "already-applied", self._form_name(form, swapped)))
                 else:
-                    text = (
-                        "(" + self.rule.render(bindings, self.source.text(node)) + ")"
-                    )
+                    text = "(" + self.rule.render(bindings, self.source.text(node)) + ")"
                     self.edits.append((start, end, text.encode("utf-8")))
-                    self.sites.append(
-                        self._site(node, "applied", self._form_name(form, swapped))
-                    )
+                    self.sites.append(self._site(node, "applied", self._form_name(form, swapped)))
                 break
 
         # anything else that applies the activation to a gate module: drift, never silent
@@ -503,14 +453,8 @@ class FilePatch:
         self.edits.append((at, at, block))
 
     def _find_line(self, text: str) -> int | None:
-        found = re.search(
-            rb"(?m)^" + re.escape(text.encode("utf-8")) + rb"\r?$", self.source.data
-        )
-        return (
-            bisect.bisect_right(self.source.line_starts, found.start())
-            if found
-            else None
-        )
+        found = re.search(rb"(?m)^" + re.escape(text.encode("utf-8")) + rb"\r?$", self.source.data)
+        return bisect.bisect_right(self.source.line_starts, found.start()) if found else None
 
     def _import_offset(self) -> int:
         """After the module's leading imports (past its docstring and any __future__ import)."""
@@ -528,9 +472,7 @@ class FilePatch:
             else:
                 break
         if last is None:
-            return (
-                self.source.offset(body[0].lineno, 0) if body else len(self.source.data)
-            )
+            return self.source.offset(body[0].lineno, 0) if body else len(self.source.data)
         return self._line_end(last.end_lineno)
 
     def _line_end(self, number: int) -> int:
@@ -554,9 +496,7 @@ class FilePatch:
             elif isinstance(node, ast.AnnAssign) and node.value is not None:
                 target = node.target
             name = self_attribute(target) if target is not None else None
-            if not self.rule.is_gate_attribute(name) or not self._builds_gate(
-                node.value
-            ):
+            if not self.rule.is_gate_attribute(name) or not self._builds_gate(node.value):
                 continue
             if name not in handed_on:
                 self.sites.append(
@@ -578,15 +518,11 @@ class FilePatch:
         for keyword in value.keywords:
             if keyword.arg in ("output_size", "out_features"):
                 size = keyword.value
-        return (
-            isinstance(size, ast.Constant) and size.value == self.rule.gate_output_size
-        )
+        return isinstance(size, ast.Constant) and size.value == self.rule.gate_output_size
 
     def result(self) -> bytes:
         data = self.source.data
-        for start, end, text in sorted(
-            self.edits, key=lambda e: (e[0], e[1]), reverse=True
-        ):
+        for start, end, text in sorted(self.edits, key=lambda e: (e[0], e[1]), reverse=True):
             data = data[:start] + text + data[end:]
         return data
 
@@ -596,9 +532,7 @@ def module_name(rel: str) -> str:
     return name[: -len(".__init__")] if name.endswith(".__init__") else name
 
 
-def covered_models(
-    root: Path, files: list[Path], holders: dict[str, set[str]]
-) -> list[str]:
+def covered_models(root: Path, files: list[Path], holders: dict[str, set[str]]) -> list[str]:
     """Model files that import a class holding a patched site (e.g. `Qwen2MoeMLP as Qwen3NextMLP`)."""
     covered: list[str] = []
     wanted = {cls.encode() for classes in holders.values() for cls in classes}
@@ -627,14 +561,8 @@ def covered_models(
             classes = holders.get(module, set())
             for alias in node.names:
                 if alias.name in classes and module != module_name(rel):
-                    shown = (
-                        f"{alias.name} as {alias.asname}"
-                        if alias.asname
-                        else alias.name
-                    )
-                    covered.append(
-                        f"{Path(rel).stem} ({shown} from {module.rsplit('.', 1)[-1]})"
-                    )
+                    shown = f"{alias.name} as {alias.asname}" if alias.asname else alias.name
+                    covered.append(f"{Path(rel).stem} ({shown} from {module.rsplit('.', 1)[-1]})")
     return sorted(set(covered))
 
 
@@ -672,9 +600,9 @@ def run(request: dict) -> dict:
             continue
         has_activation = activation in data
         # only a file calling a gate module beside the activation, or building a gate, is parsed
-        if not (
-            has_activation and rule.mentions_gate(SELF_CALL, data)
-        ) and not rule.mentions_gate(rule.gate_assignment, data):
+        if not (has_activation and rule.mentions_gate(SELF_CALL, data)) and not rule.mentions_gate(
+            rule.gate_assignment, data
+        ):
             continue
         try:
             patch = FilePatch(rule, rel, data)
@@ -704,9 +632,7 @@ def run(request: dict) -> dict:
             for site in patch.sites:
                 if site["status"] == "applied":
                     site["status"] = "unmatched"
-                    site["reason"] = (
-                        f"the rewritten file would not parse ({error}); left unchanged"
-                    )
+                    site["reason"] = f"the rewritten file would not parse ({error}); left unchanged"
             continue
         if mode != "check" and new != data:
             write_tree_file(path, new)
@@ -832,9 +758,7 @@ class OpScan(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         # `from ... import op as other`: calls of `other` are calls of the op
-        self.aliases.update(
-            a.asname for a in node.names if a.name == self.op and a.asname
-        )
+        self.aliases.update(a.asname for a in node.names if a.name == self.op and a.asname)
 
     def _scoped(self, node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.op:
@@ -868,11 +792,7 @@ class OpScan(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = (
-            func.id
-            if isinstance(func, ast.Name)
-            else func.attr
-            if isinstance(func, ast.Attribute)
-            else None
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
         )
         if name == self.op or (isinstance(func, ast.Name) and func.id in self.aliases):
             line = self.source.line(node.lineno).strip()
