@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-QK4O6MSJ.js";
+} from "./chunks/chunk-GQU44Z73.js";
 import {
   context,
   error,

@@ -190,18 +190,18 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   for (const p of problems) host.warning(p);
   const stopped = record.failedSteps.filter(stopsRun);
   const unmeasured = unmeasuredReason(record);
+  // the most specific reason first; a night that measured nothing for any other reason fails saying so
   const failure =
     problems[0] ??
-    (unmeasured
-      ? `Nightly on ${record.runner}: nothing measured (${unmeasured}), so the night counts as failed; see the report.`
-      : undefined) ??
     (own && (own.drift.length > 0 || own.correctness.length > 0)
       ? `Nightly on ${record.runner}: patch drift or failing kernel tests on vLLM main (see the regression issue).`
       : stopped.length > 0
         ? `Nightly on ${record.runner}: the run stopped at ${stopped.join(', ')}; see the report for the step's log.`
-        : verdict === 'regressed' && config.thresholds.failOnRegression
-          ? `Nightly on ${record.runner}: performance regression on vLLM main (see the regression issue).`
-          : undefined);
+        : unmeasured
+          ? `Nightly on ${record.runner}: nothing measured (${unmeasured}), so the night counts as failed; see the report.`
+          : verdict === 'regressed' && config.thresholds.failOnRegression
+            ? `Nightly on ${record.runner}: performance regression on vLLM main (see the regression issue).`
+            : undefined);
   return {
     verdict,
     resultPath: run.resultPath,
