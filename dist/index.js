@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-GQU44Z73.js";
+} from "./chunks/chunk-YZQGKNMV.js";
 import {
   context,
   error,

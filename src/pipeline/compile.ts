@@ -9,7 +9,7 @@ import {
   unavailableTargets,
 } from '../results/parsers/compile-matrix.js';
 import type { RunResult } from '../results/run-result.js';
-import { readNoFollow, writeNoFollow } from '../security/files.js';
+import { takeOutput } from '../security/files.js';
 import { fail, type StepHandle, skip } from './step.js';
 
 export const COMPILE_TIMEOUT_MS = 20 * 60_000;
@@ -87,9 +87,10 @@ export async function compileStep(step: StepHandle, o: CompileOptions): Promise<
     const last = r.output.trim().split('\n').at(-1) ?? '';
     throw fail(`compile_matrix.py exited ${r.exitCode ?? r.signal}: ${last}`);
   }
-  const raw = await readNoFollow(json).catch(() => Buffer.from(''));
-  if (raw.length > 0) await writeNoFollow(join(step.outDir, 'compile-matrix.json'), raw);
-  const matrix = parseCompileMatrix(raw.toString('utf8'), 'compile-matrix.json');
+  const matrix = parseCompileMatrix(
+    await takeOutput(json, join(step.outDir, 'compile-matrix.json')),
+    'compile-matrix.json',
+  );
   o.result.compile = matrix;
   for (const t of matrix.targets) await step.log(targetLine(t));
   const failures = compileFailures(matrix);

@@ -5,7 +5,7 @@ import type { WorkloadShape } from '../config.js';
 import { type BenchServeResult, parseBenchServe } from '../results/parsers/bench-serve.js';
 import { parseE2eModel } from '../results/parsers/e2e-model.js';
 import type { ArmIntegrity, Device, E2e, E2eCell } from '../results/run-result.js';
-import { readNoFollow, writeNoFollow } from '../security/files.js';
+import { isInside, readNoFollow, takeOutput } from '../security/files.js';
 import type { SandboxSpec } from '../security/sandbox.js';
 import { driftOf } from '../stats/drift.js';
 import { judgeIntegrity, readProbeRecords, sharedExpertLayers, summariseProbe } from './arm-probe.js';
@@ -232,9 +232,10 @@ function serveSandbox(
 ): { sandbox: SandboxSpec; env: Record<string, string | undefined> } {
   const hub = hubCacheDir(o.env);
   // a cached snapshot links into the repository's blobs/: the whole models--org--name directory is readable
-  const model = o.modelDir?.startsWith(`${hub}/`)
-    ? join(hub, relative(hub, o.modelDir).split('/')[0])
-    : o.modelDir;
+  const model =
+    o.modelDir && o.modelDir !== hub && isInside(o.modelDir, hub)
+      ? join(hub, relative(hub, o.modelDir).split('/')[0])
+      : o.modelDir;
   // the trees, the probe, the venv and a local model the commands name are readable (namedPaths)
   const readable = model ? [model] : [];
   const sandbox = step.sandbox({ writable: o.writable, readable, network: 'host' });
@@ -761,11 +762,7 @@ async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, m
   if (r.timedOut) throw new Error(`${o.script} timed out after ${Math.round(o.timeoutMs / 1000)} s`);
   if (r.exitCode !== 0)
     throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
-  const text = await readNoFollow(json)
-    .then((b) => b.toString('utf8'))
-    .catch(() => '');
-  await writeNoFollow(join(step.outDir, file), text).catch(() => undefined);
-  return parseE2eModel(text, file);
+  return parseE2eModel(await takeOutput(json, join(step.outDir, file)), file);
 }
 
 function lastLine(text: string): string {

@@ -27,7 +27,8 @@ export async function refusal(
   return undefined;
 }
 
-function isInside(path: string, root: string): boolean {
+/** Whether `path` is `root` or inside it (both absolute). */
+export function isInside(path: string, root: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
@@ -88,6 +89,16 @@ export async function readNoFollow(path: string, maxBytes = MAX_OUTPUT_FILE_BYTE
 }
 
 /** Writes a file of the tool's output, replacing a regular file, refusing to follow a link there. */
+/**
+ * What a sandboxed command wrote into its step's scratch: read without following a link (empty when nothing
+ * readable is there), kept at `keep` when there is something, and returned as text.
+ */
+export async function takeOutput(written: string, keep: string): Promise<string> {
+  const raw = await readNoFollow(written).catch(() => Buffer.from(''));
+  if (raw.length > 0) await writeNoFollow(keep, raw);
+  return raw.toString('utf8');
+}
+
 export async function writeNoFollow(path: string, data: string | Uint8Array): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
   const handle = await open(path, flags, 0o644).catch((error: NodeJS.ErrnoException) => {

@@ -13,6 +13,7 @@
 // runtime uses; a container would need a daemon and an image per runner.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isInside } from './files.js';
 
 export type SandboxChoice = 'auto' | 'bwrap' | 'none';
 export const SANDBOX_CHOICES: readonly SandboxChoice[] = ['auto', 'bwrap', 'none'];
@@ -162,10 +163,6 @@ function isDirectory(path: string): boolean {
   }
 }
 
-function within(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-}
-
 /**
  * What a command names, so that it sees it read-only inside (a tree, bundle or model under /tmp, which is an
  * empty tmpfs there): its cwd, its PYTHONPATH, the venv of an absolute executable, each absolute argument (a
@@ -199,8 +196,8 @@ export function namedPaths(
         .filter(
           (p) =>
             exists(p) &&
-            !writable.some((w) => within(p, w)) &&
-            !spec.hidden.some((h) => within(p, h) || within(h, p)),
+            !writable.some((w) => isInside(p, w)) &&
+            !spec.hidden.some((h) => isInside(p, h) || isInside(h, p)),
         ),
     ),
   ];

@@ -1,7 +1,7 @@
 // Step microbench: the kernel under test against eager and torch.compile; with a base kernel, base against head.
 import { join } from 'node:path';
 import { parseMicrobench } from '../../results/parsers/microbench.js';
-import { readNoFollow, writeNoFollow } from '../../security/files.js';
+import { takeOutput } from '../../security/files.js';
 import { fail, type StepHandle, skip } from '../step.js';
 import type { PipelineContext } from './context.js';
 import type { KernelSource } from './kernel-source.js';
@@ -32,9 +32,10 @@ export async function microbenchStep(
   });
   if (r.timedOut) throw new Error(`${script} timed out after ${Math.round(timeoutMs / 1000)} s`);
   if (r.exitCode !== 0) throw fail(`${script} exited ${r.exitCode ?? r.signal}`);
-  const raw = await readNoFollow(json).catch(() => Buffer.from(''));
-  if (raw.length > 0) await writeNoFollow(join(ctx.outDir, 'microbench.json'), raw);
-  result.microbench = parseMicrobench(raw.toString('utf8'), 'microbench.json');
+  result.microbench = parseMicrobench(
+    await takeOutput(json, join(ctx.outDir, 'microbench.json')),
+    'microbench.json',
+  );
   await step.log(
     `${result.microbench.cells.length} cells; copy ceiling ${result.microbench.copyGbps.toFixed(0)} GB/s` +
       (result.microbench.ab ? `; base against head: ${result.microbench.ab.length} shapes` : ''),
