@@ -47,6 +47,8 @@ interface Validated {
   exitCode: number;
   /** the checked-out vLLM tree */
   tree: string;
+  /** the fakes' state directory (FAKE_STATE_DIR) */
+  state: string;
   log: (step: string) => Promise<string>;
 }
 
@@ -76,6 +78,7 @@ async function validate(
     report: await readFile(outcome.reportPath as string, 'utf8'),
     exitCode: outcome.exitCode,
     tree: join(d.reposDir, clones[0]),
+    state: env.FAKE_STATE_DIR,
     log: (name) => readFile(join(config.outputDir, 'logs', `${name}.log`), 'utf8'),
   };
 }
@@ -324,6 +327,10 @@ describe('vllm-serve on a tree kernel', () => {
       /baseline \(the base worktree at [0-9a-f]{12}, first on PYTHONPATH\) against patched \(the head worktree at [0-9a-f]{12}, first on PYTHONPATH\)/,
     );
     expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
+    // every bench client imported the base's vLLM, never the head's: the code under test does not measure itself
+    const clients = (await readFile(join(v.state, 'bench-clients'), 'utf8')).trim().split('\n');
+    expect(clients.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(clients)).toEqual(new Set([`${v.tree}.base`]));
     // the probe in each server: the base worktree (no op) launched none of it, the head tree's kernel ran
     expect(v.result.e2e?.integrity).toMatchObject({
       status: 'ok',

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { install } from '../src/pipeline/install.js';
 import { runKernelTests } from '../src/pipeline/kernel-tests.js';
 import { probeBwrap, runCommand, sleep, startLogged, stopProcessGroup } from '../src/pipeline/process.js';
 import { StepRecorder } from '../src/pipeline/step.js';
@@ -27,6 +28,7 @@ import { ROOT, tempDir } from './helpers.js';
 
 const PYTHON = process.env.VLLM_KERNEL_CI_PYTHON ?? 'python3';
 const HOSTILE = join(ROOT, 'test/fixtures/hostile');
+const HOSTILE_BUILD = join(ROOT, 'test/fixtures/hostile-build');
 const TOKEN = 'fake-actions-runtime-token-for-issue-23';
 const bwrap = await probeBwrap();
 // .ci/run installs bubblewrap: in CI these tests run, never skip
@@ -47,12 +49,7 @@ interface HostileRun {
 async function hostileRun(kind: 'bwrap' | 'none', attacks: string): Promise<HostileRun> {
   const tree = await tempDir('vkci-hostile-tree-');
   await cp(HOSTILE, tree, { recursive: true });
-  const runnerTemp = await tempDir('vkci-runner-temp-');
-  await mkdir(join(runnerTemp, '_runner_file_commands'));
-  const commandFile = join(runnerTemp, '_runner_file_commands', 'set_env_0001');
-  await writeFile(commandFile, '');
-  const outDir = await tempDir('vkci-hostile-out-');
-  const jobEnv = { ...process.env, RUNNER_TEMP: runnerTemp, GITHUB_ENV: commandFile };
+  const { commandFile, outDir, jobEnv } = await runnerFiles();
   const env = {
     ...childEnvironment(jobEnv),
     PYTHONPATH: tree,
@@ -60,8 +57,7 @@ async function hostileRun(kind: 'bwrap' | 'none', attacks: string): Promise<Host
     VLLM_KERNEL_CI_HOSTILE: attacks,
     VLLM_KERNEL_CI_HOSTILE_MARKER: join(tree, 'forged'),
   };
-  const sandbox: SandboxPolicy =
-    kind === 'bwrap' ? { kind, hidden: hiddenPaths(jobEnv, outDir), devices: gpuDevices() } : NO_SANDBOX;
+  const sandbox = policyFor(kind, jobEnv, outDir);
   const result = { steps: [] } as unknown as RunResult;
   const recorder = new StepRecorder({ result, outDir, host: recordingHost(), scrub: (s) => s, sandbox });
   const t0 = performance.now();
@@ -87,6 +83,65 @@ async function hostileRun(kind: 'bwrap' | 'none', attacks: string): Promise<Host
     seconds: (performance.now() - t0) / 1000,
     step: result.steps[0],
     tests: outcome?.tests ?? [],
+  };
+}
+
+/** A runner's temp folder with one file command, the job's environment around it, and an output directory. */
+async function runnerFiles(): Promise<{ commandFile: string; outDir: string; jobEnv: NodeJS.ProcessEnv }> {
+  const runnerTemp = await tempDir('vkci-runner-temp-');
+  await mkdir(join(runnerTemp, '_runner_file_commands'));
+  const commandFile = join(runnerTemp, '_runner_file_commands', 'set_env_0001');
+  await writeFile(commandFile, '');
+  const outDir = await tempDir('vkci-hostile-out-');
+  return {
+    commandFile,
+    outDir,
+    jobEnv: { ...process.env, RUNNER_TEMP: runnerTemp, GITHUB_ENV: commandFile },
+  };
+}
+
+function policyFor(kind: 'bwrap' | 'none', jobEnv: NodeJS.ProcessEnv, outDir: string): SandboxPolicy {
+  return kind === 'bwrap' ? { kind, hidden: hiddenPaths(jobEnv, outDir), devices: gpuDevices() } : NO_SANDBOX;
+}
+
+/**
+ * The install step's editable build (install: precompiled) of a tree whose pyproject backend attacks, into a
+ * venv of its own, in `kind`'s sandbox.
+ */
+async function hostileInstall(kind: 'bwrap' | 'none', attacks: string) {
+  const tree = await tempDir('vkci-hostile-build-');
+  await cp(HOSTILE_BUILD, tree, { recursive: true });
+  await cp(join(HOSTILE, 'hostile_attacks.py'), join(tree, 'hostile_attacks.py'));
+  const venv = await tempDir('vkci-hostile-venv-');
+  const made = await runCommand(PYTHON, ['-m', 'venv', venv], { timeoutMs: 120_000 });
+  if (made.exitCode !== 0) throw new Error(`python -m venv: ${made.output}`);
+  const { commandFile, outDir, jobEnv } = await runnerFiles();
+  const env = {
+    ...childEnvironment(jobEnv),
+    VLLM_KERNEL_CI_HOSTILE: attacks,
+    VLLM_KERNEL_CI_HOSTILE_MARKER: join(tree, 'forged'),
+  };
+  const result = { steps: [] } as unknown as RunResult;
+  const sandbox = policyFor(kind, jobEnv, outDir);
+  const recorder = new StepRecorder({ result, outDir, host: recordingHost(), scrub: (s) => s, sandbox });
+  const t0 = performance.now();
+  await recorder.run('install', (step) =>
+    install(step, {
+      method: 'precompiled',
+      python: join(venv, 'bin/python'),
+      vllmDir: tree,
+      rocm: false,
+      env,
+      timeoutMs: 120_000,
+    }),
+  );
+  return {
+    findings: await readFile(join(tree, 'findings.txt'), 'utf8'),
+    log: await readFile(join(outDir, 'logs/install.log'), 'utf8'),
+    tree,
+    commandFile,
+    seconds: (performance.now() - t0) / 1000,
+    step: result.steps[0],
   };
 }
 
@@ -127,6 +182,40 @@ describe.skipIf(!bwrap.ok)('a hostile PR kernel in the kernel-tests step', () =>
     await sleep(3_000);
     expect(existsSync(join(r.tree, 'forged'))).toBe(false);
   }, 120_000);
+});
+
+describe.skipIf(!bwrap.ok)("a hostile PR tree's build in the install step (pip install --editable)", () => {
+  let worker: ReturnType<typeof startLogged> | undefined;
+  beforeAll(() => {
+    worker = startLogged('sleep', ['300'], { env: { PATH: process.env.PATH, ACTIONS_RUNTIME_TOKEN: TOKEN } });
+  });
+  afterAll(async () => {
+    if (worker) await stopProcessGroup(worker, 0);
+  });
+
+  it('without a sandbox, the build reads the token, poisons GITHUB_ENV and leaves a daemon (the breaks)', async () => {
+    const r = await hostileInstall('none', 'environ,files,daemon');
+    expect(r.findings).toContain(`ACTIONS_RUNTIME_TOKEN=${TOKEN}`);
+    expect(await readFile(r.commandFile, 'utf8')).toContain('POISONED=1');
+    await sleep(3_000);
+    expect(existsSync(join(r.tree, 'forged'))).toBe(true);
+    expect(r.step).toMatchObject({ status: 'failed', sandbox: 'none' });
+  }, 180_000);
+
+  it('in bwrap, the build sees no token, poisons nothing, leaves nothing running, and the step says why it failed', async () => {
+    // (a grandchild holding the backend's stdout hangs pip itself inside: the step's timeout bounds that)
+    const r = await hostileInstall('bwrap', 'environ,files,daemon');
+    expect(r.findings).toMatch(/^ran \['daemon', 'environ', 'files'\]/);
+    expect(r.findings).not.toContain(TOKEN);
+    expect(r.findings).not.toContain('APPENDED');
+    expect(await readFile(r.commandFile, 'utf8')).toBe('');
+    expect(r.step).toMatchObject({ status: 'failed', sandbox: 'bwrap' });
+    expect(r.step.reason).toMatch(/pip install --editable \. failed: .*the hostile build ends here/);
+    expect(r.log).not.toContain(TOKEN);
+    expect(r.seconds).toBeLessThan(90);
+    await sleep(3_000);
+    expect(existsSync(join(r.tree, 'forged'))).toBe(false);
+  }, 180_000);
 });
 
 describe.skipIf(!bwrap.ok)('bwrap as the sandbox starts it', () => {

@@ -33,7 +33,8 @@ const hasPython = Boolean(process.env.VLLM_KERNEL_CI_PYTHON);
 async function hostileTree(): Promise<string> {
   const tree = await tempDir('vkci-hostile-served-');
   await mkdir(join(tree, 'vllm/model_executor/layers/fused_moe'), { recursive: true });
-  await copyFile(join(ROOT, 'test/fixtures/hostile/hostile_kernel.py'), join(tree, 'hostile_kernel.py'));
+  for (const f of ['hostile_kernel.py', 'hostile_attacks.py'])
+    await copyFile(join(ROOT, 'test/fixtures/hostile', f), join(tree, f));
   const kernel = await readFile(join(ROOT, 'kernels/fused_shared_expert_gate/shared_expert_gate.py'), 'utf8');
   await writeFile(join(tree, OP_PATH), `${kernel}\nimport hostile_kernel  # noqa: E402, F401\n`);
   return tree;

@@ -649,7 +649,14 @@ async function benchOnce(
         label: warm ? `${run.arm}-${warm.tag}` : `${run.arm}-r${run.repeat}`,
         metadata: { arm: run.arm, repeat: String(run.repeat), cell: s.cell.id, ...arms[run.arm].env },
       }),
-      { env: o.env, cwd: o.cwd, timeoutMs: o.benchTimeoutMs, sandbox: o.sandbox },
+      // the client runs the baseline arm's vLLM (a PR's base commit, never its head), so the code under test
+      // does not measure itself
+      {
+        env: { ...o.env, ...arms.baseline.env },
+        cwd: o.cwd,
+        timeoutMs: o.benchTimeoutMs,
+        sandbox: o.sandbox,
+      },
     );
     if (!server.alive)
       return { kind: 'died', why: `vllm serve died during the cell (${await server.deathNote()})` };

@@ -2,6 +2,7 @@
 import { lstat, mkdir, readdir, readFile, realpath, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { InstallMethod } from '../config.js';
+import { isInside } from '../security/files.js';
 import { fail, type StepHandle, skip } from './step.js';
 
 export interface InstallOptions {
@@ -58,8 +59,13 @@ async function sameDir(a: string, b: string): Promise<boolean> {
   return (await real(a)) === (await real(b));
 }
 
+/** pip's frame around a build's own output ("error: subprocess-exited-with-error", "× …", "│ …", "note: …"). */
+const PIP_FRAME = /^\s*(note:|hint:|error: subprocess-exited-with-error|[×│╰]|\[end of output\])/;
+
 function lastError(output: string): string {
-  const lines = output.split('\n').filter((l) => l.trim() && !l.startsWith('$ ') && !l.startsWith('['));
+  const lines = output
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('$ ') && !l.startsWith('[') && !PIP_FRAME.test(l));
   return lines.at(-1)?.trim() ?? 'no output';
 }
 
@@ -91,8 +97,15 @@ export async function install(step: StepHandle, o: InstallOptions): Promise<Inst
     );
   }
   const treeVersion = await versionOfTree(o.vllmDir);
+  // the build runs the tree's setup.py (or its pyproject's backend): sandboxed, writing only the tree and where
+  // this interpreter installs, on the host's network for the wheels
+  const sandbox = step.sandbox({
+    writable: [o.vllmDir, ...(await installPaths(step, o))],
+    readable: [join(o.vllmDir, '.git')],
+    network: 'host',
+  });
   for (const [file, ...args] of precompiledCommands(o.python, o.rocm, uv.exitCode === 0)) {
-    const r = await step.run(file, args, { cwd: o.vllmDir, env, timeoutMs: o.timeoutMs });
+    const r = await step.run(file, args, { cwd: o.vllmDir, env, timeoutMs: o.timeoutMs, sandbox });
     if (r.exitCode === 0) continue;
     const why = `VLLM_USE_PRECOMPILED=1 ${r.command} ${r.timedOut ? 'timed out' : `failed: ${lastError(r.output)}`}`;
     // vLLM treats these kernels as optional, and their index may be out of the runner's reach
@@ -107,6 +120,27 @@ export async function install(step: StepHandle, o: InstallOptions): Promise<Inst
     return { ...installed, vllmVersion: treeVersion };
   }
   return installed;
+}
+
+const INSTALL_PATHS =
+  "import sysconfig; p = sysconfig.get_paths(); print('\\n'.join(p[k] for k in ('data', 'purelib', 'platlib', 'scripts')))";
+
+/** Where pip writes for this interpreter (a venv: its root; else its scheme's paths, e.g. under /usr/local). */
+async function installPaths(step: StepHandle, o: InstallOptions): Promise<string[]> {
+  const r = await step.run(o.python, ['-c', INSTALL_PATHS], {
+    env: o.env,
+    timeoutMs: 60_000,
+    cwd: '/',
+    sandbox: step.sandbox({ writable: [] }),
+  });
+  if (r.exitCode !== 0) throw fail(`${o.python} could not say where it installs: ${lastError(r.output)}`);
+  return outermost(r.stdout.split('\n').filter((p) => p.startsWith('/')));
+}
+
+/** The paths not inside another of them, in order. */
+function outermost(paths: string[]): string[] {
+  const unique = [...new Set(paths)];
+  return unique.filter((p) => !unique.some((q) => q !== p && isInside(p, q)));
 }
 
 /** `__version__ = version = '0.33.0'` in the tree's vllm/_version.py, as published (the build rewrites it). */
