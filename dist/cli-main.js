@@ -19,8 +19,8 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-NZ6SOLDY.js";
-import "./chunks/chunk-MNLJ6WNR.js";
+} from "./chunks/chunk-QGMTH6WB.js";
+import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts
 import { readFile } from "node:fs/promises";

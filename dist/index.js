@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-NZ6SOLDY.js";
+} from "./chunks/chunk-QGMTH6WB.js";
 import {
   context,
   error,
@@ -18,8 +18,8 @@ import {
   setSecret,
   summary,
   warning
-} from "./chunks/chunk-3SJ5F7AL.js";
-import "./chunks/chunk-MNLJ6WNR.js";
+} from "./chunks/chunk-C4BHPZEI.js";
+import "./chunks/chunk-C6OFAMAY.js";
 
 // src/host.ts
 function writeOutputs(host, outcome) {
@@ -61,7 +61,7 @@ var actionHost = {
       info(`not uploading artifact ${name}: no Actions runtime here (ACTIONS_RUNTIME_TOKEN is unset)`);
       return;
     }
-    const { DefaultArtifactClient } = await import("./chunks/artifact-IXDPWBTH.js");
+    const { DefaultArtifactClient } = await import("./chunks/artifact-BV4C4SIJ.js");
     await new DefaultArtifactClient().uploadArtifact(name, files, rootDir, {
       retentionDays: options?.retentionDays ?? 14
     });
