@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-QGMTH6WB.js";
+} from "./chunks/chunk-CZGCL4UN.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

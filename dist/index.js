@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-QGMTH6WB.js";
+} from "./chunks/chunk-CZGCL4UN.js";
 import {
   context,
   error,

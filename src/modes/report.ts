@@ -3,7 +3,7 @@
 import { glob, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
+import { type CheckRunInput, fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
 import { type ClientOptions, createOctokit, type GitHubClient } from '../github/client.js';
 import {
   type CommentFormat,
@@ -42,6 +42,12 @@ import { analyseRuns } from '../stats/analyse.js';
 import { combineVerdicts } from '../stats/verdict.js';
 
 export const CHECK_RUN_NAME = 'vllm-kernel-ci';
+/** how often the check run is decided again when racing report jobs keep changing the comment */
+const CHECK_ROUNDS = 4;
+
+function sameSections(a: Map<string, string>, b: Map<string, string>): boolean {
+  return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+}
 
 /** GitHub refuses a step summary over 1 MiB. */
 export const SUMMARY_MAX_BYTES = 1024 * 1024;
@@ -271,11 +277,11 @@ async function publish(
   const results = analysed.runners.map((r) => r.result);
   const sections = new Map(analysed.runners.map((r) => [sectionKey(metaOf(r)), renderRunnerSection(r)]));
   let commentUrl: string | undefined;
-  // every section on the PR after our write: what the check run of a staged run is decided from
-  let merged = sections;
 
   const { pr, head } = await pullRequestToComment(client, target, results, host);
-  if (pr !== undefined) {
+  /** Writes this job's sections into the sticky comment; the sections on the PR after the write, or none. */
+  const stick = async (): Promise<Map<string, string> | undefined> => {
+    if (pr === undefined) return undefined;
     const format: CommentFormat = {
       marker: COMMENT_MARKER,
       parse: parseCommentSections,
@@ -288,35 +294,39 @@ async function publish(
         tooLongBody: () =>
           `${COMMENT_MARKER}\n## vllm-kernel-ci\n\nThe report is too long for a comment. It is in ${render.fullReportHint}.\n`,
       });
+      if (commentUrl === undefined) host.info(`PR comment: ${sticky.url}`);
       commentUrl = sticky.url;
-      merged = new Map([...parseCommentSections(sticky.body), ...sections]);
-      host.info(`PR comment: ${sticky.url}`);
+      return new Map([...parseCommentSections(sticky.body), ...sections]);
     } catch (error) {
       host.warning(
         httpStatus(error) === 403
           ? permissionAdvice(`comment on pull request #${pr}`, 'pull-requests', error)
           : `Could not publish the PR comment: ${error instanceof Error ? error.message : String(error)}`,
       );
+      return undefined;
     }
-  }
+  };
+  // every section on the PR after our write: what the check run of a staged run is decided from
+  let merged = (await stick()) ?? sections;
 
   if (target.headSha) {
-    const metas = [...merged.values()].flatMap((t) => sectionMeta(t) ?? []);
-    const check = checkOf(metas, target.headSha, verdict);
-    // the commit's own sections, every stage reported so far: the summary of its check run
-    const comment = renderComment([...merged.values()], { ...render, headSha: target.headSha });
-    const inProgress = check.status === 'in_progress';
+    const headSha = target.headSha;
     // a fork that edits the workflows never gets a success from its own upload: neutral, saying why
     const untrusted = await untrustedWorkflowChange(client, target, pr);
     if (untrusted)
       host.warning(
         `The check run is neutral: ${untrusted}. A maintainer reviews the workflow change and merges it first.`,
       );
-    try {
-      const published = await publishCheckRun(client, {
+    const checkInput = (view: Map<string, string>): CheckRunInput => {
+      const metas = [...view.values()].flatMap((t) => sectionMeta(t) ?? []);
+      const check = checkOf(metas, headSha, verdict);
+      // the commit's own sections, every stage reported so far: the summary of its check run
+      const comment = renderComment([...view.values()], { ...render, headSha });
+      const inProgress = check.status === 'in_progress';
+      return {
         owner,
         repo,
-        headSha: target.headSha,
+        headSha,
         name: CHECK_RUN_NAME,
         status: untrusted || !inProgress ? 'completed' : 'in_progress',
         conclusion: untrusted ? 'neutral' : check.cancelled ? 'cancelled' : gateConclusion(check.verdict),
@@ -330,8 +340,18 @@ async function publish(
           : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
         detailsUrl: target.runUrl,
         annotations: untrusted ? [] : results.flatMap(annotations),
-      });
-      host.info(`Check run: ${published.url}`);
+      };
+    };
+    try {
+      // a report job racing this one may add its sections to the comment after this job's view of it: the check
+      // is decided again from the comment until the comment holds nothing the check did not see
+      for (let round = 0; round < CHECK_ROUNDS; round++) {
+        const published = await publishCheckRun(client, checkInput(merged));
+        if (round === 0) host.info(`Check run: ${published.url}`);
+        const after = await stick();
+        if (!after || sameSections(after, merged)) break;
+        merged = after;
+      }
     } catch (error) {
       host.warning(
         httpStatus(error) === 403
