@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-CZGCL4UN.js";
+} from "./chunks/chunk-5FT33Q7L.js";
 import {
   context,
   error,

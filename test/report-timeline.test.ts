@@ -102,10 +102,11 @@ afterEach(async () => {
 async function report(
   headSha: string,
   results: RunResult[],
-  conclusion: 'success' | 'cancelled' = 'success',
+  conclusion: 'success' | 'cancelled' | 'failure' = 'success',
   runId = 0,
 ) {
   const at = join(dir, `event-${++event}`);
+  await mkdir(at, { recursive: true });
   for (const r of results) {
     await mkdir(join(at, 'results', r.identity.runner), { recursive: true });
     await writeFile(join(at, 'results', r.identity.runner, 'run-result.json'), JSON.stringify(r));
@@ -289,4 +290,28 @@ describe('two stages and a cancel, as the PR comment and the check runs show the
     // one runner's e2e still follows, but the commit already fails: the gate does not wait for it
     expect(check(A)).toMatchObject({ status: 'completed', conclusion: 'failure' });
   });
+});
+
+describe('a stage whose job ends before it uploads', () => {
+  for (const [conclusion, state, exitCode] of [
+    ['failure', 'failure', 1],
+    ['cancelled', 'cancelled', 0],
+  ] as const)
+    it(`${conclusion}: completes the check run the kernel stage left in progress; the comment keeps what reported`, async () => {
+      fake.addPullRequest(REPO, { number: PR, headSha: A, headRef: 'fused-gate' });
+      await report(
+        A,
+        RUNNERS.map((r) => kernelStage(r, A, '2026-12-03T14:02:00Z')),
+      );
+      const before = body();
+      expect(check(A)).toMatchObject({ status: 'in_progress', conclusion: null });
+      // the e2e workflow's run ends with no artifact: the job died, or was cancelled before its upload
+      const outcome = await report(A, [], conclusion);
+      expect(check(A)).toMatchObject({ status: 'completed', conclusion: state });
+      expect(check(A).output.summary).toMatch(
+        new RegExp(`ended \\(${conclusion}\\) without uploading a RunResult for ${A}`),
+      );
+      expect(outcome.exitCode).toBe(exitCode);
+      expect(body()).toBe(before);
+    });
 });

@@ -112,3 +112,40 @@ export async function publishCheckRun(
     if (other !== data.id) await client.rest.checks.update({ ...body, check_run_id: other });
   return { id: data.id, url: data.html_url ?? '' };
 }
+
+/**
+ * Completes our check runs on the commit that are still in progress: a stage said another follows (the kernel
+ * stage, with the e2e to come), and that stage's job ended without a RunResult. Returns how many it completed.
+ */
+export async function completeOpenCheckRuns(
+  client: GitHubClient,
+  input: Pick<
+    CheckRunInput,
+    'owner' | 'repo' | 'headSha' | 'name' | 'conclusion' | 'title' | 'summary' | 'detailsUrl'
+  >,
+): Promise<number> {
+  const { data } = await client.rest.checks.listForRef({
+    owner: input.owner,
+    repo: input.repo,
+    ref: input.headSha,
+    check_name: input.name,
+    filter: 'all',
+    per_page: 100,
+  });
+  const open = data.check_runs.filter((r) => r.status !== 'completed');
+  for (const r of open)
+    await client.rest.checks.update({
+      owner: input.owner,
+      repo: input.repo,
+      check_run_id: r.id,
+      status: 'completed',
+      conclusion: input.conclusion,
+      completed_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      ...(input.detailsUrl ? { details_url: input.detailsUrl } : {}),
+      output: {
+        title: input.title.slice(0, 1000),
+        summary: fitCheckSummary(input.summary, 'the job summary'),
+      },
+    });
+  return open.length;
+}

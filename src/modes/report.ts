@@ -3,7 +3,13 @@
 import { glob, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { type CheckRunInput, fitCheckSummary, gateConclusion, publishCheckRun } from '../github/check-run.js';
+import {
+  type CheckRunInput,
+  completeOpenCheckRuns,
+  fitCheckSummary,
+  gateConclusion,
+  publishCheckRun,
+} from '../github/check-run.js';
 import { type ClientOptions, createOctokit, type GitHubClient } from '../github/client.js';
 import {
   type CommentFormat,
@@ -363,6 +369,48 @@ async function publish(
   return commentUrl;
 }
 
+/** A workflow run's conclusion that leaves no result to report (GitHub's names). */
+function endedBadly(conclusion: unknown): boolean {
+  return ['failure', 'cancelled', 'timed_out', 'startup_failure'].includes(String(conclusion));
+}
+
+/** The commit's check run still in progress, completed as failed (cancelled for a cancelled run); how many. */
+async function completeStalledCheck(
+  config: Config,
+  host: Host,
+  target: ReportTarget,
+  conclusion: string,
+  ended: string,
+  tuning: ReportTuning,
+): Promise<number> {
+  const { owner, repo, headSha } = target;
+  if (!config.githubToken || !owner || !repo || !headSha) return 0;
+  const client = createOctokit(config.githubToken, {
+    ...tuning.client,
+    baseUrl: host.env.GITHUB_API_URL,
+    log: host,
+  });
+  try {
+    return await completeOpenCheckRuns(client, {
+      owner,
+      repo,
+      headSha,
+      name: CHECK_RUN_NAME,
+      conclusion: conclusion === 'cancelled' ? 'cancelled' : 'failure',
+      title: `The ${conclusion === 'cancelled' ? 'stage was cancelled' : 'stage failed'} before it reported`,
+      summary: `${ended}. The results reported before it stay in the PR comment.`,
+      detailsUrl: target.runUrl,
+    });
+  } catch (error) {
+    host.warning(
+      httpStatus(error) === 403
+        ? permissionAdvice('complete the check run', 'checks', error)
+        : `Could not complete the check run: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 0;
+  }
+}
+
 /** The whole report when it fits the job summary; else one cut in priority order, pointing to report.md. */
 function fitSummary(report: string, analysed: Report, render: RenderOptions, refused: Refused[]): string {
   if (Buffer.byteLength(report) <= SUMMARY_MAX_BYTES) return report;
@@ -403,6 +451,20 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
     verdict = { verdict: 'not-available', exitCode: 0 };
     host.info(
       `Workflow run ${target.run.runId} uploaded no RunResult for ${target.headSha}: it is waiting for a maintainer's approval. Nothing to publish yet.`,
+    );
+  } else if (results.length === 0 && files.length === 0 && target.run && endedBadly(upstream?.conclusion)) {
+    // the stage's job died (or was cancelled) before it uploaded: a check run left in progress by the kernel
+    // stage would wait for an e2e that never reports
+    const conclusion = String(upstream?.conclusion);
+    const ended = `Workflow run ${target.run.runId} ended (${conclusion}) without uploading a RunResult for ${target.headSha}`;
+    verdict = {
+      verdict: 'not-available',
+      exitCode: conclusion === 'cancelled' ? 0 : 1,
+      failure: conclusion === 'cancelled' ? undefined : `${ended}. Its job log says why.`,
+    };
+    const closed = await completeStalledCheck(config, host, target, conclusion, ended, tuning);
+    host.info(
+      `${ended}${closed ? `; the check run left in progress is completed as ${conclusion === 'cancelled' ? 'cancelled' : 'failed'}` : ''}.`,
     );
   } else if (results.length === 0) {
     verdict = {
