@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-5FT33Q7L.js";
+} from "./chunks/chunk-RZQTV5KZ.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-5FT33Q7L.js";
+} from "./chunks/chunk-RZQTV5KZ.js";
 import {
   context,
   error,

@@ -11,7 +11,7 @@ import { gitHistoryStore, type HistorySnapshot, type HistoryStore } from '../nig
 import { acceptanceOf } from '../nightly/issue-action.js';
 import { ISSUE_LABEL, type IssueTextOptions, issueBody, issueMarker } from '../nightly/issue-body.js';
 import { type PublishedIssue, publishRegressionIssue } from '../nightly/publish.js';
-import { type HistoryRecord, historyRecordFrom, poolKey, unmeasuredReason } from '../nightly/record.js';
+import { historyRecordFrom, poolKey, unmeasuredReason } from '../nightly/record.js';
 import {
   DEFAULT_TREND,
   type NightlyTrends,
@@ -75,10 +75,10 @@ const trendOptionsFor = (config: Config): TrendOptions => ({
 /** Tonight's run as validate judged it (failed steps and cases), then its place in the history. */
 function nightlyVerdict(
   run: RunnerReport,
-  record: HistoryRecord,
+  unmeasured: string | undefined,
   own: RunnerTrend | undefined,
 ): OverallVerdict {
-  if (unmeasuredReason(record)) return 'failed';
+  if (unmeasured) return 'failed';
   if (!own) return 'not-available';
   if (own.drift.length > 0 || own.correctness.length > 0) return 'failed';
   if (run.verdict.verdict === 'failed') return 'failed';
@@ -114,8 +114,9 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
       trendOptions,
       record.night,
     );
-  const measured = unmeasuredReason(record) === undefined;
-  if (deps.issues && measured) {
+  // why tonight measured nothing (no GPU, a measuring step failed); undefined when it measured
+  const unmeasured = unmeasuredReason(record);
+  if (deps.issues && !unmeasured) {
     try {
       const accepted = acceptanceOf(await deps.issues.latest(ISSUE_LABEL, issueMarker(record.bundle)));
       if (accepted) record.accepted = accepted;
@@ -154,7 +155,7 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
             deps.issues as IssueTracker,
             trends.pools,
             textOptions(trends),
-            measured,
+            !unmeasured,
           );
           const head = await deps.history.head();
           if (!head || head === snapshot?.commit) break;
@@ -185,11 +186,10 @@ export async function runNightlyWith(config: Config, host: Host, deps: NightlyDe
   await writeFile(reportPath, report);
   await host.summary(report);
 
-  const own = measured ? trends.pools.find((t) => t.pool === poolKey(record.device)) : undefined;
-  const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), record, own);
+  const own = !unmeasured ? trends.pools.find((t) => t.pool === poolKey(record.device)) : undefined;
+  const verdict = nightlyVerdict(analyseRun(run.result, config.thresholds), unmeasured, own);
   for (const p of problems) host.warning(p);
   const stopped = record.failedSteps.filter(stopsRun);
-  const unmeasured = unmeasuredReason(record);
   // the most specific reason first; a night that measured nothing for any other reason fails saying so
   const failure =
     problems[0] ??
