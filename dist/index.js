@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-YZQGKNMV.js";
+} from "./chunks/chunk-EYSV3ELH.js";
 import {
   context,
   error,
