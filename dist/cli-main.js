@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-EYSV3ELH.js";
+} from "./chunks/chunk-VUAF6UJN.js";
 import "./chunks/chunk-MNLJ6WNR.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-EYSV3ELH.js";
+} from "./chunks/chunk-VUAF6UJN.js";
 import {
   context,
   error,

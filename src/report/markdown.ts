@@ -124,9 +124,12 @@ const ALONE: Options = {
   unsafe: [...(OPTIONS.unsafe ?? []), { character: '|', inConstruct: 'phrasing' }],
 };
 
+const write = (blocks: readonly Block[], options: Options) =>
+  toMarkdown({ type: 'root', children: [...blocks] }, options);
+
 /** The blocks as markdown, one newline at the end. */
-export function serialise(blocks: readonly Block[], options: Options = OPTIONS): string {
-  return toMarkdown({ type: 'root', children: [...blocks] }, options);
+export function serialise(blocks: readonly Block[]): string {
+  return write(blocks, OPTIONS);
 }
 
 /**
@@ -134,5 +137,5 @@ export function serialise(blocks: readonly Block[], options: Options = OPTIONS):
  * paragraph, a heading, a list item and a table cell.
  */
 export function inlineMarkdown(value: unknown, max: number = CAPS.inline): string {
-  return serialise([paragraph(inert(value, max))], ALONE).trimEnd();
+  return write([paragraph(inert(value, max))], ALONE).trimEnd();
 }
