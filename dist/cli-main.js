@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-RZQTV5KZ.js";
+} from "./chunks/chunk-TCAPCQIE.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

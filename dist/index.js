@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-RZQTV5KZ.js";
+} from "./chunks/chunk-TCAPCQIE.js";
 import {
   context,
   error,

@@ -7,6 +7,7 @@ import { parseConfig } from '../src/config.js';
 import { compileStep } from '../src/pipeline/compile.js';
 import { StepRecorder } from '../src/pipeline/step.js';
 import { compilePart } from '../src/report/compile.js';
+import { serialise } from '../src/report/markdown.js';
 import { renderRunnerSection } from '../src/report/render.js';
 import type { CompileMatrix } from '../src/results/compile-matrix.js';
 import { compileFailures, parseCompileMatrix } from '../src/results/parsers/compile-matrix.js';
@@ -97,7 +98,7 @@ describe('compile step on real Triton (no GPU)', () => {
     expect(nvidia).toMatchObject({ target: 'sm_90', status: 'ok' });
     expect(nvidia.configs[0]).toMatchObject({ status: 'ok', spills: 0, vector16: true });
     // the report names it too
-    const section = compilePart(result, rooflines(result));
+    const section = serialise(compilePart(result, rooflines(result)));
     expect(section).toMatch(/\| gfx950 \| MI355X \| ❌ 1 do not compile \|/);
     expect(section).toContain('invalid instruction');
   });
@@ -221,7 +222,7 @@ describe('report: compile table and per-card roofline', () => {
     expect(section).toMatch(/\| sm_90 \| H100, H200 \| ✅ ok \| 10 \| \d+–\d+ \| 0 \|/);
     expect(section).toContain('<summary>gfx950: 10 configurations</summary>');
     expect(section).toMatch(
-      /\| bf16\/fp16 BLOCK\\_K=2048 NUM\\_SLICES=1 warps=4 \| 2048 \| ✅ ok \| \d+ VGPR, \d+ SGPR \| 0 \|/,
+      /\| bf16\/fp16 BLOCK_K=2048 NUM_SLICES=1 warps=4 \| 2048 \| ✅ ok \| \d+ VGPR, \d+ SGPR \| 0 \|/,
     );
   });
 
@@ -239,8 +240,9 @@ describe('report: compile table and per-card roofline', () => {
       gbps: 8000,
       source: 'published',
     });
-    expect(compilePart(onH200, rooflines(onH200))).toMatch(/\| H200 \| sm_90 \| 3900 \(measured copy\) \|/);
-    expect(compilePart(onH200, rooflines(onH200))).toMatch(/\| MI355X \| gfx950 \| 8000 \(published\) \|/);
+    const part = serialise(compilePart(onH200, rooflines(onH200)));
+    expect(part).toMatch(/\| H200 \| sm_90 \| 3900 \(measured copy\) \|/);
+    expect(part).toMatch(/\| MI355X \| gfx950 \| 8000 \(published\) \|/);
   });
 
   it('a card not in the table gets its own measured row; the H100 PCIe is not taken for the SXM', async () => {
@@ -252,7 +254,7 @@ describe('report: compile table and per-card roofline', () => {
   });
 
   it('an old RunResult without a compile section still parses and renders without the part', () => {
-    expect(compilePart(baseResult(), rooflines(baseResult()))).toBe('');
+    expect(compilePart(baseResult(), rooflines(baseResult()))).toEqual([]);
   });
 });
 

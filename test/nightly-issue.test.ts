@@ -11,7 +11,7 @@ import { ISSUE_LABEL, issueMarker } from '../src/nightly/issue-body.js';
 import { publishRegressionIssue } from '../src/nightly/publish.js';
 import { historyRecordFrom } from '../src/nightly/record.js';
 import { DEFAULT_TREND, runnerTrend } from '../src/nightly/trend.js';
-import { escapeText } from '../src/report/escape.js';
+import { inlineMarkdown } from '../src/report/markdown.js';
 import { gitInit, tempDir } from './helpers.js';
 import { fakeSha, H200, nightDate, seededRandom, simulatedRunResult } from './nightly-sim.js';
 import { type FakeGitHub, READ_TOKEN, startFakeGitHub, WRITE_TOKEN } from './support/fake-github.js';
@@ -46,7 +46,7 @@ const textOptions = {
   bundle: 'fused_shared_expert_gate',
   night: '2026-11-02',
   thresholdPct: 2,
-  inert: (t: string) => escapeText(t),
+  inert: (t: string) => inlineMarkdown(t),
 };
 
 describe('regression issue on GitHub', () => {

@@ -233,7 +233,7 @@ describe('60 simulated nights', () => {
     expect(outcomes.get(`h200-1 ${DRIFT}`)).toMatchObject({ verdict: 'failed', exitCode: 1 });
     const created = fake.calls('issues/create')[1]?.body as { body: string };
     expect(created.body).toContain('**Patch drift**');
-    expect(created.body).toContain('vllm/model\\_executor/models/qwen2\\_moe.py:118 \\(unmatched\\)');
+    expect(created.body).toContain('vllm/model_executor/models/qwen2_moe.py:118 (unmatched)');
     expect(created.body).toContain(`${fakeSha(DRIFT)}...${fakeSha(DRIFT + 1)}`);
     expect(openAfterNight[DRIFT + 1]).toEqual([]);
   });
@@ -247,7 +247,7 @@ describe('60 simulated nights', () => {
     expect(openAfterNight[WRONG_RESULTS]).toEqual([3]);
     const created = fake.calls('issues/create')[2]?.body as { body: string };
     expect(created.body).toContain('**1 of 2 runner(s) alerting**');
-    expect(created.body).toContain('test\\_gate\\[float16-2048-7177\\]');
+    expect(created.body).toContain('test_gate\\[float16-2048-7177]');
     expect(openAfterNight[WRONG_RESULTS + 1]).toEqual([]);
     expect(openAfterNight.slice(WRONG_RESULTS + 1).every((open) => open.length === 0)).toBe(true);
   });

@@ -77,7 +77,7 @@ describe('nightly when vLLM main carries the op', () => {
     expect(seriesKey(records[4])).not.toBe(seriesKey(records[3]));
     expect(seriesKey({ ...records[3], kernelSource: undefined })).toBe(seriesKey(records[3]));
     const report = await readFile(outcome.reportPath as string, 'utf8');
-    expect(report).toContain('**vLLM main carries fused\\_shared\\_expert\\_gate itself**');
+    expect(report).toContain('**vLLM main carries fused_shared_expert_gate itself**');
     expect(report).toContain(
       "tested main's own kernel instead of putting the bundle's in (kernel-source tree)",
     );

@@ -35,7 +35,7 @@ function worstRun(i: number): RunResult {
   return run;
 }
 
-const headingOf = (section: string) => section.split('\n')[1];
+const headingOf = (section: string) => section.split('\n').find((line) => line.startsWith('#'));
 
 describe('renderRunnerSection', () => {
   const run = fullRun({ failCases: 2 });
@@ -57,7 +57,7 @@ describe('renderRunnerSection', () => {
     expect(section).toContain('| dtype \\ K | 1024 | 2048 | other |');
     expect(section).toContain('| bfloat16 | ❌ 4/6 | ✅ 6/6 | — |');
     expect(section).toContain(
-      'test\\_fused\\_shared\\_expert\\_gate\\[bfloat16-1024-7\\]: AssertionError: Tensor-likes',
+      'test_fused_shared_expert_gate\\[bfloat16-1024-7]: AssertionError: Tensor-likes',
     );
   });
 
@@ -74,7 +74,7 @@ describe('renderRunnerSection', () => {
     expect(section).toContain('| workload | concurrency 4 | concurrency 16 | concurrency 64 |');
     for (const shape of ['in 1024 → out 1024', 'in 1024 → out 8192', 'in 8192 → out 1024']) {
       expect(section).toMatch(
-        new RegExp(`\\| ${shape} \\| ✅ \\+\\d\\.\\d% \\[\\+\\d\\.\\d, \\+\\d+\\.\\d\\]`),
+        new RegExp(`\\| ${shape} \\| ✅ \\+\\d\\.\\d% \\\\\\[\\+\\d\\.\\d, \\+\\d+\\.\\d\\]`),
       );
     }
   });
@@ -92,7 +92,7 @@ describe('renderRunnerSection', () => {
     for (const text of ['`a1b2c3d4e5f6`', '`9c0ffee12345`', 'torch 2.11.0+cu128', 'driver 570.124.06']) {
       expect(footer).toContain(text);
     }
-    expect(footer).toContain('VLLM\\_SHARED\\_EXPERTS\\_STREAM\\_TOKEN\\_THRESHOLD=256');
+    expect(footer).toContain('VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD=256');
     expect(footer).toContain('e2e method: vllm serve + vllm bench serve, 8 interleaved A/B repeats');
   });
 
@@ -142,8 +142,9 @@ describe('renderRunnerSection', () => {
     hostile.steps[4] = { ...hostile.steps[4], logTail: '```\n<!-- /vllm-kernel-ci:runner -->\n@here' };
     const s = renderRunnerSection(analyseRun(hostile, T));
     expect(s).not.toMatch(/@[a-z]/);
-    expect(s).not.toContain('<script');
-    expect(s).not.toContain('](https');
+    // what GitHub would read as a tag or a link: a `<` or a `[` the serialiser did not escape
+    expect(s).not.toMatch(/(?<!\\)<script/);
+    expect(s).not.toMatch(/(?<!\\)\[[^\]]*\]\(https/);
     expect(s.match(/<!-- \/vllm-kernel-ci:runner -->/g)).toHaveLength(1);
     expect(s).not.toContain(COMMENT_MARKER);
     expect([...parseCommentSections(renderComment([s])).keys()]).toEqual([hostile.identity.runner]);
@@ -207,7 +208,7 @@ describe('renderComment and parseCommentSections', () => {
       expect(headingOf(kept)).toBe(headingOf(s));
       expect(kept).toContain('| workload | concurrency 4 | concurrency 16 | concurrency 64 |');
       // failures are kept with their ids
-      if (i % 3) expect(kept).toContain('bfloat16-1024-1\\]: AssertionError');
+      if (i % 3) expect(kept).toContain('bfloat16-1024-1]: AssertionError');
     });
   });
 

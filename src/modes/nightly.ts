@@ -21,7 +21,7 @@ import {
   type TrendOptions,
 } from '../nightly/trend.js';
 import { runCommand } from '../pipeline/process.js';
-import { escapeText } from '../report/escape.js';
+import { inlineMarkdown } from '../report/markdown.js';
 import type { OverallVerdict, RunnerReport } from '../report/model.js';
 import { stopsRun } from '../results/predicates.js';
 import { parseRunResult, type RunResult } from '../results/run-result.js';
@@ -52,7 +52,7 @@ export function nightlyTarget(config: Config): Config {
   return { ...config, vllm: { repository: 'vllm-project/vllm', ref: 'main' } };
 }
 
-const inert = (text: string) => escapeText(text);
+const inert = (text: string) => inlineMarkdown(text);
 
 function runUrlFromEnv(env: Host['env']): string | undefined {
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = env;

@@ -26,7 +26,6 @@ import {
 } from '../github/event.js';
 import type { Host, ModeOutcome } from '../host.js';
 import { annotations } from '../report/annotations.js';
-import { escapeText } from '../report/escape.js';
 import { VERDICT_WORDS } from '../report/format.js';
 import type { OverallVerdict, Report, RunnerReport, RunVerdict } from '../report/model.js';
 import {
@@ -35,6 +34,7 @@ import {
   parseCommentSections,
   type RenderOptions,
   renderComment,
+  renderNotes,
   renderReport,
   renderRunnerSection,
   sectionMeta,
@@ -117,17 +117,13 @@ async function readResults(
   return { results, refused };
 }
 
-function refusedSection(refused: Refused[]): string {
-  if (refused.length === 0) return '';
-  // the reasons quote artifact content: escaped like any RunResult string
-  const lines = refused.map((r) => `- ${escapeText(r.reason, 400)}`);
-  return `\n## Refused RunResults\n\n${lines.join('\n')}\n`;
-}
-
-function runnerNotesSection(notes: string[]): string {
-  if (notes.length === 0) return '';
-  return `\n## Runner labels\n\n${notes.map((n) => `- ${escapeText(n, 400)}`).join('\n')}\n`;
-}
+// the reasons quote artifact content: made inert like any RunResult string
+const refusedSection = (refused: Refused[]) =>
+  renderNotes(
+    'Refused RunResults',
+    refused.map((r) => r.reason),
+  );
+const runnerNotesSection = (notes: string[]) => renderNotes('Runner labels', notes);
 
 function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[]): string {
   const words = VERDICT_WORDS[verdict.verdict as OverallVerdict] ?? verdict.verdict;

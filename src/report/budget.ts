@@ -2,6 +2,8 @@
 // section read back from an existing comment can still be cut. Cutting goes in priority order; headlines,
 // failures and verdicts are never inside a cuttable part. Pure.
 
+import { type Block, html } from './markdown.js';
+
 /** GitHub rejects an issue or pull-request comment body longer than this (characters). */
 export const COMMENT_MAX_CHARS = 65_536;
 
@@ -18,17 +20,16 @@ export const MAX_CUT_LEVEL = 4;
 const OPEN = (level: CutLevel) => `<!-- vkci:cut=${level} -->`;
 const ELSE = '<!-- vkci:else -->';
 const CLOSE = '<!-- /vkci:cut -->';
-// blank lines around each part so a table inside ends before the marker
+// the serialiser puts a blank line between blocks, so a table inside ends before the marker
 const BLOCK =
-  /<!-- vkci:cut=(\d) -->\n\n([\s\S]*?)(?:<!-- vkci:else -->\n\n([\s\S]*?))?<!-- \/vkci:cut -->\n/g;
+  /<!-- vkci:cut=(\d) -->\n\n([\s\S]*?)(?:<!-- vkci:else -->\n\n([\s\S]*?))?<!-- \/vkci:cut -->\n+/g;
 
 /**
- * Marks `full` as cuttable at `level`; when cut, `short` stands in its place. Both are whole markdown blocks;
- * neither may hold another cuttable part.
+ * Marks `full` as cuttable at `level`; when cut, `short` stands in its place. Neither may hold another cuttable
+ * part.
  */
-export function cuttable(level: CutLevel, full: string, short = ''): string {
-  const block = (text: string) => `${text.replace(/\n+$/, '')}\n\n`;
-  return `${OPEN(level)}\n\n${block(full)}${short ? `${ELSE}\n\n${block(short)}` : ''}${CLOSE}\n`;
+export function cuttable(level: CutLevel, full: readonly Block[], short: readonly Block[] = []): Block[] {
+  return [html(OPEN(level)), ...full, ...(short.length ? [html(ELSE), ...short] : []), html(CLOSE)];
 }
 
 /** Removes every part of priority ≤ level (putting its short form in place); keeps the rest, unmarked or not. */

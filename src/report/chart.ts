@@ -24,7 +24,7 @@ const num = (x: number | undefined) => (plottable(x) ? Number(x.toFixed(2)) : 0)
 
 /**
  * A bar per point (Δ%) with two lines for the interval bounds, on a y axis symmetric around zero so the sign
- * reads at a glance.
+ * reads at a glance: the chart's mermaid source, for a `mermaid` code block.
  */
 export function deltaBarChart(title: string, yLabel: string, points: readonly BarPoint[]): string {
   const values = points.flatMap((p) => [p.value, p.low ?? 0, p.high ?? 0]).filter(plottable);
@@ -32,7 +32,6 @@ export function deltaBarChart(title: string, yLabel: string, points: readonly Ba
   const limit = Math.ceil(extent * 1.1);
   const withInterval = points.some((p) => plottable(p.low));
   const lines = [
-    '```mermaid',
     'xychart-beta',
     `  title "${mermaidLabel(title, 80)}"`,
     `  x-axis [${points.map((p) => `"${mermaidLabel(p.label)}"`).join(', ')}]`,
@@ -43,6 +42,5 @@ export function deltaBarChart(title: string, yLabel: string, points: readonly Ba
     lines.push(`  line [${points.map((p) => num(p.low)).join(', ')}]`);
     lines.push(`  line [${points.map((p) => num(p.high)).join(', ')}]`);
   }
-  lines.push('```');
   return lines.join('\n');
 }

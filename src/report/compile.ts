@@ -1,14 +1,12 @@
 // The compile matrix and the per-card roofline in a runner's section: a compact row per target, each target's
 // configurations behind a fold, and the floor per shape on each card. Pure.
-import { markdownTable } from 'markdown-table';
 import type { CompileConfig, CompileTarget } from '../results/compile-matrix.js';
 import type { RunResult } from '../results/run-result.js';
 import { cuttable } from './budget.js';
-import { codeBlock, codeSpan, escapeCell, escapeHtml, escapeText } from './escape.js';
+import { inert } from './escape.js';
 import { DASH, micros, plain } from './format.js';
+import { type Block, code, codeBlock, details, heading, paragraph, strong, table } from './markdown.js';
 import type { Roofline } from './model.js';
-
-const table = (rows: string[][]) => `${markdownTable(rows, { alignDelimiters: false })}\n`;
 
 /** The cards each target stands for. */
 const TARGET_CARDS: Record<string, string> = {
@@ -49,7 +47,11 @@ function widths(accesses: Record<string, number> | undefined): string {
 function summaryRow(t: CompileTarget): string[] {
   const card = TARGET_CARDS[t.target] ?? '';
   if (t.status === 'unavailable') {
-    return [t.target, card, `${STATUS_MARK.unavailable} ${escapeCell(t.reason ?? 'not compiled', 120)}`];
+    return [
+      inert(t.target, 20),
+      card,
+      `${STATUS_MARK.unavailable} ${inert(t.reason ?? 'not compiled', 120)}`,
+    ];
   }
   const ok = t.configs.filter((c) => c.status !== 'error');
   const spilling = ok.filter((c) => (c.spills ?? 0) > 0).length;
@@ -61,7 +63,7 @@ function summaryRow(t: CompileTarget): string[] {
       ? `${STATUS_MARK.ok} ok`
       : `${STATUS_MARK.failed} ${[errors ? `${errors} do not compile` : '', spilling ? `${spilling} spill` : ''].filter(Boolean).join(', ')}`;
   return [
-    t.target,
+    inert(t.target, 20),
     card,
     status,
     String(t.configs.length),
@@ -73,7 +75,7 @@ function summaryRow(t: CompileTarget): string[] {
   ];
 }
 
-function targetDetails(t: CompileTarget): string {
+function targetDetails(t: CompileTarget): Block[] {
   const rows = [
     ['configuration', 'K', 'status', 'registers', 'spills', 'shared B', 'loads', 'stores', 'compile'],
   ];
@@ -83,7 +85,7 @@ function targetDetails(t: CompileTarget): string {
         ? `${c.registers ?? DASH} VGPR, ${c.sgprs ?? DASH} SGPR`
         : String(c.registers ?? DASH);
     rows.push([
-      escapeCell(c.id, 80),
+      inert(c.id, 80),
       c.k.join(', '),
       `${STATUS_MARK[c.status]} ${c.status}`,
       c.status === 'error' ? DASH : regs,
@@ -96,40 +98,55 @@ function targetDetails(t: CompileTarget): string {
   }
   const errors = t.configs
     .filter((c) => c.status === 'error')
-    .map((c) => `${escapeText(c.id, 80)}:\n\n${codeBlock(c.error ?? 'no error text')}`);
+    .flatMap((c) => [paragraph(`${inert(c.id, 80)}:`), codeBlock(c.error ?? 'no error text')]);
   const spec = t.configs[0]?.specialisation.length
-    ? `Specialised as the JIT does: ${escapeText(t.configs[0].specialisation.join(', '), 300)}.\n\n`
-    : '';
-  return `<details><summary>${escapeHtml(t.target, 20)}: ${t.configs.length} configurations</summary>\n\n${spec}${table(rows)}${errors.length ? `\n${errors.join('\n\n')}\n` : ''}\n</details>`;
+    ? [paragraph(`Specialised as the JIT does: ${inert(t.configs[0].specialisation.join(', '), 300)}.`)]
+    : [];
+  return details(`${inert(t.target, 20)}: ${t.configs.length} configurations`, [
+    ...spec,
+    table(rows),
+    ...errors,
+  ]);
 }
 
-function rooflinePart(r: Roofline): string {
-  const head = ['card', 'target', 'GB/s', ...r.shapes.map((s) => `${s.dtype} K${s.k} N${s.n}`)];
+function rooflinePart(r: Roofline): Block[] {
+  const head = ['card', 'target', 'GB/s', ...r.shapes.map((s) => `${inert(s.dtype, 20)} K${s.k} N${s.n}`)];
   const rows = r.cards.map((c) => [
-    escapeCell(c.card, 40),
-    c.target || DASH,
+    inert(c.card, 40),
+    inert(c.target, 20) || DASH,
     `${plain(c.gbps)} ${c.source === 'measured' ? '(measured copy)' : '(published)'}`,
     ...c.floorUs.map((us) => micros(us)),
   ]);
-  return `**Roofline floor per card, µs** (bytes = 3·N·K·elt + K·elt over the card's bandwidth; published HBM peak unless measured on this runner)\n\n${table([head, ...rows])}`;
+  return [
+    paragraph(
+      strong('Roofline floor per card, µs'),
+      " (bytes = 3·N·K·elt + K·elt over the card's bandwidth; published HBM peak unless measured on this runner)",
+    ),
+    table([head, ...rows]),
+  ];
 }
 
 /** The compile section of a runner's report; empty when the RunResult has no compile matrix. */
-export function compilePart(result: RunResult, roofline: Roofline): string {
+export function compilePart(result: RunResult, roofline: Roofline): Block[] {
   const m = result.compile;
-  if (!m) return '';
+  if (!m) return [];
   const symbol = m.impl.split('::').at(-1) ?? m.impl;
-  const intro =
-    `#### Compile matrix\n\nTriton ${escapeText(m.triton, 20)} compiled ${codeSpan(symbol, 60)} for ${m.targets.length} targets on this runner, ` +
-    `with the launch settings its launcher picks over K ${escapeText(m.grid.k.join(', '), 80)} and ${escapeText(m.grid.dtypes.join(', '), 40)}, ` +
-    'specialised as the JIT does. Registers, spills and load widths are the compiler’s; speed needs the card.\n';
+  const intro = paragraph(
+    `Triton ${inert(m.triton, 20)} compiled `,
+    code(symbol, 60),
+    ` for ${m.targets.length} targets on this runner, with the launch settings its launcher picks over K ${inert(m.grid.k.join(', '), 80)} and ${inert(m.grid.dtypes.join(', '), 40)}, `,
+    'specialised as the JIT does. Registers, spills and load widths are the compiler’s; speed needs the card.',
+  );
   const summary = table([
     ['target', 'card', 'status', 'configs', 'registers', 'spills', 'shared B', '16-B ld/st', 'compile'],
     ...m.targets.map(summaryRow),
   ]);
-  const details = m.targets.filter((t) => t.configs.length > 0).map(targetDetails);
-  const parts = [intro, summary];
-  if (details.length) parts.push(cuttable(2, details.join('\n\n')));
-  parts.push(cuttable(2, rooflinePart(roofline)));
-  return parts.join('\n');
+  const folds = m.targets.filter((t) => t.configs.length > 0).flatMap(targetDetails);
+  return [
+    heading(4, 'Compile matrix'),
+    intro,
+    summary,
+    ...(folds.length ? cuttable(2, folds) : []),
+    ...cuttable(2, rooflinePart(roofline)),
+  ];
 }

@@ -1,6 +1,7 @@
-// Every string that came from a RunResult goes through here before it reaches markdown. Artifacts are
-// untrusted: no @mentions or cross-references, no raw HTML, no links or images, no way out of a table cell or
-// a code fence, no hidden comment markers, bounded length. Pure.
+// Every string that came from a RunResult is made inert here before it goes into the report's tree. Artifacts are
+// untrusted: no @mentions or cross-references, no autolinks, no hidden comment markers, no invisible characters,
+// bounded length. Markdown's own escaping is the serialiser's (markdown.ts), which knows each string's context;
+// raw HTML (a `<summary>`) is escaped here, since no markdown is processed there. Pure.
 
 import { stripInvisible } from '../security/text.js';
 
@@ -16,17 +17,25 @@ export function capLength(text: string, max: number): string {
   return points.length <= max ? text : `${points.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
+/**
+ * Controls, bidi marks, zero-width and filler characters removed (they hide or reorder what a reviewer sees), and
+ * HTML comment delimiters broken: the report's sections are found by their comment markers in the raw text.
+ */
 function clean(value: unknown): string {
-  // controls, bidi marks and overrides, zero-width and filler characters: they hide or reorder what a reviewer sees
-  return stripInvisible(String(value ?? '').replace(/\r\n?/g, '\n'));
+  return stripInvisible(String(value ?? '').replace(/\r\n?/g, '\n'))
+    .replace(/<!--/g, `<!${ZWJ}--`)
+    .replace(/--!?>/g, (m) => `-${ZWJ}${m.slice(1)}`);
 }
+
+const oneLine = (value: unknown, max: number) => capLength(clean(value).replace(/\s+/g, ' ').trim(), max);
+
+/** @user, @org/team and e-mail autolinks broken; GitHub does not read mentions in code, but a copy pasted elsewhere would. */
+const defuseMentions = (text: string) => text.replace(/@(?=[\p{L}\p{N}_-])/gu, `@${ZWJ}`);
 
 /** Breaks what GitHub would turn into a notification, a reference or a link, without changing what a reader sees. */
 function defuse(text: string): string {
   return (
-    text
-      // @user, @org/team, and e-mail autolinks
-      .replace(/@(?=[\p{L}\p{N}_-])/gu, `@${ZWJ}`)
+    defuseMentions(text)
       // #123, GH-123 and owner/repo#123 cross-references (they post a back-link into the referenced issue)
       .replace(/#(?=\d)/g, `#${ZWJ}`)
       .replace(/\bGH-(?=\d)/gi, (m) => `${m.slice(0, 2)}${ZWJ}-`)
@@ -36,21 +45,21 @@ function defuse(text: string): string {
   );
 }
 
-/**
- * Inline text for a paragraph, a heading or a table cell: one line, every markdown and HTML special
- * character neutralised, at most `max` characters of the original.
- */
-export function escapeText(value: unknown, max: number = CAPS.inline): string {
-  const oneLine = clean(value).replace(/\s+/g, ' ').trim();
-  let text = capLength(oneLine, max)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    // backslash-escape every ASCII punctuation with a meaning in GFM (tables: |) or in GitHub's math ($)
-    .replace(/[\\`*_[\]()!|~{}"$]/g, '\\$&');
-  // what only means something at the start of a line: headings, lists, quotes, setext underlines
-  text = text.replace(/^([#+=-])/, '\\$1').replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
-  return defuse(text);
+/** Text for a paragraph, a heading, a list item or a table cell: one line, at most `max` characters, defused. */
+export function inert(value: unknown, max: number = CAPS.inline): string {
+  return defuse(oneLine(value, max));
+}
+
+/** Text for a code span: one line, capped; nothing else changes, so it copies as it is. */
+export function inertCode(value: unknown, max: number = CAPS.inline): string {
+  return defuseMentions(oneLine(value, max));
+}
+
+/** Text for a fenced block (a log tail): its last `max` characters, where the error is; lines kept. */
+export function inertBlock(value: unknown, max: number = CAPS.block): string {
+  const points = Array.from(clean(value));
+  const text = points.length > max ? `…${points.slice(points.length - max + 1).join('')}` : points.join('');
+  return defuseMentions(text);
 }
 
 /**
@@ -58,52 +67,11 @@ export function escapeText(value: unknown, max: number = CAPS.inline): string {
  * only HTML's own characters are escaped (one line, capped, mentions and links defused).
  */
 export function escapeHtml(value: unknown, max: number = CAPS.inline): string {
-  const oneLine = capLength(clean(value).replace(/\s+/g, ' ').trim(), max);
-  return defuse(
-    oneLine.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'),
-  );
-}
-
-/**
- * A code span: nothing inside it is processed, so the text goes as it is between backtick runs longer than any
- * inside (one line, capped). In a table cell (`inTable`) a pipe is written `\|`, which GFM's table reads back.
- */
-export function codeSpan(value: unknown, max: number = CAPS.inline, inTable = false): string {
-  let text = capLength(clean(value).replace(/\s+/g, ' ').trim(), max).replace(
-    /@(?=[\p{L}\p{N}_-])/gu,
-    `@${ZWJ}`,
-  );
-  if (inTable) text = text.replace(/\|/g, '\\|');
-  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
-  const ticks = '`'.repeat(longestRun + 1);
-  // a space on each side when the text starts or ends with a backtick, which CommonMark strips again
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${ticks}${pad}${text}${pad}${ticks}`;
-}
-
-/** A table cell: like escapeText, shorter by default. */
-export function escapeCell(value: unknown, max: number = CAPS.cell): string {
-  return escapeText(value, max);
-}
-
-/**
- * A fenced code block holding untrusted text (a log tail): the fence is longer than any backtick run inside,
- * so nothing can close it; hidden-comment markers are broken so they cannot forge a report section.
- */
-export function codeBlock(value: unknown, max: number = CAPS.block, info = 'text'): string {
-  const lines = clean(value).split('\n');
-  // keep the end of a log: that is where the error is
-  let text = lines.join('\n');
-  const points = Array.from(text);
-  if (points.length > max) text = `…${points.slice(points.length - max + 1).join('')}`;
-  text = text
-    .replace(/<!--/g, `<!${ZWJ}--`)
-    .replace(/--!?>/g, (m) => `-${ZWJ}${m.slice(1)}`)
-    // GitHub leaves code alone, but a copy of this text pasted elsewhere should not ping anyone
-    .replace(/@(?=[\p{L}\p{N}_-])/gu, `@${ZWJ}`);
-  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = '`'.repeat(Math.max(3, longestRun + 1));
-  return `${fence}${info}\n${text}\n${fence}`;
+  return inert(value, max)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 /**

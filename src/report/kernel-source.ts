@@ -3,44 +3,43 @@ import { contractWords } from '../results/contract.js';
 import { caseAdvisory, caseFailed } from '../results/predicates.js';
 import type { RunResult, TestGroup } from '../results/run-result.js';
 import { cuttable } from './budget.js';
-import { escapeText } from './escape.js';
-import { cellMark, interval, pct, plain } from './format.js';
+import { inert } from './escape.js';
+import { cellMark, DASH, interval, pct, plain } from './format.js';
+import { type Block, item, list, paragraph, strong, table } from './markdown.js';
 import type { ComparedCell } from './model.js';
 
-const short = (sha: string) => escapeText(sha.slice(0, 12), 12);
+const short = (sha: string) => inert(sha.slice(0, 12), 12);
 const GROUP_WORDS: Record<TestGroup, string> = {
   conformance: 'conformance (the public signature)',
   pr: "the PR's own tests",
   bundle: "the bundle's unit tests",
 };
 
-function kernelLine(kernel: NonNullable<RunResult['kernel']>): string {
+function kernelLine(kernel: NonNullable<RunResult['kernel']>): Block {
   const whose = kernel.source === 'tree' ? "the tree's own kernel" : "the bundle's kernel";
-  let line = `**Kernel under test** ${kernel.source}: ${whose} ${escapeText(kernel.symbol, 80)} in ${escapeText(kernel.path, 160)} (blob ${short(kernel.blobSha)}) at vLLM ${short(kernel.commit)}`;
+  let line = ` ${kernel.source}: ${whose} ${inert(kernel.symbol, 80)} in ${inert(kernel.path, 160)} (blob ${short(kernel.blobSha)}) at vLLM ${short(kernel.commit)}`;
   if (kernel.base) {
     line += kernel.base.path
-      ? `; baseline: the base ${short(kernel.base.commit)} with its kernel in ${escapeText(kernel.base.path, 160)} (blob ${short(kernel.base.blobSha ?? '')})`
+      ? `; baseline: the base ${short(kernel.base.commit)} with its kernel in ${inert(kernel.base.path, 160)} (blob ${short(kernel.base.blobSha ?? '')})`
       : `; baseline: the base ${short(kernel.base.commit)}, which has no kernel of the op (the original expression)`;
   }
-  return line;
+  return paragraph(strong('Kernel under test'), line);
 }
 
-function sitesLines(result: RunResult): string {
+function sitesLines(result: RunResult): Block[] {
   const sites = (result.patch?.sites ?? []).filter((s) => s.status === 'tree-native');
-  if (sites.length === 0) return '**Call sites in the tree** none: no model calls this kernel\n';
-  const list = sites
-    .map(
-      (s) =>
-        `- ${escapeText(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${escapeText(s.symbol, 60)})` : ''}: ${escapeText(s.source.trim(), 160)}`,
-    )
-    .join('\n');
-  return `**Call sites in the tree** ${sites.length}\n${cuttable(1, `${list}\n`)}`;
+  if (sites.length === 0)
+    return [paragraph(strong('Call sites in the tree'), ' none: no model calls this kernel')];
+  const items = sites.map((s) => [
+    `${inert(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${inert(s.symbol, 60)})` : ''}: ${inert(s.source.trim(), 160)}`,
+  ]);
+  return [paragraph(strong('Call sites in the tree'), ` ${sites.length}`), ...cuttable(1, [list(items)])];
 }
 
-function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[number]): string {
+function groupItem(result: RunResult, run: NonNullable<RunResult['testGroups']>[number]) {
   const words = GROUP_WORDS[run.group];
   if (run.status === 'skipped')
-    return `- ⏭️ ${words}: skipped, ${escapeText(run.reason ?? 'no reason recorded', 240)}`;
+    return item([`⏭️ ${words}: skipped, ${inert(run.reason ?? 'no reason recorded', 240)}`]);
   const cases = (result.tests ?? []).filter((t) => t.group === run.group);
   const failed = cases.filter(caseFailed);
   const advisory = cases.filter(caseAdvisory);
@@ -51,51 +50,60 @@ function groupLine(result: RunResult, run: NonNullable<RunResult['testGroups']>[
   const names = failed.length
     ? `: ${failed
         .slice(0, 5)
-        .map((t) => escapeText(t.id.split('::').pop(), 100))
+        .map((t) => inert(t.id.split('::').pop(), 100))
         .join(', ')}${failed.length > 5 ? ', …' : ''}`
     : '';
-  const notes = advisory.map(
-    (t) => `\n  - ⚠️ ${escapeText(t.id.split('::').pop(), 100)}: ${escapeText(t.beyondContract ?? '', 200)}`,
+  const notes = advisory.map((t) => [
+    `⚠️ ${inert(t.id.split('::').pop(), 100)}: ${inert(t.beyondContract ?? '', 200)}`,
+  ]);
+  return item(
+    [`${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}`],
+    notes.length ? list(notes) : undefined,
   );
-  return `- ${mark} ${words}: ${cases.length === 0 ? 'no case ran' : counts}${names}${notes.join('')}`;
 }
 
 /** The microbenchmark's base kernel against head kernel per shape, judged like the e2e cells (per cell). */
-function baseAgainstHeadLines(compared: readonly ComparedCell[]): string {
-  if (compared.length === 0) return '';
-  const rows = compared.map(({ cell: c, comparison: v }) => {
-    if (c.status !== 'ok')
-      return `| ${escapeText(c.id, 60)} | – | – | – | – | ${escapeText(c.reason ?? 'failed', 120)} |`;
-    return `| ${escapeText(c.id, 60)} | ${plain(v.baselineMedian)} | ${plain(v.patchedMedian)} | ${pct(v.deltaPct)} ${interval(v.ciLow, v.ciHigh)} | ${v.pairs} | ${cellMark(v.verdict)}${v.reason ? ` ${escapeText(v.reason, 120)}` : ''} |`;
-  });
+function baseAgainstHead(compared: readonly ComparedCell[]): Block[] {
+  if (compared.length === 0) return [];
+  const rows = compared.map(({ cell: c, comparison: v }) =>
+    c.status !== 'ok'
+      ? [inert(c.id, 60), DASH, DASH, DASH, DASH, inert(c.reason ?? 'failed', 120)]
+      : [
+          inert(c.id, 60),
+          plain(v.baselineMedian),
+          plain(v.patchedMedian),
+          `${pct(v.deltaPct)} ${interval(v.ciLow, v.ciHigh)}`,
+          String(v.pairs),
+          `${cellMark(v.verdict)}${v.reason ? ` ${inert(v.reason, 120)}` : ''}`,
+        ],
+  );
   const first = compared[0].cell;
-  const title = `**Base kernel against head kernel** (microbenchmark, ${escapeText(first.metric, 30)} in ${escapeText(first.unit, 10)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better; medians, Δ head vs base with its ${compared[0].comparison.levelPct}% interval over interleaved pairs, judged per shape as the e2e cells are)`;
-  return [
-    title,
-    '',
-    '| shape | base | head | Δ | pairs | verdict |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...rows,
-    '',
-  ].join('\n');
+  const title = paragraph(
+    strong('Base kernel against head kernel'),
+    ` (microbenchmark, ${inert(first.metric, 30)} in ${inert(first.unit, 10)}, ${first.higherIsBetter ? 'higher' : 'lower'} is better; medians, Δ head vs base with its ${compared[0].comparison.levelPct}% interval over interleaved pairs, judged per shape as the e2e cells are)`,
+  );
+  return [title, table([['shape', 'base', 'head', 'Δ', 'pairs', 'verdict'], ...rows])];
 }
 
 /** Which kernel ran and each test group's outcome; empty for RunResults from before kernel sources. */
-export function kernelUnderTestPart(result: RunResult, kernelAb: readonly ComparedCell[]): string {
-  const parts: string[] = [];
+export function kernelUnderTestPart(result: RunResult, kernelAb: readonly ComparedCell[]): Block[] {
+  const parts: Block[] = [];
   if (result.kernel) {
-    parts.push(`${kernelLine(result.kernel)}\n`);
-    if (result.kernel.source === 'tree') parts.push(sitesLines(result));
+    parts.push(kernelLine(result.kernel));
+    if (result.kernel.source === 'tree') parts.push(...sitesLines(result));
     const contract = contractWords(result.kernel.contract);
     if (contract)
       parts.push(
-        `**Contract tested** ${escapeText(contract, 200)}: a case passing anything else is advisory (⚠️), never a failure of the run\n`,
+        paragraph(
+          strong('Contract tested'),
+          ` ${inert(contract, 200)}: a case passing anything else is advisory (⚠️), never a failure of the run`,
+        ),
       );
   }
-  const ab = baseAgainstHeadLines(kernelAb);
-  if (ab) parts.push(cuttable(1, ab));
+  const ab = baseAgainstHead(kernelAb);
+  if (ab.length) parts.push(...cuttable(1, ab));
   if (result.testGroups?.length) {
-    parts.push(`**Test groups**\n${result.testGroups.map((g) => groupLine(result, g)).join('\n')}\n`);
+    parts.push(paragraph(strong('Test groups')), list(result.testGroups.map((g) => groupItem(result, g))));
   }
-  return parts.join('\n');
+  return parts;
 }

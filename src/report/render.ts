@@ -1,13 +1,15 @@
 // An analysed Report → markdown: the whole report (validate's file and job summary, the CLI), one section per
 // runner, and the sticky pull-request comment that holds every runner's section within GitHub's size limit.
-// Formats only: every verdict and number comes decided in the Report. Pure.
-import { markdownTable } from 'markdown-table';
+// Each section is an mdast tree serialised once (markdown.ts); sections are joined as text, since the comment
+// re-reads them from GitHub. Formats only: every verdict and number comes decided in the Report. Pure.
+
+import type { AlignType } from 'mdast';
 import { caseAdvisory, caseFailed, siteDrifted, stepBroke } from '../results/predicates.js';
 import type { E2eCell, RunResult, Stage, Step, TestCase } from '../results/run-result.js';
 import { COMMENT_MAX_CHARS, cuttable, fitSections, stripCutMarkers } from './budget.js';
 import { deltaBarChart } from './chart.js';
 import { compilePart } from './compile.js';
-import { codeBlock, decodeMarkerId, encodeMarkerId, escapeCell, escapeText } from './escape.js';
+import { decodeMarkerId, encodeMarkerId, inert } from './escape.js';
 import {
   cellMark,
   DASH,
@@ -21,6 +23,24 @@ import {
   VERDICT_WORDS,
 } from './format.js';
 import { kernelUnderTestPart } from './kernel-source.js';
+import {
+  alert,
+  type Block,
+  code,
+  codeBlock,
+  details,
+  emphasis,
+  heading,
+  html,
+  type Inline,
+  lines,
+  list,
+  paragraph,
+  serialise,
+  small,
+  strong,
+  table,
+} from './markdown.js';
 import type {
   ComparedCell,
   KernelHeadline,
@@ -36,7 +56,7 @@ import { arrangeSections, type SectionMeta, sectionKey } from './stages.js';
 export interface RenderOptions {
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
   maxChars?: number;
-  /** where the uncut report is, as trusted markdown from the publisher, e.g. a link to the job summary */
+  /** where the uncut report is, as trusted markdown from the publisher (written as it is), e.g. a link to the job summary */
   fullReportHint?: string;
   /** renderComment: the pull request's head commit; sections of another commit show as superseded */
   headSha?: string;
@@ -100,17 +120,13 @@ export function sectionMeta(section: string): SectionMeta | undefined {
     ...(attrs.has('plan') && Number.isFinite(plan) ? { planMinutes: plan } : {}),
   };
 }
+/** Where the uncut report is, when options do not say. */
 const DEFAULT_HINT = "the job summary and the run's `vllm-kernel-ci` artifact";
 /** Failures listed in full before the rest become cuttable. */
 const FAILURES_KEPT = 10;
 
-const table = (rows: string[][]) => `${markdownTable(rows, { alignDelimiters: false })}\n`;
-const sha = (value: string | undefined) =>
-  value === undefined
-    ? DASH
-    : /^[0-9a-f]{7,64}$/i.test(value)
-      ? `\`${value.slice(0, 12)}\``
-      : escapeText(value, 40);
+const sha = (value: string | undefined): Inline =>
+  value === undefined ? DASH : /^[0-9a-f]{7,64}$/i.test(value) ? code(value.slice(0, 12)) : inert(value, 40);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 const STEP_MARK: Record<Step['status'], string> = {
@@ -149,7 +165,7 @@ function kernelSummary(summary: KernelHeadline | undefined): string {
     ? ` · prefill N ${summary.prefill.n}: ${times(summary.prefill.speedupVsEager)}`
     : '';
   const compile = Number.isFinite(summary.geomeanCompile) ? `, ${times(summary.geomeanCompile)} compile` : '';
-  return `decode N ${ns(summary.decode)}: ${x(summary.decode)} eager${prefill} · geomean of ${summary.shapes} shapes ${times(summary.geomeanEager)} eager${compile} (${escapeText(summary.dtype, 20)} K=${summary.k})`;
+  return `decode N ${ns(summary.decode)}: ${x(summary.decode)} eager${prefill} · geomean of ${summary.shapes} shapes ${times(summary.geomeanEager)} eager${compile} (${inert(summary.dtype, 20)} K=${summary.k})`;
 }
 
 function e2eSummary(compared: readonly ComparedCell[]): string {
@@ -166,7 +182,7 @@ function e2eSummary(compared: readonly ComparedCell[]): string {
 
 function deviceLine(result: RunResult): string {
   const d = result.device;
-  return `${escapeText(d.name, 60)}${d.count > 1 ? ` ×${d.count}` : ''}`;
+  return `${inert(d.name, 60)}${d.count > 1 ? ` ×${d.count}` : ''}`;
 }
 
 /** What the verdict covers, in one line: "✅ passed: correctness only (CPU, Triton interpreter); kernel speed and e2e need a GPU". */
@@ -201,32 +217,40 @@ function headline(
   verdict: RunVerdict,
   compared: ComparedCell[],
   head?: KernelHeadline,
-): string {
+): Block[] {
   const stage = result.stage && result.stage !== 'all' ? ` · ${result.stage} stage` : '';
-  const commit = stage && result.identity.headSha ? ` · ${sha(result.identity.headSha)}` : '';
+  const commit: Inline[] = stage && result.identity.headSha ? [' · ', sha(result.identity.headSha)] : [];
   const c = result.cancelled;
-  const state = c
-    ? `🛑 cancelled (${escapeText(c.signal, 20)}${c.step ? ` during ${c.step}` : ''}); what finished is below`
-    : `${VERDICT_MARK[verdict.verdict]} ${VERDICT_WORDS[verdict.verdict]}`;
-  const lines = [
-    `### ${c ? '🛑' : VERDICT_MARK[verdict.verdict]} ${escapeText(result.identity.runner, 60)} · ${deviceLine(result)}${stage}${commit}: ${c ? 'cancelled' : VERDICT_WORDS[verdict.verdict]}`,
-    '',
-    c ? state : scopeLine(result, verdict),
-    [
-      result.stage === 'e2e' ? '' : `**Correctness** ${correctnessSummary(result.tests)}`,
-      result.stage === 'e2e' ? '' : `**Kernel** ${kernelSummary(head)}`,
-      result.stage === 'kernel' ? '' : `**End to end** ${e2eSummary(compared)}`,
-    ]
-      .filter(Boolean)
-      .join(' · '),
+  const mark = c ? '🛑' : VERDICT_MARK[verdict.verdict];
+  const title = heading(
+    3,
+    `${mark} ${inert(result.identity.runner, 60)} · ${deviceLine(result)}${stage}`,
+    ...commit,
+    `: ${c ? 'cancelled' : VERDICT_WORDS[verdict.verdict]}`,
+  );
+  const scope = c
+    ? `🛑 cancelled (${inert(c.signal, 20)}${c.step ? ` during ${c.step}` : ''}); what finished is below`
+    : scopeLine(result, verdict);
+  const summary: Inline[][] = [
+    result.stage === 'e2e' ? [] : [strong('Correctness'), ` ${correctnessSummary(result.tests)}`],
+    result.stage === 'e2e' ? [] : [strong('Kernel'), ` ${kernelSummary(head)}`],
+    result.stage === 'kernel' ? [] : [strong('End to end'), ` ${e2eSummary(compared)}`],
+  ].filter((part) => part.length > 0);
+  const broken = result.steps
+    .filter(stepBroke)
+    .map((s): Inline[] => [
+      `${STEP_MARK[s.status]} step `,
+      strong(s.name),
+      ` ${s.status}: ${inert(s.reason ?? 'no reason recorded')}`,
+    ]);
+  return [
+    title,
+    lines(
+      [scope],
+      summary.flatMap((part, i) => (i ? [' · ', ...part] : part)),
+      ...broken,
+    ),
   ];
-  const broken = result.steps.filter(stepBroke);
-  for (const s of broken) {
-    lines.push(
-      `${STEP_MARK[s.status]} step **${s.name}** ${s.status}: ${escapeText(s.reason ?? 'no reason recorded')}`,
-    );
-  }
-  return `${lines.join('  \n').replace('  \n  \n', '\n\n')}\n`;
 }
 
 const NOTE_CHARS = 90;
@@ -246,7 +270,7 @@ export function shortNote(reason: string): string {
   return `${text.slice(0, cut > 0 ? cut : NOTE_CHARS).replace(/[\s;,:]+$/, '')} …`;
 }
 
-function stepsPart(result: RunResult): string {
+function stepsPart(result: RunResult): Block[] {
   const rows = [['step', 'status', 'time', 'note']];
   const said = new Map<string, string>();
   const folded: Step[] = [];
@@ -258,86 +282,85 @@ function stepsPart(result: RunResult): string {
     const note = first ? `as for ${first}` : shortNote(reason);
     // every note in full below, whatever its length: the report's shape does not depend on what a note says
     if (reason && !first) folded.push(s);
-    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), escapeCell(note, 240)]);
+    rows.push([s.name, `${STEP_MARK[s.status]} ${s.status}`, seconds(s.seconds), inert(note, 240)]);
   }
   const notPassed = result.steps.filter(
     (s) => s.status !== 'passed' && s.status !== 'failed' && s.status !== 'timed-out',
   );
   const short = notPassed.length
-    ? `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${escapeText(shortNote(s.reason), 120)}` : ''})`).join('; ')}.`
-    : '';
-  const parts = [cuttable(2, table(rows), short), sandboxLine(result)];
+    ? [
+        paragraph(
+          `Steps not run: ${notPassed.map((s) => `${s.name} (${s.status}${s.reason ? `: ${inert(shortNote(s.reason), 120)}` : ''})`).join('; ')}.`,
+        ),
+      ]
+    : [];
+  const parts = [...cuttable(2, [table(rows)], short), ...sandboxLine(result)];
   if (folded.length)
     parts.push(
-      cuttable(
+      ...cuttable(
         3,
-        `<details><summary>Step notes</summary>\n\n${folded.map((s) => `- **${s.name}**: ${escapeText(s.reason, 1000)}`).join('\n')}\n\n</details>\n`,
+        details('Step notes', [list(folded.map((s) => [strong(s.name), `: ${inert(s.reason, 1000)}`]))]),
       ),
     );
   for (const s of result.steps.filter((x) => x.logTail && stepBroke(x))) {
     parts.push(
-      cuttable(
+      ...cuttable(
         3,
-        `<details><summary>Log tail of ${s.name}</summary>\n\n${codeBlock(s.logTail)}\n\n</details>`,
-        s.artifact ? `Log of ${s.name}: ${escapeText(s.artifact, 80)} in the artifact.` : '',
+        details(`Log tail of ${s.name}`, [codeBlock(s.logTail)]),
+        s.artifact ? [paragraph(`Log of ${s.name}: ${inert(s.artifact, 80)} in the artifact.`)] : [],
       ),
     );
   }
-  return parts.join('');
+  return parts;
 }
 
-/** Which sandbox each step that ran the tree's code ran in (security/sandbox.ts); empty when none recorded. */
-function sandboxLine(result: RunResult): string {
+/** Which sandbox each step that ran the tree's code ran in (security/sandbox.ts); nothing when none recorded. */
+function sandboxLine(result: RunResult): Block[] {
   const by = new Map<string, string[]>();
   for (const s of result.steps) if (s.sandbox) by.set(s.sandbox, [...(by.get(s.sandbox) ?? []), s.name]);
-  if (by.size === 0) return '';
+  if (by.size === 0) return [];
   const parts = [...by].map(
     ([kind, names]) => `${kind === 'none' ? '⚠️ no sandbox' : kind}: ${names.join(', ')}`,
   );
-  return `\nThe tree's code ran in ${parts.join('; ')}.\n`;
+  return [paragraph(`The tree's code ran in ${parts.join('; ')}.`)];
 }
 
-function patchPart(result: RunResult): string {
+function patchPart(result: RunResult): Block[] {
   const patch = result.patch;
-  if (!patch) return '';
+  if (!patch) return [];
   const bad = patch.sites.filter(siteDrifted);
   const good = patch.sites.filter((s) => s.status === 'applied' || s.status === 'already-applied');
   const site = (s: (typeof patch.sites)[number]) =>
-    `${escapeText(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${escapeText(s.symbol, 60)})` : ''}`;
-  const lines = [
-    `**Patch** ${good.length} site${good.length === 1 ? '' : 's'} patched${bad.length ? `, ❌ ${bad.length} not` : ''}${
-      patch.coveredModels.length
-        ? `; reaches ${patch.coveredModels.map((m) => escapeText(m, 40)).join(', ')}`
-        : ''
-    }`,
+    `${inert(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${inert(s.symbol, 60)})` : ''}`;
+  const reaches = patch.coveredModels.length
+    ? `; reaches ${patch.coveredModels.map((m) => inert(m, 40)).join(', ')}`
+    : '';
+  const out: Block[] = [
+    paragraph(
+      strong('Patch'),
+      ` ${plural(good.length, 'site')} patched${bad.length ? `, ❌ ${bad.length} not` : ''}${reaches}`,
+    ),
   ];
-  const out = [`${lines.join('')}\n`];
-  if (bad.length) {
-    out.push(`${bad.map((s) => `- ❌ ${site(s)} ${s.status}: ${escapeText(s.source, 160)}`).join('\n')}\n`);
-  }
-  if (good.length) {
+  if (bad.length) out.push(list(bad.map((s) => [`❌ ${site(s)} ${s.status}: ${inert(s.source, 160)}`])));
+  if (good.length)
     out.push(
-      cuttable(
-        1,
-        good
-          .map((s) => `- ✅ ${site(s)} ${s.status}${s.form ? ` (${escapeText(s.form, 40)})` : ''}`)
-          .join('\n'),
-      ),
+      ...cuttable(1, [
+        list(good.map((s) => [`✅ ${site(s)} ${s.status}${s.form ? ` (${inert(s.form, 40)})` : ''}`])),
+      ]),
     );
-  }
-  return out.join('\n');
+  return out;
 }
 
-function correctnessPart(result: RunResult): string {
+function correctnessPart(result: RunResult): Block[] {
   const tests = result.tests;
-  if (!tests || tests.length === 0) return '';
+  if (!tests || tests.length === 0) return [];
   const dtypes = [...new Set(tests.map((t) => t.dtype ?? 'other'))].sort();
   const ks = [...new Set(tests.map((t) => (t.k === undefined ? 'other' : String(t.k))))].sort(
     (a, b) => Number(a) - Number(b) || a.localeCompare(b),
   );
-  const rows = [['dtype \\ K', ...ks.map((k) => escapeCell(k, 20))]];
+  const rows = [['dtype \\ K', ...ks.map((k) => inert(k, 20))]];
   for (const dtype of dtypes) {
-    const row = [escapeCell(dtype, 20)];
+    const row = [inert(dtype, 20)];
     for (const k of ks) {
       const here = tests.filter(
         (t) => (t.dtype ?? 'other') === dtype && (t.k === undefined ? 'other' : String(t.k)) === k,
@@ -354,70 +377,93 @@ function correctnessPart(result: RunResult): string {
     }
     rows.push(row);
   }
-  const out = [`#### Correctness\n\n${table(rows)}`];
+  const out: Block[] = [heading(4, 'Correctness'), table(rows)];
   const failures = tests.filter(caseFailed);
-  const failureLine = (t: TestCase) =>
-    `- ❌ ${escapeText(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${escapeText(t.message ?? 'no message', 240)}`;
+  const failureLine = (t: TestCase) => [
+    `❌ ${inert(t.id, 160)}${t.status === 'error' ? ' (error)' : ''}: ${inert(t.message ?? 'no message', 240)}`,
+  ];
   const advisory = tests.filter(caseAdvisory);
   if (advisory.length)
     out.push(
-      `${advisory.map((t) => `- ⚠️ advisory: ${escapeText(t.id, 160)}: ${escapeText(t.beyondContract ?? '', 200)} (${escapeText(t.message ?? 'no message', 160)})`).join('\n')}\n`,
+      list(
+        advisory.map((t) => [
+          `⚠️ advisory: ${inert(t.id, 160)}: ${inert(t.beyondContract ?? '', 200)} (${inert(t.message ?? 'no message', 160)})`,
+        ]),
+      ),
     );
   if (failures.length) {
-    out.push(`${failures.slice(0, FAILURES_KEPT).map(failureLine).join('\n')}\n`);
+    out.push(list(failures.slice(0, FAILURES_KEPT).map(failureLine)));
     if (failures.length > FAILURES_KEPT) {
       const rest = failures.slice(FAILURES_KEPT);
       out.push(
-        cuttable(4, rest.map(failureLine).join('\n'), `- … and ${plural(rest.length, 'more failure')}.`),
+        ...cuttable(
+          4,
+          [list(rest.map(failureLine))],
+          [list([[`… and ${plural(rest.length, 'more failure')}.`]])],
+        ),
       );
     }
   }
   const all = [
     ['case', 'status', 'time'],
     ...tests.map((t) => [
-      escapeCell(t.id, 160),
+      inert(t.id, 160),
       caseAdvisory(t) ? `${t.status} (advisory)` : t.status,
       seconds(t.seconds),
     ]),
   ];
-  out.push(cuttable(1, `<details><summary>All ${tests.length} cases</summary>\n\n${table(all)}\n</details>`));
-  return out.join('\n');
+  out.push(...cuttable(1, details(`All ${tests.length} cases`, [table(all)])));
+  return out;
 }
 
-function kernelTable(rows: readonly KernelRow[]): string {
-  return table([
+/** Columns of names as they come, then columns of numbers to the right. */
+const numbersRight = (names: number, numbers: number): AlignType[] => [
+  ...Array<AlignType>(names).fill(null),
+  ...Array<AlignType>(numbers).fill('right'),
+];
+
+function kernelTable(rows: readonly KernelRow[]): Block {
+  return table(
     [
-      'dtype',
-      'K',
-      'N',
-      'fused µs',
-      'eager µs',
-      'compile µs',
-      '× eager',
-      '× compile',
-      '% of copy',
-      'floor µs',
+      [
+        'dtype',
+        'K',
+        'N',
+        'fused µs',
+        'eager µs',
+        'compile µs',
+        '× eager',
+        '× compile',
+        '% of copy',
+        'floor µs',
+      ],
+      ...rows.map((r) => [
+        inert(r.dtype, 20),
+        String(r.k),
+        String(r.n),
+        micros(r.fusedUs),
+        micros(r.eagerUs),
+        micros(r.compileUs),
+        times(r.speedupVsEager),
+        times(r.speedupVsCompile),
+        Number.isFinite(r.fusedPctOfCopy) ? `${r.fusedPctOfCopy.toFixed(0)}%` : DASH,
+        micros(r.floorUs),
+      ]),
     ],
-    ...rows.map((r) => [
-      escapeCell(r.dtype, 20),
-      String(r.k),
-      String(r.n),
-      micros(r.fusedUs),
-      micros(r.eagerUs),
-      micros(r.compileUs),
-      times(r.speedupVsEager),
-      times(r.speedupVsCompile),
-      Number.isFinite(r.fusedPctOfCopy) ? `${r.fusedPctOfCopy.toFixed(0)}%` : DASH,
-      micros(r.floorUs),
-    ]),
-  ]);
+    numbersRight(1, 9),
+  );
 }
 
-function kernelPart(result: RunResult, rows: KernelRow[], head?: KernelRow): string {
+function kernelPart(result: RunResult, rows: KernelRow[], head?: KernelRow): Block[] {
   const mb = result.microbench;
-  if (!mb) return '';
-  const intro = `#### Kernel\n\nCUDA-graph replay medians; copy ceiling ${plain(mb.copyGbps)} GB/s measured in the same run (floor = bytes ÷ copy bandwidth).\n`;
-  return `${intro}\n${cuttable(2, kernelTable(rows), head ? kernelTable([head]) : '')}`;
+  if (!mb) return [];
+  return [
+    heading(4, 'Kernel'),
+    paragraph(
+      `CUDA-graph replay medians; copy ceiling ${plain(mb.copyGbps)} GB/s measured in the same run (floor = bytes ÷ copy bandwidth).`,
+    ),
+    ...cuttable(2, [kernelTable(rows)], head ? [kernelTable([head])] : []),
+  ];
 }
 
 const LENGTH_KEYS = {
@@ -467,23 +513,26 @@ const CONFIRMED_RULE =
 const sequentialRule = (m: VerdictMethod) =>
   ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the 95% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
 
-function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): string {
+function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): Block[] {
   const e2e = result.e2e;
-  if (!e2e) return '';
+  if (!e2e) return [];
   const metric = [
     ...new Set(
       e2e.cells.map(
         (c) =>
-          `${escapeText(c.metric, 40)} (${escapeText(c.unit, 20)}, ${c.higherIsBetter ? 'higher' : 'lower'} is better)`,
+          `${inert(c.metric, 40)} (${inert(c.unit, 20)}, ${c.higherIsBetter ? 'higher' : 'lower'} is better)`,
       ),
     ),
   ]
     .slice(0, 4)
     .join(', ');
-  const out = [
-    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † borderline: named for a re-run.\n`,
+  const out: Block[] = [
+    heading(4, `End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}`),
+    paragraph(
+      `${inert(e2e.backend, 20)} · ${inert(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † borderline: named for a re-run.`,
+    ),
   ];
-  if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
+  if (compared.length === 0) return [...out, paragraph('No cells.')];
   const { column, rowLabel, colLabel } = layout(e2e.cells);
   const rowNames = [...new Set(compared.map(({ cell }) => rowLabel(cell)))];
   const colNames = [...new Set(compared.map(({ cell }) => colLabel(cell)))];
@@ -491,17 +540,17 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
     const num = (s: string) => Number(s.split(' ').pop());
     colNames.sort((a, b) => num(a) - num(b) || a.localeCompare(b));
   }
-  const grid = [[column ? 'workload' : 'cell', ...colNames.map((c) => escapeCell(c, 30))]];
+  const grid = [[column ? 'workload' : 'cell', ...colNames.map((c) => inert(c, 30))]];
   for (const r of rowNames) {
     grid.push([
-      escapeCell(r, 60),
+      inert(r, 60),
       ...colNames.map((col) => {
         const hit = compared.find(({ cell }) => rowLabel(cell) === r && colLabel(cell) === col);
         return hit ? cellText(hit) : DASH;
       }),
     ]);
   }
-  out.push(cuttable(4, table(grid)));
+  out.push(...cuttable(4, [table(grid)]));
   // the sequential rule's fitted order effect, where it stands above the cell's residual noise
   const order = compared.filter(
     ({ comparison: c }) =>
@@ -509,21 +558,26 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
   );
   if (order.length > 0)
     out.push(
-      `Order effect fitted and removed (the second run of a pair against the first): ${order.map(({ cell, comparison: c }) => `${escapeText(cell.id, 60)} ${pct(c.orderEffectPct ?? Number.NaN)} (residual ${(c.residualPct ?? 0).toFixed(2)}%)`).join(', ')}.\n`,
+      paragraph(
+        `Order effect fitted and removed (the second run of a pair against the first): ${order.map(({ cell, comparison: c }) => `${inert(cell.id, 60)} ${pct(c.orderEffectPct ?? Number.NaN)} (residual ${(c.residualPct ?? 0).toFixed(2)}%)`).join(', ')}.`,
+      ),
     );
-  const detail = [
-    ['cell', 'baseline', 'patched', 'Δ', 'interval', 'pairs', 're-runs', 'verdict'],
-    ...compared.map(({ cell, comparison: c }) => [
-      escapeCell(cell.id, 60),
-      plain(c.baselineMedian),
-      plain(c.patchedMedian),
-      pct(c.deltaPct),
-      `${interval(c.ciLow, c.ciHigh)} ${c.levelPct}%`,
-      String(c.pairs),
-      String(cell.reruns ?? 0),
-      `${cellMark(c.verdict)} ${VERDICT_WORDS[c.verdict]}${c.reason ? `: ${escapeCell(c.reason, 100)}` : ''}`,
-    ]),
-  ];
+  const detail = table(
+    [
+      ['cell', 'baseline', 'patched', 'Δ', 'interval', 'pairs', 're-runs', 'verdict'],
+      ...compared.map(({ cell, comparison: c }) => [
+        inert(cell.id, 60),
+        plain(c.baselineMedian),
+        plain(c.patchedMedian),
+        pct(c.deltaPct),
+        `${interval(c.ciLow, c.ciHigh)} ${c.levelPct}%`,
+        String(c.pairs),
+        String(cell.reruns ?? 0),
+        `${cellMark(c.verdict)} ${VERDICT_WORDS[c.verdict]}${c.reason ? `: ${inert(c.reason, 100)}` : ''}`,
+      ]),
+    ],
+    [...numbersRight(1, 6), null],
+  );
   const chart = deltaBarChart(
     'Δ in percent, patched vs baseline (lines: interval bounds)',
     'Δ in percent',
@@ -534,11 +588,11 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
       high: c.ciHigh,
     })),
   );
-  out.push(cuttable(2, `${table(detail)}\n${chart}`));
-  return out.join('\n');
+  out.push(...cuttable(2, [detail, { type: 'code', lang: 'mermaid', value: chart }]));
+  return out;
 }
 
-function footer(result: RunResult, method: VerdictMethod, override?: string): string {
+function footer(result: RunResult, method: VerdictMethod, override?: string): Block {
   const id = result.identity;
   const d = result.device;
   const versions = [
@@ -551,18 +605,26 @@ function footer(result: RunResult, method: VerdictMethod, override?: string): st
     ['Python', d.python],
   ]
     .filter(([, v]) => v)
-    .map(([k, v]) => `${k} ${escapeText(v, 40)}`);
+    .map(([k, v]) => `${k} ${inert(v, 40)}`);
   const settings = Object.entries(result.settings)
     .slice(0, 12)
-    .map(([k, v]) => `${escapeText(k, 60)}=${escapeText(v, 40)}`);
-  const lines = [
-    `vLLM ${escapeText(id.vllmRepo, 80)} @ ${escapeText(id.vllmRef, 60)} (${sha(id.vllmSha ?? d.vllmSha)}) · bundle ${escapeText(id.bundle, 60)} ${sha(id.bundleHash || undefined)}${id.headSha ? ` · head ${sha(id.headSha)}` : ''}`,
-    versions.length ? versions.join(' · ') : '',
-    settings.length ? `settings: ${settings.join(' · ')}` : '',
-    result.e2e ? `e2e method: ${escapeText(result.e2e.method, 300)}` : '',
-    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run), min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${escapeText(override, 200)})` : ''} · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
-  ].filter(Boolean);
-  return `<sub>${lines.join('<br>')}</sub>\n`;
+    .map(([k, v]) => `${inert(k, 60)}=${inert(v, 40)}`);
+  const rows: Inline[][] = [
+    [
+      `vLLM ${inert(id.vllmRepo, 80)} @ ${inert(id.vllmRef, 60)} (`,
+      sha(id.vllmSha ?? d.vllmSha),
+      `) · bundle ${inert(id.bundle, 60)} `,
+      sha(id.bundleHash || undefined),
+      ...(id.headSha ? [' · head ', sha(id.headSha)] : []),
+    ],
+    versions.length ? [versions.join(' · ')] : [],
+    settings.length ? [`settings: ${settings.join(' · ')}`] : [],
+    result.e2e ? [`e2e method: ${inert(result.e2e.method, 300)}`] : [],
+    [
+      `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run), min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${inert(override, 200)})` : ''} · ${inert(result.tool.name, 30)} ${inert(result.tool.version, 30)} · ${inert(id.startedAt, 40)} → ${inert(id.finishedAt, 40)}`,
+    ],
+  ];
+  return small(...rows.filter((row) => row.length > 0));
 }
 
 // ── public ───────────────────────────────────────────────────────────────────
@@ -573,19 +635,19 @@ function footer(result: RunResult, method: VerdictMethod, override?: string): st
  */
 export function renderRunnerSection(runner: RunnerReport): string {
   const { result } = runner;
-  const parts = [
-    runnerOpen(metaOf(runner)),
-    headline(result, runner.verdict, runner.compared, runner.kernelHeadline),
-    stepsPart(result),
-    kernelUnderTestPart(result, runner.kernelAb),
-    result.kernel?.source === 'tree' ? '' : patchPart(result),
-    correctnessPart(result),
-    compilePart(result, runner.roofline),
-    kernelPart(result, runner.rows, runner.headline),
-    e2ePart(result, runner.compared, runner.method),
+  return serialise([
+    html(runnerOpen(metaOf(runner))),
+    ...headline(result, runner.verdict, runner.compared, runner.kernelHeadline),
+    ...stepsPart(result),
+    ...kernelUnderTestPart(result, runner.kernelAb),
+    ...(result.kernel?.source === 'tree' ? [] : patchPart(result)),
+    ...correctnessPart(result),
+    ...compilePart(result, runner.roofline),
+    ...kernelPart(result, runner.rows, runner.headline),
+    ...e2ePart(result, runner.compared, runner.method),
     footer(result, runner.method, runner.override),
-  ].filter(Boolean);
-  return `${parts.join('\n')}${RUNNER_CLOSE}\n`;
+    html(RUNNER_CLOSE),
+  ]);
 }
 
 /** What a runner's section records of its RunResult in its marker. */
@@ -616,34 +678,46 @@ export function parseCommentSections(body: string): Map<string, string> {
   return sections;
 }
 
-/** A section cut down to its headline paragraph. */
+const DETAIL_CUT = serialise([
+  paragraph(emphasis('Detail cut to fit; see the full report.')),
+  html(RUNNER_CLOSE),
+]);
+
+/** A section cut down to its headline: the marker, the heading and the paragraph below it. */
 function headlineOnly(section: string): string {
   const open = section.indexOf('\n') + 1;
   const end = section.indexOf('\n\n', section.indexOf('\n\n', open) + 2);
   const head = end > 0 ? section.slice(0, end) : section.slice(0, open);
-  return `${head}\n\n_Detail cut to fit; see the full report._\n${RUNNER_CLOSE}\n`;
+  return `${head}\n\n${DETAIL_CUT}`;
 }
 
-function cutNote(cut: readonly string[], hint: string, maxChars: number): string {
+/** The title, what goes under it, and a note of what was cut; the hint of where the full report is is trusted markdown. */
+function headOf(
+  title: readonly Block[],
+  intro: readonly Block[],
+  cut: readonly string[],
+  hint: string,
+  maxChars: number,
+) {
   const limit =
     maxChars === COMMENT_MAX_CHARS
       ? `GitHub's ${COMMENT_MAX_CHARS.toLocaleString('en-US')}-character comment limit`
       : `${Math.floor(maxChars).toLocaleString('en-US')} characters`;
-  return cut.length
-    ? `> [!NOTE]\n> Cut to fit ${limit}: ${cut.join('; ')}. The full report is in ${hint}.\n`
-    : '';
+  const note = cut.length
+    ? [alert('NOTE', `Cut to fit ${limit}: ${cut.join('; ')}. The full report is in `, html(hint), '.')]
+    : [];
+  return serialise([...title, ...intro, ...note]);
 }
 
 function assemble(
-  title: string,
-  intro: string,
+  title: readonly Block[],
+  intro: readonly Block[],
   sections: readonly string[],
   maxChars: number,
   hint: string,
   closing: string,
 ): string {
-  const head = (cut: readonly string[]) =>
-    `${title}\n${intro ? `\n${intro}` : ''}${cut.length ? `\n${cutNote(cut, hint, maxChars)}` : ''}\n`;
+  const head = (cut: readonly string[]) => `${headOf(title, intro, cut, hint, maxChars)}\n`;
   const fitted = fitSections(
     sections,
     (_s, cut) => head(cut).length + closing.length + sections.length,
@@ -657,7 +731,7 @@ function assemble(
   while (body.length > maxChars && shown.length > 0) {
     shown = shown.slice(0, -1);
     left++;
-    const note = `\n_${plural(left, 'more runner')} not shown: see the full report._\n`;
+    const note = `\n${serialise([paragraph(emphasis(`${plural(left, 'more runner')} not shown: see the full report.`))])}`;
     body = `${head([...fitted.cut, `${plural(left, 'runner')} left out`])}${shown.join('\n')}${note}${closing}`;
   }
   return body.length > maxChars ? `${body.slice(0, maxChars - 1)}…` : body;
@@ -677,8 +751,8 @@ export function renderComment(sections: readonly string[], options: RenderOption
   }
   const sorted = arrangeSections([...byKey.values()], options.headSha);
   return assemble(
-    `${COMMENT_MARKER}\n## vllm-kernel-ci`,
-    '',
+    [html(COMMENT_MARKER), heading(2, 'vllm-kernel-ci')],
+    [],
     sorted,
     maxChars,
     options.fullReportHint ?? DEFAULT_HINT,
@@ -686,14 +760,13 @@ export function renderComment(sections: readonly string[], options: RenderOption
   );
 }
 
-const LEGEND =
-  '\n<sub>✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available · ⏭️ skipped · ⏱️ timed out</sub>\n';
+const LEGEND = `\n${serialise([small(['✅ improved or passed · ❌ regressed or failed · ➖ no significant change · 〰️ too noisy to decide · ❔ insufficient data · ⏸️ not available · ⏭️ skipped · ⏱️ timed out'])])}`;
 
-function overview(runners: readonly RunnerReport[]): string {
+function overview(runners: readonly RunnerReport[]): Block {
   const rows = [['runner', 'device', 'verdict', 'correctness', 'kernel', 'end to end']];
   for (const a of runners) {
     rows.push([
-      escapeCell(a.result.identity.runner, 60),
+      inert(a.result.identity.runner, 60),
       deviceLine(a.result),
       `${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]}`,
       correctnessSummary(a.result.tests),
@@ -709,17 +782,21 @@ export function summaryLine(a: RunnerReport): string {
   return `${a.result.identity.runner} · ${a.result.device.name}: ${VERDICT_MARK[a.verdict.verdict]} ${VERDICT_WORDS[a.verdict.verdict]} · correctness ${correctnessSummary(a.result.tests)} · kernel ${kernelSummary(a.kernelHeadline)} · end to end ${e2eSummary(a.compared)}`;
 }
 
+/** A titled list of untrusted lines (refused RunResults, runner-label notes), as a block to append to the report. */
+export function renderNotes(title: string, notes: readonly string[]): string {
+  if (notes.length === 0) return '';
+  return `\n${serialise([heading(2, title), list(notes.map((n) => [inert(n, 400)]))])}`;
+}
+
 /** The whole report over any number of runners; cut to maxChars when given. */
 export function renderReport(report: Report, options: RenderOptions = {}): string {
   const runners = report.runners;
-  const bundles = [...new Set(runners.map((r) => r.result.identity.bundle))]
-    .map((b) => escapeText(b, 60))
-    .join(', ');
-  const title = `# vllm-kernel-ci report${bundles ? `: ${bundles}` : ''}`;
-  if (runners.length === 0) return `${title}\n\nNo RunResults were given.\n`;
+  const bundles = [...new Set(runners.map((r) => inert(r.result.identity.bundle, 60)))].join(', ');
+  const title = heading(1, `vllm-kernel-ci report${bundles ? `: ${bundles}` : ''}`);
+  if (runners.length === 0) return serialise([title, paragraph('No RunResults were given.')]);
   const text = assemble(
-    title,
-    overview(runners),
+    [title],
+    [overview(runners)],
     runners.map((r) => renderRunnerSection(r)),
     options.maxChars ?? Number.POSITIVE_INFINITY,
     options.fullReportHint ?? DEFAULT_HINT,

@@ -3,7 +3,9 @@
 // the e2e's state between them, and a commit that is not the head as superseded. The check run's state comes from
 // the same sections. Pure.
 import type { Stage } from '../results/run-result.js';
+import { inert } from './escape.js';
 import { seconds } from './format.js';
+import { alert, code, paragraph, serialise, strong } from './markdown.js';
 import type { OverallVerdict, RunVerdict } from './model.js';
 
 /** What a section's marker says about the RunResult it was rendered from. */
@@ -40,7 +42,7 @@ export function e2eFollows(kernel: SectionMeta): boolean {
 }
 
 const STAGE_ORDER: Record<Stage, number> = { all: 0, kernel: 0, e2e: 1 };
-const short = (sha: string | undefined) => (sha ? `\`${sha.slice(0, 12)}\`` : 'an earlier commit');
+const short = (sha: string | undefined) => (sha ? code(sha.slice(0, 12)) : 'an earlier commit');
 
 /** "14:02 UTC" of an ISO time; the time as given when it is not one. */
 export function clockTime(iso: string | undefined): string {
@@ -50,14 +52,31 @@ export function clockTime(iso: string | undefined): string {
 }
 
 /** The e2e's state under a kernel stage that has no e2e section yet. */
-function e2eLine(kernel: SectionMeta, superseded: boolean): string {
-  const runner = kernel.runner.replace(/[^\w.@+-]/g, '-').slice(0, 60);
-  if (kernel.cancelled) return '**e2e**: not run: the kernel stage was cancelled.';
-  if (!e2eFollows(kernel)) return `**e2e**: skipped: the kernel stage did not pass on ${runner}.`;
-  if (superseded) return '**e2e**: did not finish before the newer push.';
+function e2eState(kernel: SectionMeta, superseded: boolean): string {
+  const runner = inert(kernel.runner, 60);
+  if (kernel.cancelled) return 'not run: the kernel stage was cancelled.';
+  if (!e2eFollows(kernel)) return `skipped: the kernel stage did not pass on ${runner}.`;
+  if (superseded) return 'did not finish before the newer push.';
   const plan = kernel.planMinutes !== undefined ? ` (plan: ${seconds(kernel.planMinutes * 60)})` : '';
-  return `**e2e**: running on ${runner} since ${clockTime(kernel.finishedAt)}${plan}.`;
+  return `running on ${runner} since ${clockTime(kernel.finishedAt)}${plan}.`;
 }
+
+const e2eLine = (kernel: SectionMeta, superseded: boolean) =>
+  serialise([paragraph(strong('e2e'), `: ${e2eState(kernel, superseded)}`)]);
+
+const supersededNote = (sha: string | undefined, headSha: string | undefined) =>
+  serialise([
+    alert(
+      'WARNING',
+      'Superseded: commit ',
+      short(sha),
+      " is not the pull request's head (",
+      short(headSha),
+      '); these results are not current, and ',
+      short(headSha),
+      "'s replace them when its stages end on this runner.",
+    ),
+  ]);
 
 /** The commit whose sections a runner shows: the PR's head when it has any, else the latest that finished. */
 function shownCommit(sections: readonly StagedSection[], headSha: string | undefined): string | undefined {
@@ -83,15 +102,13 @@ export function arrangeSections(sections: readonly StagedSection[], headSha?: st
         .filter((s) => s.meta.sha === sha)
         .sort((a, b) => STAGE_ORDER[a.meta.stage] - STAGE_ORDER[b.meta.stage]);
       const superseded = Boolean(headSha && sha && sha !== headSha);
-      const note = superseded
-        ? `> [!WARNING]\n> Superseded: commit ${short(sha)} is not the pull request's head (${short(headSha)}); these results are not current, and ${short(headSha)}'s replace them when its stages end on this runner.\n`
-        : '';
+      const note = superseded ? supersededNote(sha, headSha) : '';
       const kernel = shown.find((s) => s.meta.stage === 'kernel');
       const hasE2e = shown.some((s) => s.meta.stage === 'e2e');
       const parts: string[] = [];
       for (const s of shown) {
         parts.push(s.text.endsWith('\n') ? s.text : `${s.text}\n`);
-        if (s === kernel && !hasE2e) parts.push(`\n${e2eLine(kernel.meta, superseded)}\n`);
+        if (s === kernel && !hasE2e) parts.push(`\n${e2eLine(kernel.meta, superseded)}`);
         // the first section's headline opens the block; the note follows it, above the detail it qualifies
         if (s === shown[0] && note) parts.push(`\n${note}`);
       }
