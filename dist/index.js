@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-YZQGKNMV.js";
+} from "./chunks/chunk-PTSOH7OY.js";
 import {
   context,
   error,

@@ -323,7 +323,7 @@ describe('vllm-serve on a tree kernel', () => {
     expect(v.result.e2e?.method).toMatch(
       /baseline \(the base worktree at [0-9a-f]{12}, first on PYTHONPATH\) against patched \(the head worktree at [0-9a-f]{12}, first on PYTHONPATH\)/,
     );
-    expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
+    expect(v.result.e2e?.cells[0].baseline.length).toBeGreaterThanOrEqual(4);
     // the probe in each server: the base worktree (no op) launched none of it, the head tree's kernel ran
     expect(v.result.e2e?.integrity).toMatchObject({
       status: 'ok',

@@ -465,7 +465,7 @@ const CONFIRMED_RULE =
   ' A call is re-run and stands only when the fresh pairs, judged alone, make the same call.';
 /** The sequential rule in one sentence (src/stats/sequential.ts), in place of the interval levels above. */
 const sequentialRule = (m: VerdictMethod) =>
-  ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the 95% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
+  ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the ${m.confidencePct}% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
 
 function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): string {
   const e2e = result.e2e;
@@ -481,7 +481,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
     .slice(0, 4)
     .join(', ');
   const out = [
-    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † borderline: named for a re-run.\n`,
+    `#### End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}\n\n${escapeText(e2e.backend, 20)} · ${escapeText(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.rule === 'sequential' ? 'interval at the level shown' : `${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run)`}; a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † ${method.rule === 'sequential' ? 'undecided: more pairs would have been run' : 'borderline: named for a re-run'}.\n`,
   ];
   if (compared.length === 0) return `${out[0]}\nNo cells.\n`;
   const { column, rowLabel, colLabel } = layout(e2e.cells);
@@ -560,7 +560,7 @@ function footer(result: RunResult, method: VerdictMethod, override?: string): st
     versions.length ? versions.join(' · ') : '',
     settings.length ? `settings: ${settings.join(' · ')}` : '',
     result.e2e ? `e2e method: ${escapeText(result.e2e.method, 300)}` : '',
-    `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run), min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${escapeText(override, 200)})` : ''} · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
+    `verdicts: ${method.rule === 'sequential' ? `Huber fit of the paired log ratios with the order effect, sequential rule (a look every ${method.lookEvery ?? 4} pairs, at most ${method.maxPairs ?? 24})` : `Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run)`}, min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${escapeText(override, 200)})` : ''} · ${escapeText(result.tool.name, 30)} ${escapeText(result.tool.version, 30)} · ${escapeText(id.startedAt, 40)} → ${escapeText(id.finishedAt, 40)}`,
   ].filter(Boolean);
   return `<sub>${lines.join('<br>')}</sub>\n`;
 }
