@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-PTSOH7OY.js";
+} from "./chunks/chunk-3R6NVTKD.js";
 import {
   context,
   error,

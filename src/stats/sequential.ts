@@ -4,6 +4,7 @@
 // its cells and planned looks (Bonferroni alpha-spending), so any stopping pattern keeps it. Pure.
 import type { CellComparison, CellVerdict, VerdictMethod } from '../report/model.js';
 import type { E2eCell } from '../results/run-result.js';
+import { driftExceeds } from './drift.js';
 import {
   armCvPct,
   armDiffs,
@@ -237,7 +238,11 @@ export function judgeSequential(
     const deltaPct = toPct(fit.mu);
     const m = method.minEffectPct;
     let verdict: CellVerdict;
-    if ((ciLow > 0 || ciHigh < 0) && Math.abs(deltaPct) >= m) {
+    // a warm-up curve across the cell's runs is not a steady state, whatever the pairs say (drift.ts)
+    const drifted = driftExceeds(cell.drift);
+    if (drifted) {
+      verdict = 'too-noisy';
+    } else if ((ciLow > 0 || ciHigh < 0) && Math.abs(deltaPct) >= m) {
       verdict = deltaPct > 0 === cell.higherIsBetter ? 'improved' : 'regressed';
     } else if (fit.mu - tClear * se > -set.clear && fit.mu + tClear * se < set.clear) {
       verdict = 'no-significant-change';
@@ -258,11 +263,15 @@ export function judgeSequential(
       ...(fit.params === 2 ? { orderEffectPct: toPct(fit.gamma) } : {}),
       ...(Number.isFinite(own) ? { residualPct: own * 100 } : {}),
       ...stalled,
-      ...(verdict === 'too-noisy'
+      ...(drifted && cell.drift
         ? {
-            reason: `the ${method.confidencePct}% interval [${toPct(fit.mu - tClear * se).toFixed(1)}%, ${toPct(fit.mu + tClear * se).toFixed(1)}%] does not rule out a ${(set.clear * 100).toFixed(1)}% change`,
+            reason: `drifted ${cell.drift.pct >= 0 ? '+' : '−'}${Math.abs(cell.drift.pct).toFixed(1)}% across the cell, beyond its noise of ${cell.drift.noisePct.toFixed(1)}%: not a steady state`,
           }
-        : {}),
+        : verdict === 'too-noisy'
+          ? {
+              reason: `the ${method.confidencePct}% interval [${toPct(fit.mu - tClear * se).toFixed(1)}%, ${toPct(fit.mu + tClear * se).toFixed(1)}%] does not rule out a ${(set.clear * 100).toFixed(1)}% change`,
+            }
+          : {}),
     };
   });
 }
