@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-TCAPCQIE.js";
+} from "./chunks/chunk-ZYV3K4V2.js";
 import {
   context,
   error,

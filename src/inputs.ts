@@ -113,7 +113,8 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'repeats',
-    description: 'Interleaved A/B repeats per e2e cell (each arm runs this many times).',
+    description:
+      'Pairs per e2e cell the e2e budget must pay for: the sequential rule runs a first look of 4 pairs in every cell and spends the rest on the cells still undecided (at most 24 a cell).',
     default: '8',
     modes: RUNS,
   },
@@ -198,7 +199,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'e2e-budget',
     description:
-      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer repeats, then the most expensive cells dropped) and the run stops when it is spent, marking the rest not run (budget). `none` for no limit. The default fits the default grid into a 360-minute job with room for the other steps; what it had to cut, the plan says (README, E2e plan).',
+      'Minutes the vllm-serve e2e may take, server starts included: the plan is fitted to it (fewer prompts per run, then fewer pairs a cell, then the most expensive cells dropped), a later look starts only when the minutes left pay for it, and the run stops when they are spent, marking the rest not run (budget). `none` for no limit. The default fits the default grid into a 360-minute job with room for the other steps; what it had to cut, the plan says (README, E2e plan).',
     default: '250',
     modes: RUNS,
   },

@@ -11,7 +11,7 @@ import { runServeAb, type ServeAbOptions } from '../src/pipeline/e2e.js';
 import { parseBenchServe } from '../src/results/parsers/bench-serve.js';
 import { fetchVllmSource } from '../src/vllm/pypi.js';
 import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
-import { ROOT, tempDir } from './helpers.js';
+import { oneLook, ROOT, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 const CONTRACT = join(ROOT, 'test', 'contract');
@@ -53,6 +53,7 @@ async function serveAb(fake: Record<string, string>, more: Partial<ServeAbOption
     shapes: [{ inputLen: 64, outputLen: 16 }],
     concurrencies: [4],
     repeats: 1,
+    method: oneLook(1),
     env,
     vendor: 'nvidia',
     swap: 'sleep',

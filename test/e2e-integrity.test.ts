@@ -7,7 +7,7 @@ import { runServeAb, type ServeAbOptions } from '../src/pipeline/e2e.js';
 import { gateSwitchArms } from '../src/pipeline/e2e-plan.js';
 import { compareCell } from '../src/stats/e2e.js';
 import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
-import { ROOT, tempDir } from './helpers.js';
+import { oneLook, ROOT, tempDir } from './helpers.js';
 
 const OP_PATH = 'vllm/model_executor/layers/fused_moe/shared_expert_gate.py';
 const OP = 'vllm.model_executor.layers.fused_moe.shared_expert_gate:fused_shared_expert_gate';
@@ -31,6 +31,7 @@ async function ab(more: Partial<ServeAbOptions> = {}, fake: Record<string, strin
     shapes: [{ inputLen: 1024, outputLen: 1024 }],
     concurrencies: [4],
     repeats: 2,
+    method: oneLook(2),
     env,
     vendor: 'nvidia',
     readyTimeoutMs: 20_000,

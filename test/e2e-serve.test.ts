@@ -10,6 +10,7 @@ import {
   chooseSwap,
   counterbalancedOrder,
   type E2ePlan,
+  expectedPairsPerCell,
   maxModelLen,
   PUBLISHED_MI355X_QWEN3_NEXT,
   planServeAb,
@@ -20,9 +21,11 @@ import {
 import { planRates, ratesFromRun } from '../src/pipeline/e2e-rates.js';
 import type { StepHandle } from '../src/pipeline/step.js';
 import type { E2e, E2eCell, RunResult } from '../src/results/run-result.js';
-import { MIN_PAIRS } from '../src/stats/e2e.js';
+import { analyseRuns } from '../src/stats/analyse.js';
+import { judgeSequential, sequentialMethod } from '../src/stats/sequential.js';
+import { runLooks } from '../src/stats/simulate.js';
 import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
-import { ROOT, runNode, tempDir } from './helpers.js';
+import { oneLook, ROOT, runNode, tempDir } from './helpers.js';
 import { fullRun } from './report-fixtures.js';
 
 const SHAPES = [
@@ -46,11 +49,14 @@ describe('the plan', () => {
   });
 
   it('schedules cell by cell for cheap swaps, position by position for restarts', () => {
-    const order = counterbalancedOrder(2);
-    const cellMajor = scheduleRuns(order, 2, 'sleep').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
+    const fresh = [{ done: 0 }, { done: 0 }];
+    const cellMajor = scheduleRuns(fresh, 2, 'sleep').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
     expect(cellMajor).toEqual(['0b1', '0p1', '0p2', '0b2', '1b1', '1p1', '1p2', '1b2']);
-    const byPosition = scheduleRuns(order, 2, 'restart').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
+    const byPosition = scheduleRuns(fresh, 2, 'restart').map((r) => `${r.cell}${r.arm[0]}${r.repeat}`);
     expect(byPosition).toEqual(['0b1', '1b1', '0p1', '1p1', '0p2', '1p2', '0b2', '1b2']);
+    // a later look goes on where each cell's pairs ended: B A A B after A B B A
+    const later = scheduleRuns([{ done: 2 }], 2, 'sleep', 1).map((r) => `${r.arm[0]}${r.repeat}`);
+    expect(later).toEqual(['p3', 'b3', 'b4', 'p4']);
   });
 
   it('on the defaults: the 9 cells, two server starts, minutes from the published rates', () => {
@@ -76,7 +82,7 @@ describe('the plan', () => {
     expect(block.trim()).toBe(renderPlan(config, false));
   });
 
-  it('without a budget, the full grid takes about twelve hours; restarts cost a server start per arm change', () => {
+  it('without a budget: the expected pairs of the sequential rule; restarts cost a server start per arm change', () => {
     const base = {
       model: 'Qwen/Qwen3-Next-80B-A3B-Instruct-FP8',
       shapes: SHAPES,
@@ -85,15 +91,19 @@ describe('the plan', () => {
       rates: PUBLISHED_MI355X_QWEN3_NEXT,
     };
     const full = planServeAb({ ...base, swap: { method: 'resident', why: '' } });
-    expect(full.runs).toBe(144);
-    expect(full.estimatedMinutes).toBeGreaterThan(600);
-    // 1024/1024 at concurrency 16: (16 warm-up + 64) × 1024 tokens at 1243.82 tok/s, 16 runs
+    // `simulate --cells 9 --cv 2`: most cells stop after their first look of 4 pairs
+    expect(full.expectedPairs).toBe(expectedPairsPerCell(9, undefined, 2));
+    expect(full.expectedPairs).toBeGreaterThan(4);
+    expect(full.expectedPairs).toBeLessThan(6);
+    expect(full.runs).toBeCloseTo(9 * 2 * full.expectedPairs, 0);
+    // at most every cell runs its 24 pairs
+    expect(full.mostMinutes).toBeGreaterThan(4 * full.estimatedMinutes);
+    // 1024/1024 at concurrency 16: (16 warm-up + 64) × 1024 tokens at 1243.82 tok/s, a run
     const c16 = full.cells.find((c) => c.id === 'in1024-out1024-c16');
-    expect(c16?.estimatedMinutes).toBeCloseTo((16 * (80 * 1024)) / 1243.82 / 60, 1);
+    expect(c16?.estimatedMinutes).toBeCloseTo((2 * full.expectedPairs * (80 * 1024)) / 1243.82 / 60, 1);
     const restart = planServeAb({ ...base, swap: { method: 'restart', why: '' } });
-    // A B B A B A A B A B B A B A A B: 12 server visits
-    expect(restart.serverStarts).toBe(12);
-    expect(restart.estimatedMinutes - full.estimatedMinutes).toBeCloseTo(10 * 10, 0);
+    expect(restart.serverStarts).toBeGreaterThan(2);
+    expect(restart.estimatedMinutes - full.estimatedMinutes).toBeCloseTo((restart.serverStarts - 2) * 10, 0);
   });
 
   it('a 30-minute budget: fewer prompts, then fewer repeats, then the most expensive cells, each said', () => {
@@ -109,7 +119,8 @@ describe('the plan', () => {
     const dropped = plan.cells.filter((c: { dropped?: string }) => c.dropped);
     expect(dropped.length).toBeGreaterThan(0);
     expect(dropped[0].dropped).toMatch(/^not run \(budget\)/);
-    expect(plan.repeats).toBeGreaterThanOrEqual(MIN_PAIRS);
+    // never below a first look and half of the next
+    expect(plan.repeats).toBeGreaterThanOrEqual(6);
     const text = renderPlan(config, false);
     expect(text).toContain('budget: dropped');
     expect(text).toContain('(budget 30 min)');
@@ -156,6 +167,7 @@ async function serveAb(
     shapes: [{ inputLen: 1024, outputLen: 1024 }],
     concurrencies: [4],
     repeats: 2,
+    method: oneLook(2),
     env,
     vendor: 'nvidia',
     readyTimeoutMs: 20_000,
@@ -241,17 +253,23 @@ describe('the run on the fake vLLM', () => {
     expect(log).toContain('e2e budget of 35 min spent after 40.0 min: stopping');
   });
 
-  it('a budget spent during a re-run keeps the cell and the pairs it has', { timeout: 60_000 }, async () => {
-    const { e2e, step } = await serveAb(
+  it('a later look starts only when the minutes left pay for it, at what its pairs cost so far', {
+    timeout: 60_000,
+  }, async () => {
+    // two pairs a look, at most four; ten minutes a bench run, so a look costs 40 minutes
+    const method = { ...oneLook(2), maxPairs: 4 };
+    const short = await serveAb(
       {},
-      { model: 'm', shapes: SHAPES.slice(0, 1), isBorderline: () => true, budgetMinutes: 55 },
+      { model: 'm', shapes: SHAPES.slice(0, 1), method, budgetMinutes: 75 },
       10,
     );
-    // A B B A, then the re-run's B A before the budget ran out
-    expect(step.benches).toBe(6);
-    expect(e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 1 });
-    expect(e2e.cells[0].baseline).toHaveLength(3);
-    expect(e2e.cells[0].patched).toHaveLength(3);
+    expect(short.step.benches).toBe(4);
+    expect(short.e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 0 });
+    const long = await serveAb({}, { model: 'm', shapes: SHAPES.slice(0, 1), method, budgetMinutes: 85 }, 10);
+    expect(long.step.benches).toBe(8);
+    expect(long.log).toContain('look 2: in1024-out1024-c4 (2 pairs) goes on for 2 more pairs');
+    expect(long.e2e.cells[0]).toMatchObject({ status: 'ok', reruns: 1 });
+    expect(long.e2e.cells[0].baseline).toHaveLength(4);
   });
 
   it('a run with failed requests is repeated once; failing again marks the cell', {
@@ -301,6 +319,7 @@ describe('the run on the fake vLLM', () => {
       { FAKE_TIME_SCALE: String(scale), FAKE_NOISE: '0', FAKE_GATE_GAIN: '0' },
       { rates, concurrencies: [16] },
     );
+    // the plan the runner logged and recorded is the one for its inputs
     const plan = expectPlannedTime(log, rates, scale);
     expect(e2e.plan?.estimatedMinutes).toBeCloseTo(plan.estimatedMinutes, 1);
   });
@@ -459,9 +478,63 @@ function expectPlannedTime(log: string, rates: ThroughputRates, scale: number): 
     swap: { method: 'sleep', why: '' },
     rates,
   });
-  const planned = running(plan)[0].estimatedMinutes * 60 * scale;
+  // the plan's minutes are for the expected pairs: the four runs' share of them
+  const cell = running(plan)[0];
+  const planned = (cell.estimatedMinutes / cell.runs) * 4 * 60 * scale;
   const measured = benchSeconds.reduce((a, b) => a + b, 0);
   expect(measured).toBeGreaterThan(planned * 0.95);
   expect(measured).toBeLessThan(planned + 4 * 1.0);
   return plan;
 }
+
+describe('the sequential rule on the fake vLLM', () => {
+  // A/A, one look of 4 pairs, at most 8: the c4 cells are quiet, the c16 cells noisy
+  const method = { ...sequentialMethod(2), maxPairs: 8 };
+  const run = () =>
+    serveAb(
+      { FAKE_NOISE: '0.001', FAKE_NOISE_C16: '0.3' },
+      { aa: true, shapes: SHAPES.slice(0, 2), concurrencies: [4, 16], method, model: 'm' },
+    );
+
+  it('stops a clean cell at the first look and goes on with an undecided one, as validate, report and simulate judge it', {
+    timeout: 120_000,
+  }, async () => {
+    const { e2e, log } = await run();
+    const pairs = e2e.cells.map((c) => `${c.id} ${c.baseline.length}`);
+    expect(pairs).toEqual([
+      'in1024-out1024-c4 4',
+      'in1024-out1024-c16 8',
+      'in1024-out8192-c4 4',
+      'in1024-out8192-c16 8',
+    ]);
+    expect(log).toContain(
+      'look 2: in1024-out1024-c16 (4 pairs), in1024-out8192-c16 (4 pairs) go on for 4 more pairs',
+    );
+    // the report's verdicts, from the RunResult alone
+    const result: RunResult = { ...fullRun(), e2e, verdicts: { ...method, repeats: 4 } };
+    const report = analyseRuns([result], { minEffectPct: 2, failOnRegression: false });
+    const verdicts = report.runners[0].compared.map(({ comparison }) => comparison.verdict);
+    expect(verdicts[0]).toBe('no-significant-change');
+    expect(verdicts[2]).toBe('no-significant-change');
+    // the noisy cells were undecided at the first look, so they went on
+    const first = judgeSequential(
+      e2e.cells.map((c) => ({ ...c, baseline: c.baseline.slice(0, 4), patched: c.patched.slice(0, 4) })),
+      method,
+    );
+    expect(first.map((c) => c.verdict === 'too-noisy' || c.verdict === 'insufficient-data')).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
+    // simulate's looks over the same samples stop each cell where the runner did, with the same verdicts
+    const replay = runLooks(e2e.cells, method);
+    expect(replay.map((c) => c.baseline.length)).toEqual(e2e.cells.map((c) => c.baseline.length));
+    const again = analyseRuns([{ ...result, e2e: { ...e2e, cells: replay } }], {
+      minEffectPct: 2,
+      failOnRegression: false,
+    });
+    expect(again.runners[0].compared.map(({ comparison }) => comparison.verdict)).toEqual(verdicts);
+    expect(again.verdict).toEqual(report.verdict);
+  });
+});

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { NO_AUTO_GC } from '../src/pipeline/git-settings.js';
+import type { VerdictMethod } from '../src/report/model.js';
+import { sequentialMethod } from '../src/stats/sequential.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
@@ -91,3 +93,8 @@ export async function gitInit(dir: string, ...flags: string[]): Promise<void> {
 
 /** The same settings as `git clone` flags. */
 export const NO_AUTO_GC_FLAGS: string[] = NO_AUTO_GC.flatMap(([, key, value]) => ['-c', `${key}=${value}`]);
+
+/** The sequential rule cut to one look of `pairs` pairs a cell, for runner tests that count bench runs. */
+export function oneLook(pairs: number): VerdictMethod {
+  return { ...sequentialMethod(2), lookEvery: pairs, maxPairs: pairs };
+}

@@ -134,8 +134,9 @@ describe('e2e faults', () => {
     // a failed cell spends no more GPU time
     expect(first.baseline.length + first.patched.length).toBeLessThanOrEqual(1);
     expect(second).toMatchObject({ status: 'ok' });
-    expect(second.baseline).toHaveLength(2);
-    expect(second.patched).toHaveLength(2);
+    // alone in the run, its own scale needs a second look before the fake's 5% is called
+    expect(second.baseline.length).toBeGreaterThanOrEqual(4);
+    expect(second.patched).toHaveLength(second.baseline.length);
     expect(step(run.result, 'e2e')?.status).toBe('failed');
     expectEarlierKept(run, 'e2e');
     const dead = await readFile(join(run.config.outputDir, `logs/e2e-server-${arm}-1.log`), 'utf8');
@@ -173,7 +174,7 @@ describe('e2e faults', () => {
       const run = await validate({}, { shapes: '1024x1024' }, { pickPort });
       expect(step(run.result, 'e2e')?.status).toBe('passed');
       expect(await run.log('e2e')).toContain(`vllm serve: port ${squatter.port} is already taken`);
-      expect(run.result.e2e?.cells[0].baseline).toHaveLength(2);
+      expect(run.result.e2e?.cells[0].baseline.length).toBeGreaterThanOrEqual(4);
     } finally {
       squatter.server.close();
     }

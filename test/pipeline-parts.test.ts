@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
-import { defaultDeps, runValidate } from '../src/modes/validate.js';
+import { runValidate } from '../src/modes/validate.js';
 import { type CheckedOut, checkout, classifyRepository } from '../src/pipeline/checkout.js';
 import {
   gateSettings,
@@ -311,11 +311,12 @@ describe('other runners', () => {
     expect(junit0).toContain('name="visible_devices" value="0"');
     expect(junit1).toContain('name="visible_devices" value="1"');
     expect(r.e2e?.backend).toBe('model');
-    expect(r.e2e?.cells[0].baseline).toHaveLength(3);
+    // the sequential rule's first look: 4 pairs, whatever `repeats` asks the budget to pay for
+    expect(r.e2e?.cells[0].baseline).toHaveLength(4);
     expect(r.steps.find((s) => s.name === 'e2e')?.status).toBe('passed');
   });
 
-  it('the model backend re-runs its borderline and called cells once, going on in the arm order', {
+  it('the model backend looks after its first 4 pairs: both cells called, so both stop there', {
     timeout: 60_000,
   }, async () => {
     const env = await fakeEnv({ FAKE_GPU: 'nvidia' });
@@ -326,19 +327,17 @@ describe('other runners', () => {
       install: 'none',
       repeats: '8',
     });
-    // validate's own rule of which cells to re-run
-    const { isBorderline } = defaultDeps(config, recordingHost());
-    const outcome = await runValidate(config, recordingHost(), await deps(env, { isBorderline }));
+    const outcome = await runValidate(config, recordingHost(), await deps(env));
     const r = parseRunResult(JSON.parse(await readFile(outcome.resultPath as string, 'utf8')), 'r');
     const log = await readFile(join(config.outputDir, 'logs/e2e.log'), 'utf8');
-    // the fake's patched arm is 5% faster in every pair: both cells are called, so both are re-run
-    expect(log).toContain('re-running 2 borderline cells once: decode-b1, decode-b64');
-    expect(log).toContain('--repeats 8 --cells decode-b1,decode-b64 --first-pair 8');
+    // the fake's patched arm is 5% faster in every pair: both cells are called at the first look
+    expect(log).toContain('--repeats 4');
+    expect(log).not.toContain('--first-pair');
+    expect(r.verdicts).toMatchObject({ rule: 'sequential', lookEvery: 4, maxPairs: 24, repeats: 4 });
     for (const cell of r.e2e?.cells ?? []) {
-      expect(cell).toMatchObject({ status: 'ok', reruns: 1 });
-      expect(cell.baseline).toHaveLength(16);
+      expect(cell).toMatchObject({ status: 'ok', reruns: 0 });
+      expect(cell.baseline).toHaveLength(4);
     }
-    // confirmed by the second round: the call stands, with no † in the report
     const report = await readFile(outcome.reportPath as string, 'utf8');
     expect(report).toMatch(/decode-b1[^\n]*improved/);
     expect(report).not.toMatch(/decode-b\d+[^\n]*†/);

@@ -324,7 +324,7 @@ describe('vllm-serve on a tree kernel', () => {
     expect(v.result.e2e?.method).toMatch(
       /baseline \(the base worktree at [0-9a-f]{12}, first on PYTHONPATH\) against patched \(the head worktree at [0-9a-f]{12}, first on PYTHONPATH\)/,
     );
-    expect(v.result.e2e?.cells[0].baseline).toHaveLength(2);
+    expect(v.result.e2e?.cells[0].baseline.length).toBeGreaterThanOrEqual(4);
     // every bench client imported the base's vLLM, never the head's: the code under test does not measure itself
     const clients = (await readFile(join(v.state, 'bench-clients'), 'utf8')).trim().split('\n');
     expect(clients.length).toBeGreaterThanOrEqual(4);

@@ -99,8 +99,9 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(r.e2e?.cells.map((c) => c.id)).toEqual(['in1024-out1024-c4', 'in8192-out1024-c4']);
     for (const cell of r.e2e?.cells ?? []) {
       expect(cell.status).toBe('ok');
-      expect(cell.baseline).toHaveLength(2);
-      expect(cell.patched).toHaveLength(2);
+      // the sequential rule's first look (4 pairs) calls the fake's 5% at once, so each cell stops there
+      expect(cell.baseline).toHaveLength(4);
+      expect(cell.patched).toHaveLength(4);
       // the fake server's patched path is 5% faster: the arms really differ by the gate switch
       expect(Math.min(...cell.patched)).toBeGreaterThan(Math.max(...cell.baseline));
     }
@@ -113,33 +114,38 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
       'baseline VLLM_FUSED_SHARED_EXPERT_GATE=0 sleep',
       'patched VLLM_FUSED_SHARED_EXPERT_GATE=1 sleep',
     ]);
-    // counterbalanced A B B A within each cell, cell after cell
+    // counterbalanced A B B A B A A B within each cell, cell after cell
     const runs = [...e2eLog.matchAll(/^e2e (\S+) (\w+) arm, repeat (\d)/gm)].map(
       (m) => `${m[1]} ${m[2]}${m[3]}`,
     );
+    const look = [
+      'baseline1',
+      'patched1',
+      'patched2',
+      'baseline2',
+      'patched3',
+      'baseline3',
+      'baseline4',
+      'patched4',
+    ];
     expect(runs).toEqual([
-      'in1024-out1024-c4 baseline1',
-      'in1024-out1024-c4 patched1',
-      'in1024-out1024-c4 patched2',
-      'in1024-out1024-c4 baseline2',
-      'in8192-out1024-c4 baseline1',
-      'in8192-out1024-c4 patched1',
-      'in8192-out1024-c4 patched2',
-      'in8192-out1024-c4 baseline2',
+      ...look.map((r) => `in1024-out1024-c4 ${r}`),
+      ...look.map((r) => `in8192-out1024-c4 ${r}`),
     ]);
     expect(e2eLog).toMatch(/baseline arm put to sleep in [\d.]+ s\n/);
     expect(e2eLog).toMatch(/baseline arm woken in [\d.]+ s\n/);
     expect(r.e2e?.swap).toBe('sleep');
     expect(r.e2e?.plan?.serverStarts).toBe(2);
-    expect(r.e2e?.method).toContain('counterbalanced A B B A, B A A B over 2 pairs');
-    expect(e2eLog).toContain('4/8 done');
-    expect(e2eLog).toMatch(/8\/8 done, elapsed \d+ s, about 0 s left/);
+    expect(r.e2e?.method).toContain('counterbalanced A B B A, B A A B in looks of 4 pairs');
+    expect(e2eLog).not.toContain('look 2');
+    expect(e2eLog).toContain('8/16 done');
+    expect(e2eLog).toMatch(/16\/16 done, elapsed \d+ s, about 0 s left/);
     expect(e2eLog).not.toContain('NOT released');
 
     const out = config.outputDir;
     const raw = await readdir(join(out, 'e2e'));
-    // 8 samples, and each arm's warm-up runs before its first sample of a cell
-    expect(raw.filter((f) => f.endsWith('.json') && !f.includes('-warmup'))).toHaveLength(8);
+    // 16 samples, and each arm's warm-up runs before its first sample of a cell
+    expect(raw.filter((f) => f.endsWith('.json') && !f.includes('-warmup'))).toHaveLength(16);
     expect(raw.filter((f) => f.includes('-warmup')).length).toBeGreaterThanOrEqual(4);
     // arm integrity: the fake's model worker ran the patched tree's op on its 2 layers, the baseline did not
     expect(r.e2e?.integrity).toMatchObject({
@@ -170,7 +176,7 @@ describe('validate on an NVIDIA runner (fake tools), vLLM installed', () => {
     expect(uploaded).toEqual(
       expect.arrayContaining(['run-result.json', 'report.md', 'junit.xml', 'logs/e2e.log']),
     );
-    expect(uploaded.filter((f) => f.startsWith('e2e/') && !f.includes('-warmup'))).toHaveLength(8);
+    expect(uploaded.filter((f) => f.startsWith('e2e/') && !f.includes('-warmup'))).toHaveLength(16);
     expect(host.groups.map((g) => g.split(' ')[0])).toEqual([
       'checkout',
       'apply-bundle',

@@ -15,14 +15,19 @@ const p = planPower(plan, c.e2e, c.thresholds);
 
 describe('the power a budget-fitted e2e plan leaves', () => {
   it('is what the simulate command it names prints, for the plan and for what was asked', () => {
-    // the 250-minute default drops the costliest cell, and what that frees goes back to repeats
+    // the 250-minute default drops the costliest cell, and what that frees goes back to the pairs a cell it pays for
     expect(plan.repeats).toBe(8);
+    expect(p.command).toBe('vllm-kernel-ci simulate --cells 8 --pairs 8 --effect -5 --cv 2 --min-effect 2');
     const args = p.command.split(' ').slice(2);
     expect(p.power).toBe(simulateRuns(parseSimulateArgs(args).settings).power);
-    expect(p.requestedPower).toBe(
-      simulateRuns({ cells: 9, repeats: 8, effectPct: -5, rule: 'confirmed' }).power,
-    );
+    expect(p.requestedPower).toBe(simulateRuns({ cells: 9, pairs: 8, effectPct: -5 }).power);
     expect(p.cells).toBe(8);
+    // its minutes are the sequential rule's expected pairs (an A/A run at 2% CV), under the budget's most
+    expect(plan.expectedPairs).toBe(
+      Number(simulateRuns({ cells: 8, pairs: 8, cvPct: 2 }).meanPairsPerCell.toFixed(2)),
+    );
+    expect(plan.estimatedMinutes).toBeLessThan(plan.mostMinutes);
+    expect(plan.mostMinutes).toBeLessThanOrEqual(250);
   });
 
   it('the default plan (250 min) warns: power is per cell, and a dropped cell is not measured at all', () => {
@@ -36,7 +41,7 @@ describe('the power a budget-fitted e2e plan leaves', () => {
     );
     const text = renderPlan(c, false).split('\n');
     expect(text.at(-2)).toMatch(
-      /^power: .* found in 9\d\.\d% of runs with 8 cells × 8 repeats \(9\d\.\d% with/,
+      /^power: .* found in 9\d\.\d% of runs with 8 cells and a budget of 8 pairs a cell \(9\d\.\d% with/,
     );
     expect(text.at(-1)).toBe(`warning: ${p.warning}`);
   });

@@ -19,7 +19,7 @@ import {
   sandboxFor,
 } from '../src/security/sandbox.js';
 import { FAKE_BIN, fakeEnv } from './fakes/world.js';
-import { ROOT, tempDir } from './helpers.js';
+import { oneLook, ROOT, tempDir } from './helpers.js';
 
 const TOKEN = 'fake-actions-runtime-token-for-the-served-tree';
 const OP_PATH = 'vllm/model_executor/layers/fused_moe/shared_expert_gate.py';
@@ -88,6 +88,7 @@ async function servedA(kind: 'bwrap' | 'none') {
     shapes: [{ inputLen: 1024, outputLen: 1024 }],
     concurrencies: [4],
     repeats: 2,
+    method: oneLook(2),
     env,
     vendor: 'nvidia',
     readyTimeoutMs: 30_000,

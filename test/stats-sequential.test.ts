@@ -64,6 +64,18 @@ describe('the sequential rule', () => {
     }
   });
 
+  it('a cell that drifted beyond its noise is too noisy, not a call, and says why', () => {
+    const rand = prng(5);
+    const cells = Array.from({ length: 9 }, (_, c) =>
+      cell(`c${c}`, simulatePairs(rand, 8, c === 0 ? -0.05 : 0, NOISE)),
+    );
+    expect(judgeSequential(cells, METHOD)[0].verdict).toBe('regressed');
+    cells[0].drift = { pct: 6, noisePct: 0.5 };
+    const judged = judgeSequential(cells, METHOD)[0];
+    expect(judged.verdict).toBe('too-noisy');
+    expect(judged.reason).toMatch(/^drifted \+6\.0% across the cell/);
+  });
+
   it('names a stalled run, leaves its pair out, and still calls a real change', () => {
     const rand = prng(5);
     const cells = Array.from({ length: 9 }, (_, c) =>

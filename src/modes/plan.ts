@@ -45,6 +45,7 @@ export function e2ePlanFor(config: Config, planRates: PlanRates = ratesFor(confi
     runSeconds: config.e2e.runSeconds,
     warmup: true,
     budgetMinutes: config.e2e.budgetMinutes,
+    minEffectPct: config.thresholds.minEffectPct,
   });
 }
 

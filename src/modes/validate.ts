@@ -21,7 +21,6 @@ import { knownSecrets, makeScrubber } from '../security/scrub.js';
 import { assertSafeToRunGpuSteps, decideTrust } from '../security/trust.js';
 import { gpuTrustContext } from '../security/trust-context.js';
 import { analyseRuns, kernelStageBlocks } from '../stats/analyse.js';
-import { defaultMethod, needsRerun } from '../stats/e2e.js';
 import { defaultCacheRoot, defaultPypiCacheDir, fetchVllmSource } from '../vllm/pypi.js';
 import { e2ePlanFor } from './plan.js';
 import { preflightValidate } from './preflight.js';
@@ -41,13 +40,7 @@ export function defaultDeps(config: Config, host: Host): PipelineDeps {
       fetchVllmSource(version, { cacheDir: defaultPypiCacheDir(), log: (m) => host.info(m) }),
     applyBundle,
     scrub: boundaryScrub(config, host),
-    isBorderline: (cell) => needsRerun(cell, verdictSettings(config)),
   };
-}
-
-/** What validate records so a later report judges the cells the way this job chose its re-runs. */
-export function verdictSettings(config: Config): NonNullable<RunResult['verdicts']> {
-  return { ...defaultMethod(config.thresholds.minEffectPct), repeats: config.e2e.repeats };
 }
 
 /** Name of the artifact holding one runner's output directory; unique per runner within a workflow run. */
@@ -159,7 +152,6 @@ export async function runValidate(config: Config, host: Host, deps?: PipelineDep
   const resultPath = join(outDir, 'run-result.json');
   const reportPath = join(outDir, 'report.md');
   const raw = emptyResult(config, host);
-  raw.verdicts = verdictSettings(config);
   raw.stage = config.stage;
   if (config.stage === 'kernel') raw.e2ePlanMinutes = await plannedE2eMinutes(config);
   const scrub = boundaryScrub(config, host, deps);

@@ -1,7 +1,9 @@
 // The vllm-serve A/B planned before it runs: cells, counterbalanced order, prompts per run, server starts, swap method, minutes. Pure.
 import type { WorkloadShape } from '../config.js';
 import { type ArmKey, counterbalancedOrder } from '../stats/arm-order.js';
-import { compareCell, MIN_PAIRS } from '../stats/e2e.js';
+import { defaultMethod } from '../stats/e2e.js';
+import { lookSettings } from '../stats/sequential.js';
+import { simulateRuns } from '../stats/simulate.js';
 
 export { ARM_KEYS, type ArmKey, blocksUsed, counterbalancedOrder } from '../stats/arm-order.js';
 
@@ -162,8 +164,9 @@ export interface PlannedCell {
   promptsPerRun: number;
   /** seconds of requests a run lasts at least (the budget's cuts included) */
   minRunSeconds?: number;
-  /** runs of both arms together */
+  /** runs of both arms together, at the expected pairs */
   runs: number;
+  /** at the expected pairs */
   estimatedMinutes: number;
   /** why it will not run (the budget); absent for a cell that runs */
   dropped?: string;
@@ -173,15 +176,24 @@ export interface E2ePlan {
   model: string;
   swap: SwapMethod;
   swapWhy: string;
+  /** pairs a cell the budget pays for (the sequential rule spends them over its looks); the asked repeats without one */
   repeats: number;
-  /** the arm order of every cell's runs */
+  /** the sequential rule's look size and most pairs a cell */
+  lookEvery: number;
+  maxPairs: number;
+  /** mean pairs a cell runs under the sequential rule at 2% CV in an A/A run (simulate's meanPairsPerCell) */
+  expectedPairs: number;
+  /** the arm order of a cell's first look; later looks go on with it */
   order: ArmKey[];
   /** every cell of the grid, in grid order; a dropped one says why and has no runs */
   cells: PlannedCell[];
   runs: number;
   serverStarts: number;
   swaps: number;
+  /** at the expected pairs */
   estimatedMinutes: number;
+  /** when every cell runs the pairs the budget pays for (`repeats`; `maxPairs` without a budget) */
+  mostMinutes: number;
   budgetMinutes?: number;
   /** what the budget cut, in order, one sentence each */
   fitted: string[];
@@ -210,6 +222,8 @@ export interface PlanInput {
   runSeconds?: number;
   /** each arm warms up on each cell before its samples (the vllm-serve runner does) */
   warmup?: boolean;
+  /** the minimum effect the looks judge by (2% when absent), for the expected pairs */
+  minEffectPct?: number;
 }
 
 /** Warm-up runs of one arm in one cell, in full-run equivalents, as the plan counts them: half-length runs until two agree. */
@@ -245,9 +259,15 @@ interface Sizing {
   dropped: (string | undefined)[];
 }
 
-function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budgetMinutes'> {
+type Built = Omit<
+  E2ePlan,
+  'fitted' | 'budgetMinutes' | 'expectedPairs' | 'mostMinutes' | 'lookEvery' | 'maxPairs' | 'repeats'
+>;
+
+/** The plan's cells and minutes when every running cell runs `pairs` pairs. */
+function build(input: PlanInput, sizing: Sizing, pairs: number): Built {
   const numPrompts = input.numPrompts ?? defaultNumPrompts;
-  const order = counterbalancedOrder(sizing.repeats);
+  const order = counterbalancedOrder(Math.max(1, Math.round(pairs)));
   const grid = input.shapes.flatMap((shape) =>
     input.concurrencies.map((concurrency) => ({ shape, concurrency })),
   );
@@ -260,7 +280,7 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
     });
     const perRun = runSeconds(input.rates, shape, concurrency, promptsPerRun);
     const warmupRuns = input.warmup ? 2 * WARMUP_RUN_EQUIVALENTS : 0;
-    const seconds = (order.length + warmupRuns) * perRun;
+    const seconds = (2 * pairs + warmupRuns) * perRun;
     const dropped = sizing.dropped[i];
     return {
       id: cellId(shape, concurrency),
@@ -269,7 +289,7 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
       concurrency,
       promptsPerRun,
       ...(minSeconds !== undefined ? { minRunSeconds: round1(minSeconds) } : {}),
-      runs: dropped ? 0 : order.length,
+      runs: dropped ? 0 : round1(2 * pairs),
       estimatedMinutes: dropped ? 0 : round1(seconds / 60),
       ...(dropped ? { dropped } : {}),
     };
@@ -286,10 +306,9 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
     model: input.model,
     swap: method,
     swapWhy: input.swap.why,
-    repeats: sizing.repeats,
-    order,
+    order: counterbalancedOrder(lookSettings(defaultMethod(2)).lookEvery),
     cells: all,
-    runs: cells.length * order.length,
+    runs: round1(cells.length * 2 * pairs),
     serverStarts,
     swaps,
     estimatedMinutes: round1(cellMinutes + startMinutes + swapMinutes),
@@ -299,7 +318,8 @@ function build(input: PlanInput, sizing: Sizing): Omit<E2ePlan, 'fitted' | 'budg
         ? `output tok/s scales as concurrency^${input.rates.concurrencyExponent} away from a measured concurrency`
         : `output tok/s scales as (concurrency / ${input.rates.referenceConcurrency})^${input.rates.concurrencyExponent} away from the published concurrency`,
       timingsLine(input.rates),
-      'each run adds a warm-up wave of `concurrency` requests; re-runs of borderline cells come on top',
+      'each run adds a warm-up wave of `concurrency` requests',
+      "a cell's runs are the sequential rule's expected pairs in an A/A run at 2% CV; a changed or noisy cell runs more, as far as the budget pays",
       ...(input.warmup
         ? [
             `each arm warms up on each cell until two warm-up runs agree within ${STEADY_TOLERANCE_PCT}% (planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
@@ -328,46 +348,6 @@ export function round1(x: number): number {
 }
 
 /**
- * Share of cells in which the project's own comparison (compareCell, min-effect 2%) calls a true +5% change at 2%
- * run-to-run CV improved, with `pairs` pairs: seeded simulation, log-normal noise, 2,000 trials.
- */
-export function powerAt(
-  pairs: number,
-  o: { effectPct?: number; cvPct?: number; trials?: number } = {},
-): number {
-  const effect = Math.log(1 + (o.effectPct ?? 5) / 100);
-  const sigma = (o.cvPct ?? 2) / 100;
-  const trials = o.trials ?? 2_000;
-  let seed = 0x9e3779b9 ^ pairs;
-  const uniform = () => {
-    // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  let called = 0;
-  for (let t = 0; t < trials; t++) {
-    const baseline = Array.from({ length: pairs }, () => Math.exp(sigma * normal()) * 1000);
-    const patched = Array.from({ length: pairs }, () => Math.exp(effect + sigma * normal()) * 1000);
-    const cell = {
-      id: 'power',
-      params: {},
-      metric: 'output_throughput',
-      unit: 'tok/s',
-      higherIsBetter: true,
-      baseline,
-      patched,
-      status: 'ok' as const,
-      reruns: 0,
-    };
-    if (compareCell(cell, { minEffectPct: 2 }).verdict === 'improved') called++;
-  }
-  return Math.round((1000 * called) / trials) / 10;
-}
-
-/**
  * The plan, fitted to a budget when one is given: first fewer prompts per run (never below one wave of
  * `concurrency`), then fewer repeats (not below the pairs a 95% interval needs), then dropping the most
  * expensive cells first.
@@ -377,17 +357,18 @@ export function planServeAb(input: PlanInput): E2ePlan {
   const sizing: Sizing = { promptFactor: 1, repeats: input.repeats, dropped: Array(size).fill(undefined) };
   const fitted: string[] = [];
   const budget = input.budgetMinutes;
-  const fits = (s: Sizing) => budget === undefined || build(input, s).estimatedMinutes <= budget;
+  // the budget must pay for the pairs asked for in every cell: what the looks spend when no cell stops early
+  const fits = (s: Sizing) => budget === undefined || build(input, s, s.repeats).estimatedMinutes <= budget;
   if (!fits(sizing)) {
-    const full = build(input, sizing);
+    const full = build(input, sizing, sizing.repeats);
     let factor = 1;
     while (factor > 0.05 && !fits({ ...sizing, promptFactor: factor })) factor = round2(factor - 0.05);
     sizing.promptFactor = factor;
-    const floor = Math.min(input.repeats, MIN_PAIRS);
+    const floor = Math.min(input.repeats, MIN_BUDGET_PAIRS);
     while (sizing.repeats > floor && !fits(sizing)) sizing.repeats--;
     const dropped: string[] = [];
     while (sizing.dropped.filter((d) => !d).length > 1 && !fits(sizing)) {
-      const cells = build(input, sizing).cells;
+      const cells = build(input, sizing, sizing.repeats).cells;
       const costliest = cells
         .filter((c) => !c.dropped)
         .reduce((x, y) => (y.estimatedMinutes > x.estimatedMinutes ? y : x));
@@ -400,7 +381,7 @@ export function planServeAb(input: PlanInput): E2ePlan {
       sizing.repeats++;
     while (sizing.promptFactor < 1 && fits({ ...sizing, promptFactor: round2(sizing.promptFactor + 0.05) }))
       sizing.promptFactor = round2(sizing.promptFactor + 0.05);
-    const now = build(input, sizing).cells.filter((c) => !c.dropped);
+    const now = build(input, sizing, sizing.repeats).cells.filter((c) => !c.dropped);
     const perConcurrency = (cells: PlannedCell[]) =>
       [...new Map(cells.map((c) => [c.concurrency, `c${c.concurrency} ${c.promptsPerRun}`])).values()].join(
         ', ',
@@ -411,19 +392,46 @@ export function planServeAb(input: PlanInput): E2ePlan {
       );
     if (sizing.repeats < input.repeats)
       fitted.push(
-        `repeats cut to ${sizing.repeats} (from ${input.repeats}): a true 5% change at 2% run-to-run CV is then called in ${powerAt(sizing.repeats)}% of cells (${powerAt(input.repeats)}% before; simulated with this tool's comparison)`,
+        `repeats cut to ${sizing.repeats} (from ${input.repeats}): the pairs a cell the budget pays for`,
       );
     if (dropped.length > 0)
       fitted.push(
         `dropped ${dropped.length} of ${size} cells, the most expensive first: ${dropped.join(', ')}`,
       );
   }
-  const plan = build(input, sizing);
-  if (budget !== undefined && plan.estimatedMinutes > budget)
+  const { lookEvery, maxPairs } = lookSettings(defaultMethod(input.minEffectPct ?? 2));
+  const running = sizing.dropped.filter((d) => !d).length;
+  const budgetPairs = budget === undefined ? undefined : sizing.repeats;
+  const most = build(input, sizing, budgetPairs ?? maxPairs);
+  const expectedPairs = expectedPairsPerCell(running, budgetPairs, input.minEffectPct ?? 2);
+  const plan = build(input, sizing, expectedPairs);
+  if (budget !== undefined && most.estimatedMinutes > budget)
     fitted.push(
-      `even one cell at the fewest prompts and repeats needs ${plan.estimatedMinutes} min, over the budget`,
+      `even one cell at the fewest prompts and repeats needs ${most.estimatedMinutes} min, over the budget`,
     );
-  return { ...plan, fitted, budgetMinutes: budget };
+  return {
+    ...plan,
+    repeats: sizing.repeats,
+    lookEvery,
+    maxPairs,
+    expectedPairs,
+    mostMinutes: most.estimatedMinutes,
+    fitted,
+    budgetMinutes: budget,
+  };
+}
+
+/** Fewest pairs a cell the budget is cut to before cells are dropped: a first look and half of the next. */
+const MIN_BUDGET_PAIRS = 6;
+
+/**
+ * Mean pairs a cell of an A/A run at 2% CV under the sequential rule, with a budget of `pairs` a cell when given:
+ * `vllm-kernel-ci simulate --cells N [--pairs P] --cv 2`'s meanPairsPerCell (2,000 seeded runs, two decimals).
+ */
+export function expectedPairsPerCell(cells: number, pairs: number | undefined, minEffectPct: number): number {
+  if (cells === 0) return 0;
+  const o = simulateRuns({ cells, pairs: pairs ?? 0, cvPct: 2, minEffectPct, trials: 2_000 });
+  return round2(o.meanPairsPerCell);
 }
 
 export function round2(x: number): number {
@@ -438,10 +446,11 @@ export function running(plan: E2ePlan): PlannedCell[] {
 /** The plan as lines for a terminal or a log. */
 export function describePlan(plan: E2ePlan): string[] {
   const lines = [
-    `e2e plan (vllm-serve, ${plan.model}): ${running(plan).length} of ${plan.cells.length} cells × ${plan.runs / Math.max(1, running(plan).length)} runs (${plan.repeats} pairs, order ${plan.order
-      .slice(0, 8)
+    `e2e plan (vllm-serve, ${plan.model}): ${running(plan).length} of ${plan.cells.length} cells, a look every ${plan.lookEvery} pairs (order ${plan.order
       .map((a) => (a === 'baseline' ? 'A' : 'B'))
-      .join(' ')}${plan.order.length > 8 ? ' …' : ''})`,
+      .join(
+        ' ',
+      )}, going on), at most ${plan.maxPairs} pairs a cell${plan.budgetMinutes !== undefined ? `, ${plan.repeats} a cell paid for by the budget` : ''}; ${plan.expectedPairs.toFixed(2)} pairs a cell expected (an A/A run at 2% CV)`,
     `swap: ${plan.swap} (${plan.swapWhy}); ${plan.serverStarts} server starts, ${plan.swaps} swaps`,
     'cell                     prompts/run  runs  minutes',
     ...plan.cells.map((c) =>
@@ -449,7 +458,7 @@ export function describePlan(plan: E2ePlan): string[] {
         ? `${c.id.padEnd(24)} ${c.dropped}`
         : `${c.id.padEnd(24)} ${String(c.promptsPerRun).padStart(11)}  ${String(c.runs).padStart(4)}  ${c.estimatedMinutes.toFixed(1).padStart(7)}`,
     ),
-    `estimated ${plan.estimatedMinutes} min in total${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}${plan.fromRunner ? '' : ': an estimate from published figures, not measured on this runner (e2e-rates takes a run that was)'}`,
+    `estimated ${plan.estimatedMinutes} min in total at the expected pairs, at most ${plan.mostMinutes} min${plan.budgetMinutes !== undefined ? ` (budget ${plan.budgetMinutes} min)` : ''}${plan.fromRunner ? '' : ': an estimate from published figures, not measured on this runner (e2e-rates takes a run that was)'}`,
     ...plan.fitted.map((f) => `budget: ${f}`),
     `rates: ${plan.rates}`,
     ...plan.assumptions.map((a) => `assumed: ${a}`),

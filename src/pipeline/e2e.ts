@@ -2,12 +2,14 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { WorkloadShape } from '../config.js';
+import type { VerdictMethod } from '../report/model.js';
 import { type BenchServeResult, parseBenchServe } from '../results/parsers/bench-serve.js';
 import { parseE2eModel } from '../results/parsers/e2e-model.js';
 import type { ArmIntegrity, Device, E2e, E2eCell } from '../results/run-result.js';
 import { isInside, readNoFollow, takeOutput } from '../security/files.js';
 import type { SandboxSpec } from '../security/sandbox.js';
 import { driftOf } from '../stats/drift.js';
+import { lookSettings, nextServed } from '../stats/sequential.js';
 import { judgeIntegrity, readProbeRecords, sharedExpertLayers, summariseProbe } from './arm-probe.js';
 import {
   type ArmKey,
@@ -45,6 +47,7 @@ export interface ServeAbOptions {
   tensorParallelSize: number;
   shapes: WorkloadShape[];
   concurrencies: number[];
+  /** pairs a cell the plan must afford within the budget */
   repeats: number;
   /** A/A: both arms run the baseline (with the default arms) */
   aa?: boolean;
@@ -57,8 +60,8 @@ export interface ServeAbOptions {
   benchTimeoutMs: number;
   /** waits for GPU memory to drop back after a server stops; false when it did not in time */
   waitForGpuMemory: () => Promise<boolean>;
-  /** cells whose comparison is too close to call; re-run once before the verdict */
-  isBorderline?: (cell: E2eCell) => boolean;
+  /** the verdict method (the sequential rule) whose looks decide which cells run more pairs */
+  method: VerdictMethod;
   pickPort?: () => Promise<number>;
   /** prompts per cell for a concurrency */
   numPrompts?: (concurrency: number) => number;
@@ -168,26 +171,33 @@ export function progressLine(done: number, total: number, elapsedS: number): str
 export interface ScheduledRun {
   cell: number;
   arm: ArmKey;
-  /** place in the counterbalanced order */
+  /** place in the look's order */
   position: number;
   /** 1-based sample number of this arm in this cell */
   repeat: number;
-  round: number;
+  /** 0: the first look of every cell; later looks go on where the cell's pairs ended */
+  look: number;
 }
 
 /**
- * Cell by cell in the counterbalanced order when arms swap cheaply (a cell finishes before the next starts,
- * so a budget stop leaves whole cells); position by position over all cells when a swap is a restart.
+ * One look's runs: each cell's next `pairs` pairs, going on in its counterbalanced order where its `done` pairs
+ * ended. Cell by cell when arms swap cheaply (a cell finishes before the next starts, so a budget stop leaves whole
+ * cells); position by position over all cells when a swap is a restart.
  */
-export function scheduleRuns(order: ArmKey[], cells: number, method: SwapMethod, round = 0): ScheduledRun[] {
+export function scheduleRuns(
+  cells: readonly { done: number }[],
+  pairs: number,
+  method: SwapMethod,
+  look = 0,
+): ScheduledRun[] {
   const runs: ScheduledRun[] = [];
-  for (let cell = 0; cell < cells; cell++) {
-    const seen: Record<ArmKey, number> = { baseline: 0, patched: 0 };
-    order.forEach((arm, position) => {
+  cells.forEach(({ done }, cell) => {
+    const seen: Record<ArmKey, number> = { baseline: done, patched: done };
+    counterbalancedOrder(pairs, blocksUsed(done)).forEach((arm, position) => {
       seen[arm] += 1;
-      runs.push({ cell, arm, position, repeat: seen[arm], round });
+      runs.push({ cell, arm, position, repeat: seen[arm], look });
     });
-  }
+  });
   return method === 'restart' ? byPosition(runs) : runs;
 }
 
@@ -209,9 +219,13 @@ interface CellState {
   /** the server each arm last warmed up on this cell: a new server (a restart) warms up again */
   warmedOn: Partial<Record<ArmKey, VllmServer>>;
   reasons: string[];
-  /** runs left in its schedule, for "k of n pairs" on a budget stop */
+  /** pairs of its first look, for "k of n pairs" on a budget stop */
   planned: number;
+  /** minutes its samples took, for what its next look costs the budget */
+  sampleMinutes: number;
 }
+
+const pairsOf = (cell: E2eCell) => Math.min(cell.baseline.length, cell.patched.length);
 
 const NOT_RUN_BUDGET = 'not run (budget)';
 
@@ -248,7 +262,10 @@ function serveSandbox(
   return { sandbox, env: { ...o.env, HF_HUB_CACHE: hub, HF_HUB_OFFLINE: '1' } };
 }
 
-/** The vllm-serve A/B: the plan, then each cell's runs on the arms' servers, then one re-run of borderline cells. */
+/**
+ * The vllm-serve A/B: the plan, then each cell's first look on the arms' servers, then look after look the cells
+ * the sequential rule keeps open (nextServed: all of them, or with a budget the one nearest a call).
+ */
 export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promise<E2e> {
   let o: ServeRunOptions = given;
   const arms = o.arms ?? gateSwitchArms(o.aa);
@@ -299,6 +316,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
     numPrompts: o.numPrompts,
     runSeconds: o.runSeconds,
     warmup: o.warmup ?? true,
+    minEffectPct: o.method.minEffectPct,
   });
   for (const line of describePlan(plan)) await step.log(line);
 
@@ -314,6 +332,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
   o = { ...o, env: boxed.env, sandbox: boxed.sandbox };
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
+  const { lookEvery } = lookSettings(o.method);
   const states: CellState[] = running(plan).map((c) => ({
     cell: newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
     shape: { inputLen: c.inputLen, outputLen: c.outputLen },
@@ -325,7 +344,8 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
     sized: c.minRunSeconds === undefined,
     warmedOn: {},
     reasons: [],
-    planned: c.runs,
+    planned: lookEvery,
+    sampleMinutes: 0,
   }));
   const droppedCells = plan.cells
     .filter((c) => c.dropped)
@@ -383,13 +403,13 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
             `e2e budget of ${o.budgetMinutes} min spent after ${spentMin.toFixed(1)} min: stopping`,
           );
         budgetSpent = true;
-        // a cut re-run keeps the pairs it has: the cell was judged before it started
-        if (run.round > 0) continue;
+        // a cut later look keeps the pairs it has: the cell was judged before it started
+        if (run.look > 0) continue;
         s.cell.status = 'not-run';
-        s.cell.reason = `${NOT_RUN_BUDGET}: ${Math.min(s.cell.baseline.length, s.cell.patched.length)} of ${s.planned / 2} pairs done`;
+        s.cell.reason = `${NOT_RUN_BUDGET}: ${pairsOf(s.cell)} of ${s.planned} pairs done`;
         continue;
       }
-      const where = `${run.arm} arm, repeat ${run.repeat}${run.round > 0 ? `, re-run ${run.round}` : ''}`;
+      const where = `${run.arm} arm, repeat ${run.repeat}${run.look > 0 ? `, look ${run.look + 1}` : ''}`;
       let server: Awaited<ReturnType<ArmServers['use']>>;
       try {
         server = await servers.use(run.arm);
@@ -420,6 +440,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
         }
         s.warmedOn[run.arm] = server;
       }
+      const before = clock();
       const outcome = await benchOnce(
         step,
         o,
@@ -433,30 +454,48 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
         servers.timings.clientStartSeconds,
       );
       if (outcome.kind === 'died') await servers.forget(run.arm);
+      s.sampleMinutes += (clock() - before) / 60_000;
       if (outcome.kind === 'sample') s.cell[run.arm].push(outcome.value);
       else noteFailure(s, `${where}: ${outcome.why}`);
       await step.log(`e2e ${s.cell.id} ${where}: ${progressLine(done, total, (clock() - started) / 1000)}`);
     }
   };
 
+  // every cell of the run, dropped ones too, as the report will judge them: the looks pool their scale
+  const byId = new Map([...states.map((s) => s.cell), ...droppedCells].map((c) => [c.id, c]));
+  const runCells = () => plan.cells.map((c) => byId.get(c.id) as E2eCell);
+  const stateOf = new Map(states.map((s) => [s.cell, s]));
   try {
-    await execute(scheduleRuns(plan.order, states.length, plan.swap), states);
-    const borderline =
-      o.isBorderline && !stopReason && !budgetSpent
-        ? states.filter((s) => s.cell.status === 'ok' && o.isBorderline?.(s.cell))
-        : [];
-    if (borderline.length > 0) {
-      await step.log(
-        `re-running ${borderline.length} borderline cells once: ${borderline.map((s) => s.cell.id).join(', ')}`,
+    await execute(
+      scheduleRuns(
+        states.map(() => ({ done: 0 })),
+        lookEvery,
+        plan.swap,
+      ),
+      states,
+    );
+    for (let look = 1; !stopReason && !budgetSpent; look++) {
+      const cells = runCells();
+      const left =
+        o.budgetMinutes === undefined
+          ? Number.POSITIVE_INFINITY
+          : o.budgetMinutes - (clock() - started) / 60_000;
+      const cost = cells.map((c) => (stateOf.get(c)?.sampleMinutes ?? 0) / Math.max(1, pairsOf(c)));
+      const served = nextServed(cells, o.method, left, cost, lookEvery).map(
+        (i) => stateOf.get(cells[i]) as CellState,
       );
-      for (const s of borderline) {
-        s.cell.reruns += 1;
-        s.planned += 2 * o.repeats;
-      }
-      // the re-run continues the counterbalanced sequence: B A A B after A B B A
-      const order = counterbalancedOrder(plan.repeats, blocksUsed(plan.repeats));
-      const queue = scheduleRuns(order, borderline.length, servers.method, 1);
-      await execute(queue, borderline);
+      if (served.length === 0) break;
+      await step.log(
+        `look ${look + 1}: ${served.map((s) => `${s.cell.id} (${pairsOf(s.cell)} pairs)`).join(', ')} ${served.length === 1 ? 'goes' : 'go'} on for ${lookEvery} more pairs`,
+      );
+      for (const s of served) s.cell.reruns += 1;
+      const queue = scheduleRuns(
+        served.map((s) => ({ done: pairsOf(s.cell) })),
+        lookEvery,
+        servers.method,
+        look,
+      );
+      await execute(queue, served);
     }
   } finally {
     await servers.stopAll();
@@ -469,11 +508,10 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
   if (integrity) await step.log(`arm integrity: ${integrity.status}: ${integrity.reason}`);
   if (integrity?.status === 'violated')
     for (const s of states) if (s.cell.status === 'ok') noteFailure(s, `arm integrity: ${integrity.reason}`);
-  const byId = new Map([...states.map((s) => s.cell), ...droppedCells].map((c) => [c.id, c]));
-  const cells = plan.cells.map((c) => byId.get(c.id) as E2eCell);
+  const cells = runCells();
   return {
     backend: 'vllm-serve',
-    method: `${methodSentence(plan, servers, arms, o.aa)} ${integritySentence(integrity)}`,
+    method: `${methodSentence(plan, servers, arms, o.method, o.aa)} ${integritySentence(integrity)}`,
     aa: o.aa ? true : undefined,
     swap: servers.method,
     plan: {
@@ -588,12 +626,24 @@ const SWAP_SENTENCE: Record<SwapMethod, string> = {
   restart: "the idle arm's server stopped and the other started at each arm change",
 };
 
-function methodSentence(plan: E2ePlan, servers: ArmServers, arms: ServeArms, aa?: boolean): string {
+/** How a cell's pairs were run under the sequential rule, for both backends' method sentence. */
+function looksSentence(method: VerdictMethod): string {
+  const { lookEvery, maxPairs } = lookSettings(method);
+  return `counterbalanced A B B A, B A A B in looks of ${lookEvery} pairs, a cell stopped once called or clear (at most ${maxPairs} pairs)`;
+}
+
+function methodSentence(
+  plan: E2ePlan,
+  servers: ArmServers,
+  arms: ServeArms,
+  method: VerdictMethod,
+  aa?: boolean,
+): string {
   const fell = servers.fallbacks.length > 0 ? ` (after falling back: ${servers.fallbacks.join('; ')})` : '';
   return (
     `vllm serve + vllm bench serve (random dataset, ignore-eos, max-concurrency = the cell's concurrency); ` +
     `baseline (${arms.baseline.label}) against patched (${arms.patched.label}) from one install, ` +
-    `counterbalanced A B B A, B A A B over ${plan.repeats} pairs; ${SWAP_SENTENCE[servers.method]}${fell}, ` +
+    `${looksSentence(method)}; ${SWAP_SENTENCE[servers.method]}${fell}, ` +
     `${servers.serverStarts} server starts; output throughput per run, a run with failed requests repeated once.` +
     (plan.fitted.length > 0
       ? ` Fitted to a ${plan.budgetMinutes}-min budget: ${plan.fitted.join('; ')}.`
@@ -628,9 +678,7 @@ async function benchOnce(
   warm?: { tag: string; prompts: number },
   clientStart?: number[],
 ): Promise<BenchOutcome> {
-  const base = warm
-    ? `${s.cell.id}-${run.arm}-${warm.tag}`
-    : `${s.cell.id}-${run.arm}-r${run.repeat}${run.round > 0 ? `-rerun${run.round}` : ''}`;
+  const base = warm ? `${s.cell.id}-${run.arm}-${warm.tag}` : `${s.cell.id}-${run.arm}-r${run.repeat}`;
   let partial: BenchServeResult | undefined;
   for (const attempt of [0, 1]) {
     const file = `${base}${attempt > 0 ? '-again' : ''}.json`;
@@ -697,54 +745,73 @@ interface ModelAbOptions {
   python: string;
   script: string;
   cwd: string;
-  repeats: number;
+  /** the verdict method (the sequential rule) whose looks decide which cells run more pairs */
+  method: VerdictMethod;
   aa?: boolean;
   /** `PATH::SYMBOL` (or `reference`) of each arm; default: the bundle's kernel against the reference */
   impls?: { baseline: string; patched: string };
   env: Record<string, string | undefined>;
   timeoutMs: number;
-  /** cells to re-run once (validate's rule); none when absent */
-  isBorderline?: (cell: E2eCell) => boolean;
 }
 
 /**
- * The bundle's model-level driver (`e2e_model.py --json PATH --repeats N`): no server, no weights. Borderline
- * cells run once more (`--cells`), continuing the arm order, and their pairs are appended, as vllm-serve does.
+ * The bundle's model-level driver (`e2e_model.py --json PATH --repeats N`): no server, no weights. A look of
+ * `lookEvery` pairs of every cell, then of the cells the sequential rule keeps open (`--cells`, `--first-pair`
+ * going on in the arm order), their pairs appended, as vllm-serve does.
  */
 export async function runModelAb(step: StepHandle, o: ModelAbOptions): Promise<E2e> {
-  const e2e = await runModelOnce(step, o, 'e2e-model.json', []);
-  const borderline = e2e.cells.filter((c) => c.status === 'ok' && o.isBorderline?.(c));
-  if (borderline.length > 0) {
-    const ids = borderline.map((c) => c.id);
-    await step.log(`re-running ${ids.length} borderline cells once: ${ids.join(', ')}`);
-    try {
-      const again = await runModelOnce(step, o, 'e2e-model-rerun.json', [
-        '--cells',
-        ids.join(','),
-        '--first-pair',
-        String(o.repeats),
-      ]);
-      for (const cell of borderline) {
+  const { lookEvery } = lookSettings(o.method);
+  const e2e = await runModelOnce(step, o, 'e2e-model.json', lookEvery, []);
+  for (let look = 1; ; look++) {
+    const open = nextServed(e2e.cells, o.method, undefined, undefined, lookEvery).map((i) => e2e.cells[i]);
+    if (open.length === 0) break;
+    await step.log(
+      `look ${look + 1}: ${open.map((c) => `${c.id} (${pairsOf(c)} pairs)`).join(', ')} go on for ${lookEvery} more pairs`,
+    );
+    // one driver run per starting pair, so each cell goes on where its own pairs ended
+    for (const done of new Set(open.map(pairsOf))) {
+      const cells = open.filter((c) => pairsOf(c) === done);
+      let again: E2e;
+      try {
+        again = await runModelOnce(step, o, `e2e-model-look${look + 1}-from${done}.json`, lookEvery, [
+          '--cells',
+          cells.map((c) => c.id).join(','),
+          '--first-pair',
+          String(done),
+        ]);
+      } catch (error) {
+        // the pairs so far stand; the cells are judged on them
+        await step.log(`look ${look + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
+        return withAa(e2e, o.aa, o.method);
+      }
+      for (const cell of cells) {
         const fresh = again.cells.find((c) => c.id === cell.id);
         if (fresh?.status !== 'ok') {
-          await step.log(
-            `${cell.id}: the re-run gave no samples (${fresh?.reason ?? 'missing'}); one round stands`,
-          );
+          cell.status = 'failed';
+          cell.reason = `look ${look + 1}: ${fresh?.reason ?? 'no samples'}`;
           continue;
         }
         cell.baseline.push(...fresh.baseline);
         cell.patched.push(...fresh.patched);
         cell.reruns += 1;
       }
-    } catch (error) {
-      // the first round stands; its calls stay unconfirmed and the report says so
-      await step.log(`the re-run failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  return o.aa ? { ...e2e, aa: true } : e2e;
+  return withAa(e2e, o.aa, o.method);
 }
 
-async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, more: string[]): Promise<E2e> {
+function withAa(e2e: E2e, aa: boolean | undefined, method: VerdictMethod): E2e {
+  const out = { ...e2e, method: `${e2e.method}; ${looksSentence(method)}` };
+  return aa ? { ...out, aa: true } : out;
+}
+
+async function runModelOnce(
+  step: StepHandle,
+  o: ModelAbOptions,
+  file: string,
+  pairs: number,
+  more: string[],
+): Promise<E2e> {
   // the driver runs the kernels under test: sandboxed, writing into the step's scratch, read back after
   const json = join(step.scratch, file);
   const r = await step.run(
@@ -754,7 +821,7 @@ async function runModelOnce(step: StepHandle, o: ModelAbOptions, file: string, m
       '--json',
       json,
       '--repeats',
-      String(o.repeats),
+      String(pairs),
       ...(o.aa ? ['--aa'] : []),
       ...(o.impls ? ['--baseline-impl', o.impls.baseline, '--patched-impl', o.impls.patched] : []),
       ...more,

@@ -1,6 +1,6 @@
-// What a budget-fitted e2e plan can still find: the run-level power of its cells and repeats, computed by the
-// simulator behind `vllm-kernel-ci simulate` (the verdict path with re-runs and confirmation). Pure.
-import { defaultMethod } from '../stats/e2e.js';
+// What a budget-fitted e2e plan can still find: the run-level power of its cells and the pairs the budget pays for,
+// computed by the simulator behind `vllm-kernel-ci simulate` (the sequential rule's looks, as the e2e runs them).
+// Pure.
 import { simulateRuns } from '../stats/simulate.js';
 import { type E2ePlan, running } from './e2e-plan.js';
 
@@ -9,17 +9,20 @@ export const MIN_PLAN_POWER = 0.9;
 const EFFECT_PCT = -5;
 const CV_PCT = 2;
 const TRIALS = 2_000;
-const RULE = defaultMethod(2).rule;
 
 export interface PlanPower {
-  /** a true −5% change in one cell at 2% run-to-run CV: share of runs whose verdict is regressed */
+  /**
+   * a true −5% change in one cell at 2% run-to-run CV: share of runs whose verdict is regressed, with the plan's
+   * cells and the pairs a cell its budget pays for
+   */
   power: number;
   /** the same for the grid and repeats asked for, before the budget cut anything */
   requestedPower: number;
   cells: number;
-  repeats: number;
+  /** pairs a cell the budget pays for; undefined: no budget (each cell up to the rule's most pairs) */
+  repeats?: number;
   requestedCells: number;
-  requestedRepeats: number;
+  requestedRepeats?: number;
   /** the `simulate` command that gives the same number */
   command: string;
   /** every reduction the budget forced, one sentence each (the plan's own `fitted`) */
@@ -37,34 +40,35 @@ export function planPower(
   o: { minEffectPct: number; trials?: number },
 ): PlanPower {
   const cells = running(plan).length;
-  const settings = (c: number, repeats: number) => ({
+  const budgeted = plan.budgetMinutes !== undefined;
+  const settings = (c: number, pairs: number | undefined) => ({
     cells: c,
-    repeats,
+    pairs: pairs ?? 0,
     effectPct: EFFECT_PCT,
     cvPct: CV_PCT,
     minEffectPct: o.minEffectPct,
-    // the rule the e2e runs (stats/e2e.ts defaultMethod), not the simulator's own default
-    rule: RULE,
     trials: o.trials ?? TRIALS,
   });
-  const power = cells === 0 ? 0 : (simulateRuns(settings(cells, plan.repeats)).power ?? 0);
-  const same = cells === plan.cells.length && plan.repeats === requested.repeats;
+  const repeats = budgeted ? plan.repeats : undefined;
+  const requestedRepeats = budgeted ? requested.repeats : undefined;
+  const power = cells === 0 ? 0 : (simulateRuns(settings(cells, repeats)).power ?? 0);
+  const same = cells === plan.cells.length && repeats === requestedRepeats;
   const requestedPower = same
     ? power
-    : (simulateRuns(settings(plan.cells.length, requested.repeats)).power ?? 0);
+    : (simulateRuns(settings(plan.cells.length, requestedRepeats)).power ?? 0);
   const out: PlanPower = {
     power,
     requestedPower,
     cells,
-    repeats: plan.repeats,
+    repeats,
     requestedCells: plan.cells.length,
-    requestedRepeats: requested.repeats,
-    command: `vllm-kernel-ci simulate --cells ${cells} --repeats ${plan.repeats} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct} --rule ${RULE}`,
+    requestedRepeats,
+    command: `vllm-kernel-ci simulate --cells ${cells}${repeats === undefined ? '' : ` --pairs ${repeats}`} --effect ${EFFECT_PCT} --cv ${CV_PCT} --min-effect ${o.minEffectPct}`,
     reductions: plan.fitted,
   };
   const cuts = [
     plan.fitted.some((f) => f.startsWith('prompts per run cut')) ? 'prompts per run' : '',
-    plan.repeats < requested.repeats ? `repeats ${requested.repeats} → ${plan.repeats}` : '',
+    budgeted && plan.repeats < requested.repeats ? `repeats ${requested.repeats} → ${plan.repeats}` : '',
     cells < plan.cells.length ? `cells ${plan.cells.length} → ${cells}` : '',
   ].filter(Boolean);
   const raise = `The ${plan.budgetMinutes}-min budget cut ${cuts.join(', ')}: raise e2e-budget (and the job's timeout-minutes), or ask for fewer shapes or concurrencies.`;
@@ -84,12 +88,13 @@ export function planPower(
 
 /** The power as lines for the plan output, the job log and the report: what was cut and what is left. */
 export function describePlanPower(p: PlanPower): string[] {
+  const budget = (n?: number) => (n === undefined ? 'no budget' : `a budget of ${n} pairs a cell`);
   const asked =
     p.cells === p.requestedCells && p.repeats === p.requestedRepeats
       ? ''
-      : ` (${pct(p.requestedPower)} with the ${p.requestedCells} cells × ${p.requestedRepeats} repeats asked for)`;
+      : ` (${pct(p.requestedPower)} with the ${p.requestedCells} cells and ${budget(p.requestedRepeats)} asked for)`;
   return [
-    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct(p.power)} of runs with ${p.cells} cells × ${p.repeats} repeats${asked}; \`${p.command}\``,
+    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct(p.power)} of runs with ${p.cells} cells and ${budget(p.repeats)}${asked}; \`${p.command}\``,
     ...(p.warning ? [`warning: ${p.warning}`] : []),
   ];
 }

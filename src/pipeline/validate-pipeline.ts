@@ -11,7 +11,12 @@ import { bundleHash, resolveBundle } from './bundle.js';
 import { compileStep } from './compile.js';
 import { StepRecorder } from './step.js';
 import { checkoutStep } from './steps/checkout.js';
-import { DEFAULT_TIMEOUTS, type PipelineContext, type PipelineDeps } from './steps/context.js';
+import {
+  DEFAULT_TIMEOUTS,
+  type PipelineContext,
+  type PipelineDeps,
+  verdictSettings,
+} from './steps/context.js';
 import { detectDeviceStep } from './steps/detect-device.js';
 import { e2eStep } from './steps/e2e.js';
 import { installStep } from './steps/install.js';
@@ -44,6 +49,7 @@ export function emptyResult(config: Config, host: Host): RunResult {
     device: { vendor: 'unknown', name: 'unknown', count: 0 },
     steps: STEP_NAMES.map((name) => ({ name, status: 'not-available', seconds: 0, reason: 'did not run' })),
     settings: {},
+    verdicts: verdictSettings(config),
   };
 }
 

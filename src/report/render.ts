@@ -511,7 +511,7 @@ const CONFIRMED_RULE =
   ' A call is re-run and stands only when the fresh pairs, judged alone, make the same call.';
 /** The sequential rule in one sentence (src/stats/sequential.ts), in place of the interval levels above. */
 const sequentialRule = (m: VerdictMethod) =>
-  ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the 95% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
+  ` Sequential rule: the order effect fitted per cell, a look every ${m.lookEvery ?? 4} pairs (at most ${m.maxPairs ?? 24}); a call needs the interval at the level shown, ${m.familyPct ?? 5}% spent over the cells and looks, to exclude 0; clear when the ${m.confidencePct}% interval rules out ±${m.clearPct ?? 2.5 * m.minEffectPct}%.`;
 
 function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMethod): Block[] {
   const e2e = result.e2e;
@@ -529,7 +529,7 @@ function e2ePart(result: RunResult, compared: ComparedCell[], method: VerdictMet
   const out: Block[] = [
     heading(4, `End to end${e2e.aa ? ' (A/A: both arms ran the baseline; any change is noise)' : ''}`),
     paragraph(
-      `${inert(e2e.backend, 20)} · ${inert(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run); a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † borderline: named for a re-run.`,
+      `${inert(e2e.backend, 20)} · ${inert(e2e.model, 80)} · ${metric}. Δ = patched vs baseline with its ${method.rule === 'sequential' ? 'interval at the level shown' : `${method.confidencePct}% interval (${method.rerunConfidencePct}% once re-run)`}; a change counts when |Δ| ≥ ${method.minEffectPct}% and the interval excludes 0.${method.rule === 'confirmed' ? CONFIRMED_RULE : ''}${method.rule === 'sequential' ? sequentialRule(method) : ''} † ${method.rule === 'sequential' ? 'undecided: more pairs would have been run' : 'borderline: named for a re-run'}.`,
     ),
   ];
   if (compared.length === 0) return [...out, paragraph('No cells.')];
@@ -621,7 +621,7 @@ function footer(result: RunResult, method: VerdictMethod, override?: string): Bl
     settings.length ? [`settings: ${settings.join(' · ')}`] : [],
     result.e2e ? [`e2e method: ${inert(result.e2e.method, 300)}`] : [],
     [
-      `verdicts: Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run), min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${inert(override, 200)})` : ''} · ${inert(result.tool.name, 30)} ${inert(result.tool.version, 30)} · ${inert(id.startedAt, 40)} → ${inert(id.finishedAt, 40)}`,
+      `verdicts: ${method.rule === 'sequential' ? `Huber fit of the paired log ratios with the order effect, sequential rule (a look every ${method.lookEvery ?? 4} pairs, at most ${method.maxPairs ?? 24})` : `Hodges–Lehmann Δ of paired log ratios, exact Wilcoxon signed-rank ${method.confidencePct}% interval (${method.rerunConfidencePct}% after a re-run)`}, min effect ${method.minEffectPct}%${method.rule === 'confirmed' ? ', calls confirmed by a re-run' : ''}${override ? ` (${inert(override, 200)})` : ''} · ${inert(result.tool.name, 30)} ${inert(result.tool.version, 30)} · ${inert(id.startedAt, 40)} → ${inert(id.finishedAt, 40)}`,
     ],
   ];
   return small(...rows.filter((row) => row.length > 0));

@@ -9,7 +9,7 @@
 import type { CellComparison, CellVerdict, ComparedCell, VerdictMethod } from '../report/model.js';
 import type { E2e, E2eCell } from '../results/run-result.js';
 import { driftExceeds } from './drift.js';
-import { judgeSequential, nextLook } from './sequential.js';
+import { judgeSequential, sequentialMethod } from './sequential.js';
 import { medianOf, minPairsFor, signedRankInterval } from './signed-rank.js';
 
 export type { CellComparison, CellVerdict, ComparedCell } from '../report/model.js';
@@ -37,15 +37,15 @@ const levelOf = (cell: E2eCell, opts: CompareOptions) =>
     ? (opts.rerunConfidencePct ?? RERUN_CONFIDENCE * 100)
     : (opts.confidencePct ?? CONFIDENCE * 100);
 
-/**
- * The method validate records: the confirmed rule while the e2e runner runs a round and one re-run; the
- * sequential rule (sequentialMethod) once the runner looks every `lookEvery` pairs through nextLook.
- */
+/** The method validate records and both e2e runners follow: the sequential rule (src/stats/sequential.ts). */
 export function defaultMethod(minEffectPct: number): VerdictMethod {
-  return confirmedMethod(minEffectPct);
+  return sequentialMethod(minEffectPct);
 }
 
-/** 95%, 97.5% once re-run, every call confirmed by a re-run. */
+/**
+ * 95%, 97.5% once re-run, every call confirmed by a re-run: what validate recorded before the sequential rule,
+ * kept to judge those RunResults and for `simulate --rule confirmed`.
+ */
 export function confirmedMethod(minEffectPct: number): VerdictMethod {
   return {
     minEffectPct,
@@ -210,19 +210,9 @@ export function judgeE2e(e2e: E2e, method: VerdictMethod, firstRound?: number): 
 }
 
 /**
- * Whether validate runs a cell once more before the final verdict (a cell already re-run is not named again).
- * Under the sequential rule: whether its look says continue, with the scale pooled over `cells` (the run's
- * cells; the cell alone when not given).
+ * Whether the confirmed (or per-cell) rule runs a cell once more before the final verdict (a cell already re-run
+ * is not named again): what validate did before the sequential rule, as `simulate --rule confirmed` replays it.
  */
-export function needsRerun(
-  cell: E2eCell,
-  method: VerdictMethod,
-  cells: readonly E2eCell[] = [cell],
-): boolean {
-  if (method.rule === 'sequential') {
-    const at = Math.max(0, cells.indexOf(cell));
-    const all = cells.includes(cell) ? cells : [cell];
-    return cell.status === 'ok' && nextLook(all, method)[at] === 'continue';
-  }
+export function needsRerun(cell: E2eCell, method: VerdictMethod): boolean {
   return (cell.reruns ?? 0) === 0 && cell.status === 'ok' && judgeCell(cell, method).borderline;
 }

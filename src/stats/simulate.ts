@@ -1,5 +1,6 @@
-// Synthetic runs through the verdict path validate and report use: round one of every cell, the re-run of the
-// cells validate names (needsRerun), then analyseRuns over the runners. What a user of these settings would see
+// Synthetic runs through the verdict path validate and report use: the sequential rule's looks (nextServed, as
+// both e2e runners call it), or the confirmed rule's round and re-run (needsRerun), then analyseRuns over the
+// runners. What a user of these settings would see
 // over many runs: how often a no-op PR gets a call, how often a real change in one cell is found. Pure.
 import type { OverallVerdict, VerdictMethod } from '../report/model.js';
 import type { E2eCell, RunResult } from '../results/run-result.js';
@@ -7,7 +8,7 @@ import { analyseRuns } from './analyse.js';
 import { confirmedMethod, needsRerun } from './e2e.js';
 import { type ArmOrder, type NoiseModel, prng, REALISTIC_DRIFT, simulatePairs } from './noise.js';
 import { huberFit, pairData } from './order-fit.js';
-import { decide, judgeSequential, lookPriority, sequentialMethod } from './sequential.js';
+import { lookSettings, nextServed, sequentialMethod } from './sequential.js';
 import { perCellMethod, VERDICTS } from './verdict.js';
 
 export interface SimulationSettings {
@@ -131,45 +132,45 @@ function simCell(c: number, pairs: { baseline: number[]; patched: number[] }): E
 }
 
 /**
- * One runner's cells under the sequential rule, as the e2e runner would run them: a look after every
- * `lookEvery` pairs of every open cell (nextLook's decisions); when the budget of `pairs` × cells left cannot
- * serve every open cell, the next `lookEvery` pairs go to the one nearest a call (lookPriority), then it looks again.
+ * One runner's cells under the sequential rule, as the e2e runners run them: every cell's first `lookEvery` pairs
+ * of its stream, then look after look more of the streams nextServed names, with a budget of `budgetPairs` pairs
+ * in all when one is given (cells assumed to cost the same).
  */
-export function sequentialCells(
+export function runLooks(
+  streams: readonly { baseline: readonly number[]; patched: readonly number[] }[],
+  method: VerdictMethod,
+  budgetPairs = Number.POSITIVE_INFINITY,
+): E2eCell[] {
+  const { lookEvery: k, maxPairs: max } = lookSettings(method);
+  const shown = streams.map(() => Math.min(k, max));
+  let budget = budgetPairs - k * streams.length;
+  const view = () =>
+    streams.map((f, c) =>
+      simCell(c, { baseline: f.baseline.slice(0, shown[c]), patched: f.patched.slice(0, shown[c]) }),
+    );
+  for (;;) {
+    const cells = view();
+    const served = nextServed(cells, method, budget, undefined, k);
+    if (served.length === 0) return cells;
+    for (const c of served) {
+      shown[c] = Math.min(max, shown[c] + k);
+      budget -= k;
+    }
+  }
+}
+
+function sequentialCells(
   rand: () => number,
   s: SimulationSettings,
   method: VerdictMethod,
   noise: NoiseModel,
   change: number,
 ): E2eCell[] {
-  const k = method.lookEvery ?? 4;
-  const max = method.maxPairs ?? 16;
-  const full = Array.from({ length: s.cells }, (_, c) =>
+  const max = lookSettings(method).maxPairs;
+  const streams = Array.from({ length: s.cells }, (_, c) =>
     simulatePairs(rand, max, c === 0 ? change : 0, noise),
   );
-  const shown = full.map(() => Math.min(k, max));
-  let budget = s.pairs > 0 ? s.pairs * s.cells - k * s.cells : Number.POSITIVE_INFINITY;
-  const view = () =>
-    full.map((f, c) =>
-      simCell(c, { baseline: f.baseline.slice(0, shown[c]), patched: f.patched.slice(0, shown[c]) }),
-    );
-  for (;;) {
-    const cells = view();
-    const open = judgeSequential(cells, method)
-      .map((j, c) => ({ d: decide(cells[c], j, method), c, priority: lookPriority(j, method) }))
-      .filter((x) => x.d === 'continue')
-      .sort((a, b) => b.priority - a.priority);
-    let moved = false;
-    // a budget that cannot serve every open cell goes, a look at a time, to the one nearest a call
-    const served = budget >= k * open.length ? open : open.slice(0, 1);
-    for (const { c } of served) {
-      if (budget < k) break;
-      shown[c] = Math.min(max, shown[c] + k);
-      budget -= k;
-      moved = true;
-    }
-    if (!moved) return cells;
-  }
+  return runLooks(streams, method, s.pairs > 0 ? s.pairs * s.cells : Number.POSITIVE_INFINITY);
 }
 
 export function simulateRuns(partial: Partial<SimulationSettings> = {}): SimulationOutcome {

@@ -1,8 +1,9 @@
 // What every step of the validate pipeline reads: the config, the RunResult it fills, the world it may touch.
 import type { Config } from '../../config.js';
 import type { ApplyBundleOptions } from '../../patch/engine.js';
-import type { E2eCell, Patch, RunResult } from '../../results/run-result.js';
+import type { Patch, RunResult } from '../../results/run-result.js';
 import type { SandboxPolicy } from '../../security/sandbox.js';
+import { defaultMethod } from '../../stats/e2e.js';
 
 export interface PipelineContext {
   config: Config;
@@ -49,8 +50,6 @@ export interface PipelineDeps {
   reposDir: string;
   fetchVllmSource?: (version: string) => Promise<string>;
   applyBundle?: (options: ApplyBundleOptions) => Promise<Patch>;
-  /** e2e cells too close to call, re-run once before the verdict */
-  isBorderline?: (cell: E2eCell) => boolean;
   /** keeps secrets out of log tails */
   scrub?: (text: string) => string;
   timeouts?: Partial<StepTimeouts>;
@@ -61,4 +60,13 @@ export interface PipelineDeps {
   sandbox?: SandboxPolicy;
   /** why this stage does not run at all (an e2e stage whose kernel stage did not pass); every step is skipped */
   blocked?: string;
+}
+
+/**
+ * The method validate records and its e2e runners follow, so a later report judges the cells as this job chose
+ * its looks. `repeats`: the pairs of a cell's first look.
+ */
+export function verdictSettings(config: Config): NonNullable<RunResult['verdicts']> {
+  const method = defaultMethod(config.thresholds.minEffectPct);
+  return { ...method, repeats: method.lookEvery ?? config.e2e.repeats };
 }
