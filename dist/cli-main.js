@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-ZYV3K4V2.js";
+} from "./chunks/chunk-6ZOEHQ2U.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-ZYV3K4V2.js";
+} from "./chunks/chunk-6ZOEHQ2U.js";
 import {
   context,
   error,

@@ -138,4 +138,35 @@ describe("vLLM 0.33.0's own bench client", () => {
     expect(parsed.failed).toBeGreaterThan(0);
     expect(parsed.completed + parsed.failed).toBe(16);
   });
+
+  it('through the bench session: the client imported once, a fork per run, the same files; each run costs less', {
+    timeout: 240_000,
+  }, async () => {
+    const twoPairs = { repeats: 2, method: oneLook(2) };
+    const cli = await serveAb({}, twoPairs);
+    const session = await serveAb(
+      { PYTHONPATH: client.source },
+      {
+        ...twoPairs,
+        benchSession: { python: client.python, script: join(ROOT, 'kernels', 'bench_session.py') },
+      },
+    );
+    expect(session.log).toContain("bench session: vLLM's client imported once; each run is a fork of it");
+    expect(session.log).toContain('Serving Benchmark Result');
+    expect(session.e2e.cells[0]).toMatchObject({ status: 'ok' });
+    const files = await session.raw();
+    expect(files.map((f) => f.file)).toEqual((await cli.raw()).map((f) => f.file));
+    for (const { text } of files) expect(parseBenchServe(text)).toMatchObject({ completed: 16, failed: 0 });
+    // seconds of each bench run as the step's log has them: the CLI pays the client's imports every time
+    const runSeconds = (log: string) =>
+      [...log.matchAll(/bench serve[^\n]*\n(?:(?!\$ )[^\n]*\n)*?\[exit 0, ([\d.]+) s\]/g)].map((m) =>
+        Number(m[1]),
+      );
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const [perCli, perSession] = [runSeconds(cli.log), runSeconds(session.log)];
+    expect(perCli).toHaveLength(4);
+    expect(perSession).toHaveLength(4);
+    console.log(`bench run, median of 4: CLI ${median(perCli)} s, session ${median(perSession)} s`);
+    expect(median(perSession)).toBeLessThan(median(perCli) / 2);
+  });
 });

@@ -78,6 +78,7 @@ async function servedA(kind: 'bwrap' | 'none') {
     sandbox: (o) => sandboxFor(policy, { ...o, writable: [...o.writable, fake.FAKE_STATE_DIR], scratch }),
     log: async (line) => writeFile(logFile, `${line}\n`, { flag: 'a' }),
     run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+    start: (file, args, o) => startLogged(file, args, { ...o, logFile }),
     finish: () => {},
   };
   const t0 = performance.now();

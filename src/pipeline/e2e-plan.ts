@@ -337,7 +337,7 @@ function timingsLine(rates: ThroughputRates): string {
   const client =
     rates.clientStartSeconds !== undefined
       ? `; the bench client's start ${rates.clientStartSeconds} s a run (measured)`
-      : "; the bench client's start is not counted (20–30 s a run on an H200 with vLLM 0.20.2's client)";
+      : "; the bench client's imports are paid once (a bench session forks a run from them; the CLI paid 20–30 s a run on an H200), the rest of its start is not counted";
   if (!m) return `${start}; ${swap} (assumed, not measured)${client}`;
   const how = (measured: boolean) => (measured ? 'measured' : 'assumed');
   return `${start} (${how(m.serverStart)}); ${swap} (${how(m.sleepSwap)})${client}`;

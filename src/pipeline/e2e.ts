@@ -11,6 +11,7 @@ import type { SandboxSpec } from '../security/sandbox.js';
 import { driftOf } from '../stats/drift.js';
 import { lookSettings, nextServed } from '../stats/sequential.js';
 import { judgeIntegrity, readProbeRecords, sharedExpertLayers, summariseProbe } from './arm-probe.js';
+import { BenchSession } from './bench-session.js';
 import {
   type ArmKey,
   blocksUsed,
@@ -33,6 +34,7 @@ import {
   type SwapMethod,
   type ThroughputRates,
 } from './e2e-plan.js';
+import type { CommandResult } from './process.js';
 import type { VllmServer } from './serve.js';
 import { ServerError } from './serve.js';
 import { type ArmProbeSetup, ArmServers } from './serve-arms.js';
@@ -84,12 +86,17 @@ export interface ServeAbOptions {
   runSeconds?: number;
   /** each arm warms up on each cell until steady (true unless turned off) */
   warmup?: boolean;
+  /** runs every bench through one session (kernels/bench_session.py on this python) instead of a CLI per run */
+  benchSession?: { python: string; script: string };
   /** the arm probe (kernels/arm_probe) and how many layers the model's gate sits in */
   probe?: ArmProbeSetup & { expectedLayers?: number };
 }
 
-/** The options with the sandbox the servers and the bench client run in (serveSandbox). */
-type ServeRunOptions = ServeAbOptions & { sandbox?: SandboxSpec };
+/** The options with the sandbox the servers and the bench client run in (serveSandbox), and how a bench runs. */
+type ServeRunOptions = ServeAbOptions & {
+  sandbox?: SandboxSpec;
+  bench?: (args: readonly string[]) => Promise<CommandResult>;
+};
 
 /** `vllm bench serve` flags, as vllm/benchmarks/serve.py and datasets.py define them. */
 export function benchArgs(o: {
@@ -330,6 +337,26 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
     writable: [rawDir, ...(probe ? [probe.recordsDir] : [])],
   });
   o = { ...o, env: boxed.env, sandbox: boxed.sandbox };
+  // the client runs the baseline arm's vLLM (a PR's base commit, never its head), so the code under test does not
+  // measure itself
+  const clientEnv = { ...o.env, ...arms.baseline.env };
+  const session = o.benchSession
+    ? new BenchSession(step, {
+        ...o.benchSession,
+        vllm: o.vllm,
+        env: clientEnv,
+        cwd: o.cwd,
+        sandbox: o.sandbox,
+      })
+    : undefined;
+  const timeoutMs = o.benchTimeoutMs;
+  o = {
+    ...o,
+    bench: (args) =>
+      session
+        ? session.run(args, timeoutMs)
+        : step.run(o.vllm, args, { env: clientEnv, cwd: o.cwd, timeoutMs, sandbox: o.sandbox }),
+  };
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
   const { lookEvery } = lookSettings(o.method);
@@ -498,6 +525,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
       await execute(queue, served);
     }
   } finally {
+    await session?.stop();
     await servers.stopAll();
   }
   for (const s of states) {
@@ -682,8 +710,7 @@ async function benchOnce(
   let partial: BenchServeResult | undefined;
   for (const attempt of [0, 1]) {
     const file = `${base}${attempt > 0 ? '-again' : ''}.json`;
-    const r = await step.run(
-      o.vllm,
+    const r = await (o.bench as NonNullable<ServeRunOptions['bench']>)(
       benchArgs({
         model: o.model,
         tokenizer,
@@ -697,14 +724,6 @@ async function benchOnce(
         label: warm ? `${run.arm}-${warm.tag}` : `${run.arm}-r${run.repeat}`,
         metadata: { arm: run.arm, repeat: String(run.repeat), cell: s.cell.id, ...arms[run.arm].env },
       }),
-      // the client runs the baseline arm's vLLM (a PR's base commit, never its head), so the code under test
-      // does not measure itself
-      {
-        env: { ...o.env, ...arms.baseline.env },
-        cwd: o.cwd,
-        timeoutMs: o.benchTimeoutMs,
-        sandbox: o.sandbox,
-      },
     );
     if (!server.alive)
       return { kind: 'died', why: `vllm serve died during the cell (${await server.deathNote()})` };

@@ -18,6 +18,8 @@ export interface CommandOptions {
   sandbox?: SandboxSpec;
   /** written to the command's stdin */
   input?: string;
+  /** startLogged: stdin stays open as a pipe, for a long-lived command the caller writes to */
+  stdinPipe?: boolean;
 }
 
 export interface CommandResult {
@@ -146,7 +148,9 @@ export function startLogged(
     extendEnv: false,
     detached: true,
     reject: false,
-    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    ...(opts.input !== undefined
+      ? { input: opts.input }
+      : { stdin: opts.stdinPipe ? ('pipe' as const) : ('ignore' as const) }),
     stdout: sink,
     stderr: sink,
     all: true,

@@ -14,7 +14,7 @@ import {
   sandboxFor,
 } from '../security/sandbox.js';
 import { startHeartbeat } from './heartbeat.js';
-import { type CommandOptions, type CommandResult, cancelSignal, runLogged } from './process.js';
+import { type CommandOptions, type CommandResult, cancelSignal, runLogged, startLogged } from './process.js';
 
 /** Thrown inside a step to end it with a status other than passed, and a one-line reason. */
 export class StepStop extends Error {
@@ -41,6 +41,12 @@ export interface StepHandle {
   sandbox(o: { writable: string[]; readable?: string[]; network?: SandboxNetwork }): SandboxSpec;
   log(line: string): Promise<void>;
   run(file: string, args: readonly string[], opts: Omit<CommandOptions, 'logFile'>): Promise<CommandResult>;
+  /** Starts a long-lived command (its output into the step's log), recorded like `run`; the caller stops it. */
+  start(
+    file: string,
+    args: readonly string[],
+    opts: Omit<CommandOptions, 'logFile' | 'timeoutMs'>,
+  ): ReturnType<typeof startLogged>;
   /** Ends the step with a status other than passed, without throwing (the body keeps what it recorded). */
   finish(status: Exclude<StepStatus, 'passed'>, reason: string): void;
 }
@@ -121,6 +127,10 @@ export class StepRecorder {
       run: (file, args, o) => {
         if (o.sandbox) ranIn = ranIn === 'none' ? 'none' : o.sandbox.kind;
         return runLogged(file, args, { ...o, logFile });
+      },
+      start: (file, args, o) => {
+        if (o.sandbox) ranIn = ranIn === 'none' ? 'none' : o.sandbox.kind;
+        return startLogged(file, args, { ...o, logFile });
       },
       finish: (status, reason) => {
         finished = { status, reason };

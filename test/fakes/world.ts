@@ -8,7 +8,7 @@ import type { Host } from '../../src/host.js';
 import { DEFAULT_VLLM_VERSION } from '../../src/inputs.js';
 import { applyBundle } from '../../src/patch/engine.js';
 import { NO_AUTO_GC } from '../../src/pipeline/git-settings.js';
-import { runLogged } from '../../src/pipeline/process.js';
+import { runLogged, startLogged } from '../../src/pipeline/process.js';
 import type { StepHandle } from '../../src/pipeline/step.js';
 import type { PipelineDeps } from '../../src/pipeline/validate-pipeline.js';
 import type { StepName } from '../../src/results/run-result.js';
@@ -35,6 +35,7 @@ export async function stepHandle(name: StepName): Promise<StepHandle> {
     sandbox: (o) => sandboxFor(NO_SANDBOX, { ...o, scratch: outDir }),
     log: (line) => appendFile(logFile, `${line}\n`),
     run: (file, args, o) => runLogged(file, args, { ...o, logFile }),
+    start: (file, args, o) => startLogged(file, args, { ...o, logFile }),
     finish: () => {},
   };
 }

@@ -123,6 +123,8 @@ export async function e2eStep(
     else if (config.e2e.ratesFile) await step.log(`rates: ${rates.rates.source}`);
     result.e2e = await runServeAb(step, {
       vllm: await vllmExecutable(config.python),
+      // vLLM's client imported once for every run of the e2e (kernels/bench_session.py), not once per run
+      benchSession: { python: config.python, script: join(ctx.actionRoot, 'kernels', 'bench_session.py') },
       model: config.e2e.model,
       tensorParallelSize: config.e2e.tensorParallelSize,
       shapes: config.e2e.shapes,
