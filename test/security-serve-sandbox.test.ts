@@ -99,6 +99,11 @@ async function servedA(kind: 'bwrap' | 'none') {
     swap: 'resident',
     warmup: false,
     arms: gateSwitchArms(false),
+    // the bench session as the product runs it: in the same sandbox, each run a fork of it
+    benchSession: {
+      python: process.env.VLLM_KERNEL_CI_PYTHON ?? 'python3',
+      script: join(ROOT, 'kernels/bench_session.py'),
+    },
     probe: {
       siteDir: join(ROOT, 'kernels/arm_probe'),
       op: OP,
@@ -149,8 +154,9 @@ describe.skipIf(!bwrap.ok || !hasPython)('a hostile op module in the served tree
     expect(r.poisoned).toBe('');
     expect(r.forged).toBe(false);
     expect(r.log).not.toContain(TOKEN);
-    // the bench client ran in the sandbox too, and the tool read its results after
-    expect(r.log).toMatch(/vllm bench serve .*\[sandbox: bwrap\]/);
+    // the bench session, and with it every run forked from it, in the sandbox
+    expect(r.log).toMatch(/bench_session\.py .*\(the bench session\) +\[sandbox: bwrap\]/);
+    expect(r.log).toMatch(/vllm bench serve .*\[bench session, run 1\]/);
     expect(r.e2e.cells.map((c) => c.status)).toEqual(['ok']);
     expect(r.e2e.integrity).toMatchObject({
       status: 'ok',
