@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-6ZOEHQ2U.js";
+} from "./chunks/chunk-6TIIJX7I.js";
 import {
   context,
   error,

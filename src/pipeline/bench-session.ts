@@ -2,7 +2,7 @@
 // forks a fresh child per run, so a run costs its requests, not the client's imports. Each run still gets the
 // argv benchArgs builds, its own result file and exit status; a run past its timeout stops the session, and the
 // next run starts a new one. Where the session cannot start, each run is the CLI, as before.
-import { mkdir } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readNoFollow } from '../security/files.js';
@@ -71,6 +71,8 @@ export class BenchSession {
     await mkdir(dir, { recursive: true });
     const log = join(dir, `run-${id}.log`);
     const command = commandLine(this.o.vllm, args);
+    // as runLogged does, into the step's log file only: the command when it starts, its output and exit after
+    await appendFile(this.step.logFile, `$ ${command}   [bench session, run ${id}]\n`);
     const started = performance.now();
     let timedOut = false;
     const answer = await new Promise<Answer | undefined>((resolve) => {
@@ -94,7 +96,7 @@ export class BenchSession {
     const tail = timedOut
       ? `[timed out after ${Math.round(timeoutMs / 1000)} s; the bench session stopped]`
       : `[exit ${answer?.exit ?? 'unknown: the bench session ended'}, ${seconds.toFixed(1)} s]`;
-    await this.step.log(`$ ${command}   [bench session, run ${id}]\n${output.trimEnd()}\n${tail}`);
+    await appendFile(this.step.logFile, `${output.trimEnd()}\n${tail}\n`);
     const exitCode = answer?.exit ?? undefined;
     return {
       command,
