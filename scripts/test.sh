@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint and format (TypeScript and Python), types, vitest (dist/ staleness included), pytest.
-# Two halves run at once, each line prefixed with its half: TypeScript (biome, tsc, vitest: two vitest workers
+# Two halves run at once, each line prefixed with its half: TypeScript (biome, tsc, vitest: three vitest workers
 # on two cores) and Python (ruff, the workflow linters, pytest of the rewriter and of the kernels under the Triton
 # interpreter: one core). VLLM_KERNEL_CI_SERIAL=1 runs them one after the other.
 set -euo pipefail
