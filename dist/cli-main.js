@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-6TIIJX7I.js";
+} from "./chunks/chunk-SRSMRMCG.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

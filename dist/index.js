@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-6TIIJX7I.js";
+} from "./chunks/chunk-SRSMRMCG.js";
 import {
   context,
   error,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readNoFollow } from '../security/files.js';
 import type { SandboxSpec } from '../security/sandbox.js';
-import { type CommandResult, commandLine, stopProcessGroup } from './process.js';
+import { type CommandResult, commandLine, lastLine, stopProcessGroup } from './process.js';
 import type { StepHandle } from './step.js';
 
 /** What kernels/bench_session.py answers, one line each, after this prefix. */
@@ -180,15 +180,4 @@ export class BenchSession {
     this.live = live;
     return live;
   }
-}
-
-function lastLine(output: string): string {
-  return (
-    output
-      .trim()
-      .split('\n')
-      .filter((l) => l.trim())
-      .at(-1)
-      ?.trim() ?? 'no output'
-  );
 }

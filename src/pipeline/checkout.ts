@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { checkRef } from '../security/refs.js';
 import { sdistRepository, sdistSha256 } from '../vllm/pypi.js';
 import { NO_AUTO_GC } from './git-settings.js';
+import { lastLine } from './process.js';
 import { fail, type StepHandle } from './step.js';
 
 export interface CheckoutOptions {
@@ -227,12 +228,4 @@ async function pypiRepository(step: StepHandle, o: CheckoutOptions): Promise<str
     throw fail(error instanceof Error ? error.message : String(error));
   }
   return repo;
-}
-
-function lastLine(text: string): string {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('$ ') && !l.startsWith('[exit'));
-  return lines.at(-1)?.trim() ?? 'no output';
 }

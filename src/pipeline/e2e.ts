@@ -34,7 +34,7 @@ import {
   type SwapMethod,
   type ThroughputRates,
 } from './e2e-plan.js';
-import type { CommandResult } from './process.js';
+import { type CommandResult, lastLine } from './process.js';
 import type { VllmServer } from './serve.js';
 import { ServerError } from './serve.js';
 import { type ArmProbeSetup, ArmServers } from './serve-arms.js';
@@ -856,11 +856,4 @@ async function runModelOnce(
   if (r.exitCode !== 0)
     throw new Error(`${o.script} exited ${r.exitCode ?? r.signal}: ${lastLine(r.output)}`);
   return parseE2eModel(await takeOutput(json, join(step.outDir, file)), file);
-}
-
-function lastLine(text: string): string {
-  const lines = text
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('$ ') && !/^\[(exit|timed out)/.test(l));
-  return lines.at(-1)?.trim().slice(0, 300) ?? 'no output';
 }

@@ -117,6 +117,14 @@ function groupAlive(pid: number): boolean {
   }
 }
 
+/** The last line of a command's output that is not the log's own ($ command, [exit …], [timed out …]), capped. */
+export function lastLine(output: string): string {
+  const lines = output
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('$ ') && !/^\[(exit|timed out)/.test(l));
+  return lines.at(-1)?.trim().slice(0, 300) ?? 'no output';
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
