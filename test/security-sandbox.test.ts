@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { install } from '../src/pipeline/install.js';
 import { runKernelTests } from '../src/pipeline/kernel-tests.js';
 import { probeBwrap, runCommand, sleep, startLogged, stopProcessGroup } from '../src/pipeline/process.js';
-import { StepRecorder } from '../src/pipeline/step.js';
+import { type StepHandle, StepRecorder } from '../src/pipeline/step.js';
 import { renderRunnerSection } from '../src/report/render.js';
-import { parseRunResult, type RunResult, type TestCase } from '../src/results/run-result.js';
+import { parseRunResult, type RunResult, type StepName } from '../src/results/run-result.js';
 import { childEnvironment } from '../src/security/child-env.js';
 import {
   BWRAP_NAMESPACES,
@@ -34,56 +34,15 @@ const bwrap = await probeBwrap();
 // .ci/run installs bubblewrap: in CI these tests run, never skip
 if (!bwrap.ok && process.env.CI) throw new Error(`bwrap does not work in CI: ${bwrap.why}`);
 
-interface HostileRun {
-  /** what the hostile kernel found, from inside */
+/** What a step that ran hostile code left: what the code found from inside, the step's log and record. */
+interface HostileRun<T> {
   findings: string;
   log: string;
   tree: string;
   commandFile: string;
   seconds: number;
   step: RunResult['steps'][number];
-  tests: TestCase[];
-}
-
-/** The kernel-tests step on the hostile kernel, in `kind`'s sandbox, with a runner's file commands beside it. */
-async function hostileRun(kind: 'bwrap' | 'none', attacks: string): Promise<HostileRun> {
-  const tree = await tempDir('vkci-hostile-tree-');
-  await cp(HOSTILE, tree, { recursive: true });
-  const { commandFile, outDir, jobEnv } = await runnerFiles();
-  const env = {
-    ...childEnvironment(jobEnv),
-    PYTHONPATH: tree,
-    TRITON_INTERPRET: '1',
-    VLLM_KERNEL_CI_HOSTILE: attacks,
-    VLLM_KERNEL_CI_HOSTILE_MARKER: join(tree, 'forged'),
-  };
-  const sandbox = policyFor(kind, jobEnv, outDir);
-  const result = { steps: [] } as unknown as RunResult;
-  const recorder = new StepRecorder({ result, outDir, host: recordingHost(), scrub: (s) => s, sandbox });
-  const t0 = performance.now();
-  const outcome = await recorder.run('kernel-tests', (step) =>
-    runKernelTests(step, {
-      python: PYTHON,
-      cwd: tree,
-      targets: ['test_hostile.py'],
-      device: { vendor: 'cpu', name: 'cpu', count: 0 },
-      env,
-      pluginDir: join(ROOT, 'kernels'),
-      timeoutMs: 120_000,
-      group: 'conformance',
-      junitName: 'junit',
-      sandbox: step.sandbox({ writable: [tree] }),
-    }),
-  );
-  return {
-    findings: await readFile(join(tree, 'findings.txt'), 'utf8'),
-    log: await readFile(join(outDir, 'logs/kernel-tests.log'), 'utf8'),
-    tree,
-    commandFile,
-    seconds: (performance.now() - t0) / 1000,
-    step: result.steps[0],
-    tests: outcome?.tests ?? [],
-  };
+  value: T | undefined;
 }
 
 /** A runner's temp folder with one file command, the job's environment around it, and an output directory. */
@@ -100,14 +59,63 @@ async function runnerFiles(): Promise<{ commandFile: string; outDir: string; job
   };
 }
 
-function policyFor(kind: 'bwrap' | 'none', jobEnv: NodeJS.ProcessEnv, outDir: string): SandboxPolicy {
-  return kind === 'bwrap' ? { kind, hidden: hiddenPaths(jobEnv, outDir), devices: gpuDevices() } : NO_SANDBOX;
+/**
+ * Step `name` of a tree whose code runs `attacks` (hostile_attacks.py), in `kind`'s sandbox, with a runner's file
+ * commands beside it: `body` gets the step and the job's allowlisted environment with the attacks chosen.
+ */
+async function hostileStep<T>(
+  kind: 'bwrap' | 'none',
+  name: StepName,
+  tree: string,
+  attacks: string,
+  body: (step: StepHandle, env: Record<string, string | undefined>) => Promise<T>,
+): Promise<HostileRun<T>> {
+  const { commandFile, outDir, jobEnv } = await runnerFiles();
+  const env = {
+    ...childEnvironment(jobEnv),
+    VLLM_KERNEL_CI_HOSTILE: attacks,
+    VLLM_KERNEL_CI_HOSTILE_MARKER: join(tree, 'forged'),
+  };
+  const sandbox: SandboxPolicy =
+    kind === 'bwrap' ? { kind, hidden: hiddenPaths(jobEnv, outDir), devices: gpuDevices() } : NO_SANDBOX;
+  const result = { steps: [] } as unknown as RunResult;
+  const recorder = new StepRecorder({ result, outDir, host: recordingHost(), scrub: (s) => s, sandbox });
+  const t0 = performance.now();
+  const value = await recorder.run(name, (step) => body(step, env));
+  return {
+    findings: await readFile(join(tree, 'findings.txt'), 'utf8'),
+    log: await readFile(join(outDir, `logs/${name}.log`), 'utf8'),
+    tree,
+    commandFile,
+    seconds: (performance.now() - t0) / 1000,
+    step: result.steps[0],
+    value,
+  };
 }
 
-/**
- * The install step's editable build (install: precompiled) of a tree whose pyproject backend attacks, into a
- * venv of its own, in `kind`'s sandbox.
- */
+/** The kernel-tests step on the hostile kernel. */
+async function hostileRun(kind: 'bwrap' | 'none', attacks: string) {
+  const tree = await tempDir('vkci-hostile-tree-');
+  await cp(HOSTILE, tree, { recursive: true });
+  const r = await hostileStep(kind, 'kernel-tests', tree, attacks, (step, env) =>
+    runKernelTests(step, {
+      python: PYTHON,
+      cwd: tree,
+      targets: ['test_hostile.py'],
+      device: { vendor: 'cpu', name: 'cpu', count: 0 },
+      env: { ...env, PYTHONPATH: tree, TRITON_INTERPRET: '1' },
+      pluginDir: join(ROOT, 'kernels'),
+      timeoutMs: 120_000,
+      group: 'conformance',
+      junitName: 'junit',
+      sandbox: step.sandbox({ writable: [tree] }),
+    }),
+  );
+  return { ...r, tests: r.value?.tests ?? [] };
+}
+
+/** The install step's editable build (install: precompiled) of a tree whose pyproject backend attacks, into a
+ * venv of its own. */
 async function hostileInstall(kind: 'bwrap' | 'none', attacks: string) {
   const tree = await tempDir('vkci-hostile-build-');
   await cp(HOSTILE_BUILD, tree, { recursive: true });
@@ -115,17 +123,7 @@ async function hostileInstall(kind: 'bwrap' | 'none', attacks: string) {
   const venv = await tempDir('vkci-hostile-venv-');
   const made = await runCommand(PYTHON, ['-m', 'venv', venv], { timeoutMs: 120_000 });
   if (made.exitCode !== 0) throw new Error(`python -m venv: ${made.output}`);
-  const { commandFile, outDir, jobEnv } = await runnerFiles();
-  const env = {
-    ...childEnvironment(jobEnv),
-    VLLM_KERNEL_CI_HOSTILE: attacks,
-    VLLM_KERNEL_CI_HOSTILE_MARKER: join(tree, 'forged'),
-  };
-  const result = { steps: [] } as unknown as RunResult;
-  const sandbox = policyFor(kind, jobEnv, outDir);
-  const recorder = new StepRecorder({ result, outDir, host: recordingHost(), scrub: (s) => s, sandbox });
-  const t0 = performance.now();
-  await recorder.run('install', (step) =>
+  return hostileStep(kind, 'install', tree, attacks, (step, env) =>
     install(step, {
       method: 'precompiled',
       python: join(venv, 'bin/python'),
@@ -135,18 +133,10 @@ async function hostileInstall(kind: 'bwrap' | 'none', attacks: string) {
       timeoutMs: 120_000,
     }),
   );
-  return {
-    findings: await readFile(join(tree, 'findings.txt'), 'utf8'),
-    log: await readFile(join(outDir, 'logs/install.log'), 'utf8'),
-    tree,
-    commandFile,
-    seconds: (performance.now() - t0) / 1000,
-    step: result.steps[0],
-  };
 }
 
-describe.skipIf(!bwrap.ok)('a hostile PR kernel in the kernel-tests step', () => {
-  // the runner's worker: a process of the job whose environment holds the token from its start
+/** The runner's worker for a describe: a process of the job whose environment holds the token from its start. */
+function tokenHoldingWorker(): void {
   let worker: ReturnType<typeof startLogged> | undefined;
   beforeAll(() => {
     worker = startLogged('sleep', ['300'], { env: { PATH: process.env.PATH, ACTIONS_RUNTIME_TOKEN: TOKEN } });
@@ -154,6 +144,10 @@ describe.skipIf(!bwrap.ok)('a hostile PR kernel in the kernel-tests step', () =>
   afterAll(async () => {
     if (worker) await stopProcessGroup(worker, 0);
   });
+}
+
+describe.skipIf(!bwrap.ok)('a hostile PR kernel in the kernel-tests step', () => {
+  tokenHoldingWorker();
 
   it('without a sandbox, reads the token through /proc, poisons GITHUB_ENV and leaves a daemon (the breaks)', async () => {
     const r = await hostileRun('none', 'environ,files,daemon');
@@ -185,13 +179,7 @@ describe.skipIf(!bwrap.ok)('a hostile PR kernel in the kernel-tests step', () =>
 });
 
 describe.skipIf(!bwrap.ok)("a hostile PR tree's build in the install step (pip install --editable)", () => {
-  let worker: ReturnType<typeof startLogged> | undefined;
-  beforeAll(() => {
-    worker = startLogged('sleep', ['300'], { env: { PATH: process.env.PATH, ACTIONS_RUNTIME_TOKEN: TOKEN } });
-  });
-  afterAll(async () => {
-    if (worker) await stopProcessGroup(worker, 0);
-  });
+  tokenHoldingWorker();
 
   it('without a sandbox, the build reads the token, poisons GITHUB_ENV and leaves a daemon (the breaks)', async () => {
     const r = await hostileInstall('none', 'environ,files,daemon');
