@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-SRSMRMCG.js";
+} from "./chunks/chunk-R57K6LZY.js";
 import {
   context,
   error,

@@ -47,30 +47,28 @@ export interface CheckRunInput {
   annotations?: Annotation[];
 }
 
+type CheckWhere = Pick<CheckRunInput, 'owner' | 'repo' | 'headSha' | 'name'>;
+
 /** Our check runs of that name on the commit, newest first: one, unless two report jobs created one each at once. */
-async function ourCheckRuns(client: GitHubClient, input: CheckRunInput): Promise<number[]> {
+async function ourCheckRuns(
+  client: GitHubClient,
+  where: CheckWhere,
+): Promise<{ id: number; status: string }[]> {
   const { data } = await client.rest.checks.listForRef({
-    owner: input.owner,
-    repo: input.repo,
-    ref: input.headSha,
-    check_name: input.name,
+    owner: where.owner,
+    repo: where.repo,
+    ref: where.headSha,
+    check_name: where.name,
     filter: 'all',
     per_page: 100,
   });
-  return data.check_runs.map((r) => r.id);
+  return data.check_runs.map((r) => ({ id: r.id, status: r.status }));
 }
 
-/**
- * Creates the commit's check run, or updates the one an earlier stage created (in progress after the kernel stage,
- * completed with the verdict after the e2e), so a commit has one check of this name (or, after two report jobs
- * created one each at once, several that say the same).
- */
-export async function publishCheckRun(
-  client: GitHubClient,
-  input: CheckRunInput,
-): Promise<{ id: number; url: string }> {
+/** What a create or an update of the check run sends, annotations aside. */
+function checkBody(input: Omit<CheckRunInput, 'headSha' | 'annotations'>) {
   const completed = (input.status ?? 'completed') === 'completed';
-  const body = {
+  return {
     owner: input.owner,
     repo: input.repo,
     name: input.name,
@@ -87,7 +85,20 @@ export async function publishCheckRun(
       summary: fitCheckSummary(input.summary, 'the job summary'),
     },
   };
-  const [id] = await ourCheckRuns(client, input);
+}
+
+/**
+ * Creates the commit's check run, or updates the one an earlier stage created (in progress after the kernel stage,
+ * completed with the verdict after the e2e), so a commit has one check of this name (or, after two report jobs
+ * created one each at once, several that say the same).
+ */
+export async function publishCheckRun(
+  client: GitHubClient,
+  input: CheckRunInput,
+): Promise<{ id: number; url: string }> {
+  const body = checkBody(input);
+  const [existing] = await ourCheckRuns(client, input);
+  const id = existing?.id;
   // annotations go with the create only: GitHub appends those of an update, so a second report would repeat them
   const annotations = input.annotations?.length
     ? input.annotations.slice(0, MAX_ANNOTATIONS).map((a) => ({
@@ -109,7 +120,7 @@ export async function publishCheckRun(
       : await client.rest.checks.update({ ...body, check_run_id: id });
   // two jobs that looked at once created one each: every one of them says the same, whichever GitHub shows
   for (const other of await ourCheckRuns(client, input))
-    if (other !== data.id) await client.rest.checks.update({ ...body, check_run_id: other });
+    if (other.id !== data.id) await client.rest.checks.update({ ...body, check_run_id: other.id });
   return { id: data.id, url: data.html_url ?? '' };
 }
 
@@ -119,33 +130,10 @@ export async function publishCheckRun(
  */
 export async function completeOpenCheckRuns(
   client: GitHubClient,
-  input: Pick<
-    CheckRunInput,
-    'owner' | 'repo' | 'headSha' | 'name' | 'conclusion' | 'title' | 'summary' | 'detailsUrl'
-  >,
+  input: Omit<CheckRunInput, 'status' | 'annotations'>,
 ): Promise<number> {
-  const { data } = await client.rest.checks.listForRef({
-    owner: input.owner,
-    repo: input.repo,
-    ref: input.headSha,
-    check_name: input.name,
-    filter: 'all',
-    per_page: 100,
-  });
-  const open = data.check_runs.filter((r) => r.status !== 'completed');
-  for (const r of open)
-    await client.rest.checks.update({
-      owner: input.owner,
-      repo: input.repo,
-      check_run_id: r.id,
-      status: 'completed',
-      conclusion: input.conclusion,
-      completed_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      ...(input.detailsUrl ? { details_url: input.detailsUrl } : {}),
-      output: {
-        title: input.title.slice(0, 1000),
-        summary: fitCheckSummary(input.summary, 'the job summary'),
-      },
-    });
+  const open = (await ourCheckRuns(client, input)).filter((r) => r.status !== 'completed');
+  const body = checkBody({ ...input, status: 'completed' });
+  for (const r of open) await client.rest.checks.update({ ...body, check_run_id: r.id });
   return open.length;
 }

@@ -275,7 +275,7 @@ async function publish(
     host.warning('No repository is known (GITHUB_REPOSITORY is unset): nothing is published to GitHub.');
     return undefined;
   }
-  const client = createOctokit(token, { ...tuning.client, baseUrl: host.env.GITHUB_API_URL, log: host });
+  const client = gitHubClient(token, host, tuning);
   const results = analysed.runners.map((r) => r.result);
   const sections = new Map(analysed.runners.map((r) => [sectionKey(metaOf(r)), renderRunnerSection(r)]));
   let commentUrl: string | undefined;
@@ -365,6 +365,11 @@ async function publish(
   return commentUrl;
 }
 
+/** The client every publication of a report job uses: the runner's API URL, its log, the job's tuning. */
+function gitHubClient(token: string, host: Host, tuning: ReportTuning): GitHubClient {
+  return createOctokit(token, { ...tuning.client, baseUrl: host.env.GITHUB_API_URL, log: host });
+}
+
 /** A workflow run's conclusion that leaves no result to report (GitHub's names). */
 function endedBadly(conclusion: unknown): boolean {
   return ['failure', 'cancelled', 'timed_out', 'startup_failure'].includes(String(conclusion));
@@ -381,11 +386,7 @@ async function completeStalledCheck(
 ): Promise<number> {
   const { owner, repo, headSha } = target;
   if (!config.githubToken || !owner || !repo || !headSha) return 0;
-  const client = createOctokit(config.githubToken, {
-    ...tuning.client,
-    baseUrl: host.env.GITHUB_API_URL,
-    log: host,
-  });
+  const client = gitHubClient(config.githubToken, host, tuning);
   try {
     return await completeOpenCheckRuns(client, {
       owner,
