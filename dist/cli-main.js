@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-R57K6LZY.js";
+} from "./chunks/chunk-MTU2PESF.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-R57K6LZY.js";
+} from "./chunks/chunk-MTU2PESF.js";
 import {
   context,
   error,

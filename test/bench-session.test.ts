@@ -27,8 +27,7 @@ describe('the bench session without vLLM', () => {
     const step = await stepHandle('e2e');
     const cli = await fakeCli();
     const session = new BenchSession(step, {
-      python: PYTHON,
-      script: SCRIPT,
+      session: { python: PYTHON, script: SCRIPT },
       vllm: cli,
       env: childEnvironment(process.env),
     });
@@ -54,8 +53,7 @@ describe('the bench session without vLLM', () => {
   it('an interpreter that cannot start it: each run is the CLI, and the log says why', async () => {
     const step = await stepHandle('e2e');
     const session = new BenchSession(step, {
-      python: '/nonexistent/python',
-      script: SCRIPT,
+      session: { python: '/nonexistent/python', script: SCRIPT },
       vllm: await fakeCli(),
       env: childEnvironment(process.env),
     });

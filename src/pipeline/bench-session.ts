@@ -1,7 +1,7 @@
 // `vllm bench serve` through one long-lived process (kernels/bench_session.py): it imports vLLM's client once and
 // forks a fresh child per run, so a run costs its requests, not the client's imports. Each run still gets the
 // argv benchArgs builds, its own result file and exit status; a run past its timeout stops the session, and the
-// next run starts a new one. Where the session cannot start, each run is the CLI, as before.
+// next run starts a new one. Without a session, or where it cannot start, each run is the CLI, as before.
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,10 +18,9 @@ const READY_TIMEOUT_MS = 180_000;
 const OUTPUT_CAP = 256 * 1024;
 
 export interface BenchSessionOptions {
-  /** the interpreter whose vLLM measures (the baseline arm's, through env) */
-  python: string;
-  /** kernels/bench_session.py */
-  script: string;
+  /** the interpreter whose vLLM measures (the baseline arm's, through env) and kernels/bench_session.py; without
+   * them every run is the CLI */
+  session?: { python: string; script: string };
   /** the CLI each run falls back to where vLLM's client does not import */
   vllm: string;
   env: Record<string, string | undefined>;
@@ -58,7 +57,7 @@ export class BenchSession {
 
   /** One `vllm bench serve` run: `args` as benchArgs builds them ('bench', 'serve', flags...). */
   async run(args: readonly string[], timeoutMs: number): Promise<CommandResult> {
-    const live = this.broken ? undefined : await this.ensure();
+    const live = this.broken || !this.o.session ? undefined : await this.ensure(this.o.session);
     if (!live)
       return this.step.run(this.o.vllm, args, {
         env: this.o.env,
@@ -121,13 +120,11 @@ export class BenchSession {
     live.answers.clear();
   }
 
-  private async ensure(): Promise<Live | undefined> {
+  private async ensure({ python, script }: { python: string; script: string }): Promise<Live | undefined> {
     if (this.live && !this.live.exited) return this.live;
     const where = this.o.sandbox?.kind === 'bwrap' ? '   [sandbox: bwrap]' : '';
-    await this.step.log(
-      `$ ${commandLine(this.o.python, [this.o.script, this.o.vllm])}   (the bench session)${where}`,
-    );
-    const proc = this.step.start(this.o.python, [this.o.script, this.o.vllm], {
+    await this.step.log(`$ ${commandLine(python, [script, this.o.vllm])}   (the bench session)${where}`);
+    const proc = this.step.start(python, [script, this.o.vllm], {
       env: this.o.env,
       cwd: this.o.cwd,
       sandbox: this.o.sandbox,
@@ -165,7 +162,7 @@ export class BenchSession {
     clearTimeout(timer);
     if (!a) {
       await stopProcessGroup(proc, 2_000);
-      this.broken = `the bench session (${this.o.script}) did not start: ${lastLine(String((await proc.catch((e) => e))?.all ?? ''))}`;
+      this.broken = `the bench session (${script}) did not start: ${lastLine(String((await proc.catch((e) => e))?.all ?? ''))}`;
       await this.step.log(`${this.broken}; each run is vllm bench serve`);
       return undefined;
     }

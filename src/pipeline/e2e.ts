@@ -340,23 +340,15 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
   // the client runs the baseline arm's vLLM (a PR's base commit, never its head), so the code under test does not
   // measure itself
   const clientEnv = { ...o.env, ...arms.baseline.env };
-  const session = o.benchSession
-    ? new BenchSession(step, {
-        ...o.benchSession,
-        vllm: o.vllm,
-        env: clientEnv,
-        cwd: o.cwd,
-        sandbox: o.sandbox,
-      })
-    : undefined;
+  const client = new BenchSession(step, {
+    session: o.benchSession,
+    vllm: o.vllm,
+    env: clientEnv,
+    cwd: o.cwd,
+    sandbox: o.sandbox,
+  });
   const timeoutMs = o.benchTimeoutMs;
-  o = {
-    ...o,
-    bench: (args) =>
-      session
-        ? session.run(args, timeoutMs)
-        : step.run(o.vllm, args, { env: clientEnv, cwd: o.cwd, timeoutMs, sandbox: o.sandbox }),
-  };
+  o = { ...o, bench: (args) => client.run(args, timeoutMs) };
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
   const { lookEvery } = lookSettings(o.method);
@@ -525,7 +517,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
       await execute(queue, served);
     }
   } finally {
-    await session?.stop();
+    await client.stop();
     await servers.stopAll();
   }
   for (const s of states) {
