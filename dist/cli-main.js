@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-MTU2PESF.js";
+} from "./chunks/chunk-4L7ILYDQ.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

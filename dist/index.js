@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-MTU2PESF.js";
+} from "./chunks/chunk-4L7ILYDQ.js";
 import {
   context,
   error,

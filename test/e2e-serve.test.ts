@@ -63,10 +63,12 @@ describe('the plan', () => {
     const config = parseConfig((n) => (n === 'e2e-backend' ? 'vllm-serve' : undefined));
     const plan = JSON.parse(renderPlan(config, true));
     expect(plan.cells).toHaveLength(9);
-    // with each arm's warm-up counted, the default grid no longer fits whole: what the budget cut, the plan says
+    // with each arm's warm-up counted, the default grid does not fit whole at 10 pairs a cell: the budget drops
+    // the two costliest cells rather than cut pairs, and the plan says so
     const dropped = plan.cells.filter((c: { dropped?: string }) => c.dropped);
-    expect(dropped.length).toBeLessThanOrEqual(1);
-    if (dropped.length > 0) expect(plan.fitted.join(' ')).toContain(`dropped 1 of 9 cells`);
+    expect(dropped.map((c: { id: string }) => c.id)).toEqual(['in1024-out8192-c16', 'in1024-out8192-c64']);
+    expect(plan.fitted.join(' ')).toContain('dropped 2 of 9 cells');
+    expect(plan.repeats).toBe(10);
     expect(plan.serverStarts).toBeLessThanOrEqual(4);
     expect(plan.swap).toBe('resident');
     expect(plan.estimatedMinutes).toBeLessThanOrEqual(250);
