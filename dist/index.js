@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-4L7ILYDQ.js";
+} from "./chunks/chunk-V4LL7XRT.js";
 import {
   context,
   error,

@@ -119,6 +119,7 @@ async function report(
         id: runId || 500 + event,
         event: 'pull_request',
         conclusion,
+        updated_at: '2026-12-03T14:40:00Z',
         head_sha: headSha,
         head_branch: 'fused-gate',
         head_repository: { full_name: REPO, owner: { login: 'example' } },
@@ -297,21 +298,60 @@ describe('a stage whose job ends before it uploads', () => {
     ['failure', 'failure', 1],
     ['cancelled', 'cancelled', 0],
   ] as const)
-    it(`${conclusion}: completes the check run the kernel stage left in progress; the comment keeps what reported`, async () => {
+    it(`${conclusion}: the comment's e2e says so instead of "running", and the check run completes`, async () => {
       fake.addPullRequest(REPO, { number: PR, headSha: A, headRef: 'fused-gate' });
       await report(
         A,
         RUNNERS.map((r) => kernelStage(r, A, '2026-12-03T14:02:00Z')),
       );
-      const before = body();
+      expect(body()).toContain('**e2e**: running on h100');
       expect(check(A)).toMatchObject({ status: 'in_progress', conclusion: null });
       // the e2e workflow's run ends with no artifact: the job died, or was cancelled before its upload
-      const outcome = await report(A, [], conclusion);
-      expect(check(A)).toMatchObject({ status: 'completed', conclusion: state });
-      expect(check(A).output.summary).toMatch(
-        new RegExp(`ended \\(${conclusion}\\) without uploading a RunResult for ${A}`),
-      );
+      const outcome = await report(A, [], conclusion, 777);
       expect(outcome.exitCode).toBe(exitCode);
-      expect(body()).toBe(before);
+      expect(body()).not.toContain('**e2e**: running');
+      const words = conclusion === 'cancelled' ? 'cancelled' : 'not-available';
+      expect(sections(body())).toEqual([
+        'h100 kernel A passed',
+        `h100 e2e A ${words}`,
+        'mi355x kernel A passed',
+        `mi355x e2e A ${words}`,
+      ]);
+      expect(body()).toContain(
+        `The e2e stage's workflow run 777 ended (${conclusion}) at 14:40 UTC before mi355x uploaded a RunResult`,
+      );
+      expect(check(A)).toMatchObject({ status: 'completed', conclusion: state });
+      expect(check(A).output.summary).toContain('workflow run 777 ended');
+      // the same event reported twice changes nothing
+      const again = body();
+      await report(A, [], conclusion, 777);
+      expect(body()).toBe(again);
     });
+
+  it('one runner of the e2e uploaded and the other died: only the dead one is marked, and the check completes', async () => {
+    fake.addPullRequest(REPO, { number: PR, headSha: A, headRef: 'fused-gate' });
+    await report(
+      A,
+      RUNNERS.map((r) => kernelStage(r, A, '2026-12-03T14:02:00Z')),
+    );
+    await report(A, [e2eStage('h100', A, '2026-12-03T14:30:00Z')], 'failure', 778);
+    expect(sections(body())).toEqual([
+      'h100 kernel A passed',
+      expect.stringMatching(/^h100 e2e A (?!not-available)/),
+      'mi355x kernel A passed',
+      'mi355x e2e A not-available',
+    ]);
+    expect(body()).toContain('before mi355x uploaded a RunResult');
+    expect(body()).not.toContain('before h100 uploaded');
+    expect(check(A)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+  });
+
+  it('a kernel stage run that fails on one runner leaves the e2e of the other running', async () => {
+    fake.addPullRequest(REPO, { number: PR, headSha: A, headRef: 'fused-gate' });
+    // mi355x's kernel job died before its upload: the workflow run fails, h100's result is in it
+    await report(A, [kernelStage('h100', A, '2026-12-03T14:02:00Z')], 'failure', 779);
+    expect(body()).toContain('**e2e**: running on h100');
+    expect(sections(body())).toEqual(['h100 kernel A passed']);
+    expect(check(A)).toMatchObject({ status: 'in_progress' });
+  });
 });

@@ -107,6 +107,17 @@ async function listMarked(
   );
 }
 
+/** The sections on the pull request now, merged over our marked comments as a write would merge them; writes nothing. */
+export async function readStickySections(
+  client: GitHubClient,
+  target: IssueTarget,
+  format: CommentFormat,
+  options: Pick<StickyOptions, 'appSlug'> = {},
+): Promise<Map<string, string>> {
+  const identity = await ownIdentity(client, options.appSlug);
+  return mergeSections(await listMarked(client, target, format.marker, identity), new Map(), format);
+}
+
 /** Sections of every marked comment, the most recently updated winning per runner, then ours on top. */
 function mergeSections(
   comments: MarkedComment[],

@@ -15,6 +15,7 @@ import {
   type CommentFormat,
   httpStatus,
   publishStickyComment,
+  readStickySections,
   type StickyOptions,
 } from '../github/comment.js';
 import { workflowContextOf } from '../github/context.js';
@@ -30,16 +31,18 @@ import { VERDICT_WORDS } from '../report/format.js';
 import type { OverallVerdict, Report, RunnerReport, RunVerdict } from '../report/model.js';
 import {
   COMMENT_MARKER,
+  type EndedRun,
   metaOf,
   parseCommentSections,
   type RenderOptions,
   renderComment,
+  renderEndedE2e,
   renderNotes,
   renderReport,
   renderRunnerSection,
   sectionMeta,
 } from '../report/render.js';
-import { checkState, type SectionMeta, sectionKey, sectionVerdicts } from '../report/stages.js';
+import { awaitingE2e, checkState, type SectionMeta, sectionKey, sectionVerdicts } from '../report/stages.js';
 import type { RunResult } from '../results/run-result.js';
 import { DEFAULT_MAX_RUN_RESULT_BYTES, readUntrustedRunResult } from '../security/artifacts.js';
 import { workflowChangeReason } from '../security/pr-files.js';
@@ -125,7 +128,8 @@ const refusedSection = (refused: Refused[]) =>
   );
 const runnerNotesSection = (notes: string[]) => renderNotes('Runner labels', notes);
 
-function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[]): string {
+/** `count`: the runners with sections of the commit, this job's and the others'. */
+function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[], count: number): string {
   const words = VERDICT_WORDS[verdict.verdict as OverallVerdict] ?? verdict.verdict;
   // a kernel slower than its base is a regression of the run: the title says where
   const slower = runners.flatMap((r) => {
@@ -136,7 +140,7 @@ function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[]): stri
         ]
       : [];
   });
-  const n = runners.length;
+  const n = count;
   return `${words} on ${n} runner${n === 1 ? '' : 's'}${slower.length ? ` (${slower.join('; ')})` : ''}`;
 }
 
@@ -262,6 +266,7 @@ async function publish(
   verdict: RunVerdict,
   render: RenderOptions,
   tuning: ReportTuning,
+  ended?: EndedRun,
 ): Promise<string | undefined> {
   const token = config.githubToken;
   if (!token) {
@@ -281,14 +286,35 @@ async function publish(
   let commentUrl: string | undefined;
 
   const { pr, head } = await pullRequestToComment(client, target, results, host);
+  const format: CommentFormat = {
+    marker: COMMENT_MARKER,
+    parse: parseCommentSections,
+    compose: (s) => renderComment(s, { ...render, headSha: head }),
+  };
+  if (ended && pr !== undefined && target.headSha) {
+    // the stage's run is over: a runner it left without a RunResult gets its e2e section now, or the comment
+    // says "e2e: running" for ever and the check waits on it
+    const headSha = target.headSha;
+    const reported = new Set(results.map((r) => r.identity.runner));
+    try {
+      const present = await readStickySections(client, { owner, repo, issueNumber: pr }, format);
+      const metas = [...present.values()].flatMap((t) => sectionMeta(t) ?? []);
+      for (const k of awaitingE2e(metas, headSha))
+        if (!reported.has(k.runner))
+          sections.set(
+            sectionKey({ runner: k.runner, stage: 'e2e', sha: headSha }),
+            renderEndedE2e(k.runner, headSha, ended),
+          );
+    } catch (error) {
+      host.warning(
+        `Could not read the PR comment: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+      );
+    }
+  }
+  if (sections.size === 0) return undefined;
   /** Writes this job's sections into the sticky comment; the sections on the PR after the write, or none. */
   const stick = async (): Promise<Map<string, string> | undefined> => {
     if (pr === undefined) return undefined;
-    const format: CommentFormat = {
-      marker: COMMENT_MARKER,
-      parse: parseCommentSections,
-      compose: (s) => renderComment(s, { ...render, headSha: head }),
-    };
     try {
       const sticky = await publishStickyComment(client, { owner, repo, issueNumber: pr }, sections, format, {
         ...tuning.sticky,
@@ -325,6 +351,10 @@ async function publish(
       // the commit's own sections, every stage reported so far: the summary of its check run
       const comment = renderComment([...view.values()], { ...render, headSha });
       const inProgress = check.status === 'in_progress';
+      const runnerCount = Math.max(
+        analysed.runners.length,
+        new Set(metas.filter((m) => m.sha === headSha).map((m) => m.runner)).size,
+      );
       return {
         owner,
         repo,
@@ -336,7 +366,7 @@ async function publish(
           ? 'Not trusted: the fork changes .github/workflows/'
           : check.cancelled
             ? 'Cancelled: a newer push superseded this commit, or the runner stopped'
-            : `${inProgress ? 'Kernel stage: ' : ''}${checkTitle(check.verdict, analysed.runners)}${inProgress ? '; e2e running' : ''}`,
+            : `${inProgress ? 'Kernel stage: ' : ''}${checkTitle(check.verdict, analysed.runners, runnerCount)}${inProgress ? '; e2e running' : ''}`,
         summary: untrusted
           ? `Not a merge gate: ${untrusted}. The workflow change needs a maintainer's review and a merge before the GPU results of this fork can count.\n\n${fitCheckSummary(comment, render.fullReportHint ?? 'the job summary').slice(0, 60_000)}`
           : fitCheckSummary(comment, render.fullReportHint ?? 'the job summary'),
@@ -380,10 +410,10 @@ async function completeStalledCheck(
   config: Config,
   host: Host,
   target: ReportTarget,
-  conclusion: string,
-  ended: string,
+  ended: EndedRun,
   tuning: ReportTuning,
 ): Promise<number> {
+  const conclusion = ended.conclusion;
   const { owner, repo, headSha } = target;
   if (!config.githubToken || !owner || !repo || !headSha) return 0;
   const client = gitHubClient(config.githubToken, host, tuning);
@@ -395,7 +425,7 @@ async function completeStalledCheck(
       name: CHECK_RUN_NAME,
       conclusion: conclusion === 'cancelled' ? 'cancelled' : 'failure',
       title: `The ${conclusion === 'cancelled' ? 'stage was cancelled' : 'stage failed'} before it reported`,
-      summary: `${ended}. The results reported before it stay in the PR comment.`,
+      summary: `Workflow run ${ended.runId} ended (${conclusion}) without uploading a RunResult for ${headSha}. The results reported before it stay in the PR comment.`,
       detailsUrl: target.runUrl,
     });
   } catch (error) {
@@ -442,27 +472,34 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
 
   const analysed = analyseRuns(results, config.thresholds);
   let verdict: RunVerdict = analysed.verdict;
-  const upstream = workflow.payload.workflow_run as { conclusion?: unknown } | undefined;
+  const upstream = workflow.payload.workflow_run as
+    | { conclusion?: unknown; updated_at?: unknown }
+    | undefined;
+  // the stage's workflow run ended badly: some of its runners may never upload
+  const ended: EndedRun | undefined =
+    target.run && endedBadly(upstream?.conclusion)
+      ? {
+          runId: target.run.runId,
+          conclusion: String(upstream?.conclusion),
+          ...(typeof upstream?.updated_at === 'string' ? { at: upstream.updated_at } : {}),
+        }
+      : undefined;
   if (results.length === 0 && files.length === 0 && target.run && upstream?.conclusion === 'success') {
     // the validate run succeeded without a GPU job: a fork's push waiting for a maintainer's approval
     verdict = { verdict: 'not-available', exitCode: 0 };
     host.info(
       `Workflow run ${target.run.runId} uploaded no RunResult for ${target.headSha}: it is waiting for a maintainer's approval. Nothing to publish yet.`,
     );
-  } else if (results.length === 0 && files.length === 0 && target.run && endedBadly(upstream?.conclusion)) {
-    // the stage's job died (or was cancelled) before it uploaded: a check run left in progress by the kernel
-    // stage would wait for an e2e that never reports
-    const conclusion = String(upstream?.conclusion);
-    const ended = `Workflow run ${target.run.runId} ended (${conclusion}) without uploading a RunResult for ${target.headSha}`;
+  } else if (results.length === 0 && files.length === 0 && ended) {
+    // the stage's job died (or was cancelled) before it uploaded: below, the comment gets its e2e sections and a
+    // check run left in progress by the kernel stage is completed, or both would wait for an e2e that never reports
+    const why = `Workflow run ${ended.runId} ended (${ended.conclusion}) without uploading a RunResult for ${target.headSha}`;
     verdict = {
       verdict: 'not-available',
-      exitCode: conclusion === 'cancelled' ? 0 : 1,
-      failure: conclusion === 'cancelled' ? undefined : `${ended}. Its job log says why.`,
+      exitCode: ended.conclusion === 'cancelled' ? 0 : 1,
+      failure: ended.conclusion === 'cancelled' ? undefined : `${why}. Its job log says why.`,
     };
-    const closed = await completeStalledCheck(config, host, target, conclusion, ended, tuning);
-    host.info(
-      `${ended}${closed ? `; the check run left in progress is completed as ${conclusion === 'cancelled' ? 'cancelled' : 'failed'}` : ''}.`,
-    );
+    host.info(`${why}.`);
   } else if (results.length === 0) {
     verdict = {
       verdict: 'not-available',
@@ -486,11 +523,19 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   await host.summary(fitSummary(report, analysed, render, refused));
 
   const commentUrl =
-    results.length > 0
+    results.length > 0 || ended
       ? await host.group('Publish to GitHub', () =>
-          publish(config, host, target, analysed, verdict, render, tuning),
+          publish(config, host, target, analysed, verdict, render, tuning, ended),
         )
       : undefined;
+  if (results.length === 0 && files.length === 0 && ended) {
+    // no comment to decide the check from (no pull request, or nothing awaited there): complete it directly
+    const closed = await completeStalledCheck(config, host, target, ended, tuning);
+    if (closed)
+      host.info(
+        `The check run left in progress is completed as ${ended.conclusion === 'cancelled' ? 'cancelled' : 'failed'}.`,
+      );
+  }
   return {
     verdict: verdict.verdict,
     reportPath,

@@ -51,7 +51,7 @@ import type {
   RunVerdict,
   VerdictMethod,
 } from './model.js';
-import { arrangeSections, type SectionMeta, sectionKey } from './stages.js';
+import { arrangeSections, clockTime, type SectionMeta, sectionKey } from './stages.js';
 
 export interface RenderOptions {
   /** character budget of the whole text (renderComment: 65,536 unless smaller) */
@@ -646,6 +646,46 @@ export function renderRunnerSection(runner: RunnerReport): string {
     ...kernelPart(result, runner.rows, runner.headline),
     ...e2ePart(result, runner.compared, runner.method),
     footer(result, runner.method, runner.override),
+    html(RUNNER_CLOSE),
+  ]);
+}
+
+/** A stage's workflow run that ended with no RunResult from some of its runners (the job died, or was cancelled). */
+export interface EndedRun {
+  runId: number;
+  /** GitHub's conclusion: failure, cancelled, timed_out, startup_failure */
+  conclusion: string;
+  /** when it ended (ISO) */
+  at?: string;
+}
+
+/**
+ * The e2e section of a runner whose e2e stage ended without uploading: it replaces "e2e: running" under the kernel
+ * stage, and completes the commit's check run (failed; cancelled for a cancelled run).
+ */
+export function renderEndedE2e(runner: string, headSha: string, ended: EndedRun): string {
+  const cancelled = ended.conclusion === 'cancelled';
+  const meta: SectionMeta = {
+    runner,
+    stage: 'e2e',
+    sha: headSha,
+    verdict: 'not-available',
+    exitCode: cancelled ? 0 : 1,
+    cancelled,
+    ...(ended.at ? { finishedAt: ended.at } : {}),
+  };
+  const at = ended.at ? ` at ${clockTime(ended.at)}` : '';
+  return serialise([
+    html(runnerOpen(meta)),
+    heading(
+      3,
+      `${cancelled ? '🛑' : '❌'} ${inert(runner, 60)} · e2e stage · `,
+      sha(headSha),
+      `: ${cancelled ? 'cancelled' : 'ended without a result'}`,
+    ),
+    paragraph(
+      `The e2e stage's workflow run ${ended.runId} ended (${inert(ended.conclusion, 30)})${at} before ${inert(runner, 60)} uploaded a RunResult: its job log says why. The kernel stage's results stand.`,
+    ),
     html(RUNNER_CLOSE),
   ]);
 }

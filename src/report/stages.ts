@@ -41,6 +41,12 @@ export function e2eFollows(kernel: SectionMeta): boolean {
   );
 }
 
+/** The kernel sections of `sha` whose runner's e2e follows and has not reported. */
+export function awaitingE2e(sections: readonly SectionMeta[], sha: string): SectionMeta[] {
+  const mine = sections.filter((m) => m.sha === sha);
+  return mine.filter((k) => e2eFollows(k) && !mine.some((e) => e.stage === 'e2e' && e.runner === k.runner));
+}
+
 const STAGE_ORDER: Record<Stage, number> = { all: 0, kernel: 0, e2e: 1 };
 const short = (sha: string | undefined) => (sha ? code(sha.slice(0, 12)) : 'an earlier commit');
 
@@ -130,9 +136,7 @@ export function checkState(sections: readonly SectionMeta[], sha: string): Check
   const mine = sections.filter((m) => m.sha === sha);
   const cancelled = mine.some((m) => m.cancelled);
   const failed = mine.some((m) => m.exitCode !== 0);
-  const waiting = mine.some(
-    (k) => e2eFollows(k) && !mine.some((e) => e.stage === 'e2e' && e.runner === k.runner),
-  );
+  const waiting = awaitingE2e(mine, sha).length > 0;
   return { status: waiting && !cancelled && !failed ? 'in_progress' : 'completed', cancelled };
 }
 
