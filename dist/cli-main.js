@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-V4LL7XRT.js";
+} from "./chunks/chunk-QHVIMFPF.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

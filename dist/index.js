@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-V4LL7XRT.js";
+} from "./chunks/chunk-QHVIMFPF.js";
 import {
   context,
   error,

@@ -53,6 +53,22 @@ describe('renderRunnerSection', () => {
     expect(section).toContain('**Correctness** ❌ 2 failed, 25/27 passed');
   });
 
+  it('names the models the patch reaches in its line, and how each is reached below it, uncut', () => {
+    const reused = structuredClone(run);
+    reused.patch = {
+      ...(reused.patch ?? { sites: [], copied: [], mode: 'apply' }),
+      coveredModels: [
+        'interns2_mobius (Qwen2MoeMLP from qwen2_moe)',
+        'qwen3_next (Qwen2MoeMLP as Qwen3NextMLP from qwen2_moe)',
+        'plain_model',
+      ],
+    };
+    const text = renderRunnerSection(analyseRun(reused, T));
+    expect(text).toMatch(/\*\*Patch\*\* .*; reaches interns2_mobius, qwen3_next, plain_model\n/);
+    expect(text).toContain('- ↪ qwen3_next reuses Qwen2MoeMLP as Qwen3NextMLP from qwen2_moe\n');
+    expect(text).not.toContain('↪ plain_model');
+  });
+
   it('shows correctness per dtype × K and each failure with its id and message', () => {
     expect(section).toContain('| dtype \\ K | 1024 | 2048 | other |');
     expect(section).toContain('| bfloat16 | ❌ 4/6 | ✅ 6/6 | — |');

@@ -332,9 +332,12 @@ function patchPart(result: RunResult): Block[] {
   const good = patch.sites.filter((s) => s.status === 'applied' || s.status === 'already-applied');
   const site = (s: (typeof patch.sites)[number]) =>
     `${inert(`${s.file}:${s.line}`, 120)}${s.symbol ? ` (${inert(s.symbol, 60)})` : ''}`;
-  const reaches = patch.coveredModels.length
-    ? `; reaches ${patch.coveredModels.map((m) => inert(m, 40)).join(', ')}`
-    : '';
+  // "qwen3_5 (Qwen2MoeMLP as Qwen3NextMLP from qwen3_next)": the model in the line, how it is reached below it
+  const covered = patch.coveredModels.map((m) => {
+    const at = m.indexOf(' (');
+    return at > 0 && m.endsWith(')') ? { name: m.slice(0, at), how: m.slice(at + 2, -1) } : { name: m };
+  });
+  const reaches = covered.length ? `; reaches ${covered.map((m) => inert(m.name, 80)).join(', ')}` : '';
   const out: Block[] = [
     paragraph(
       strong('Patch'),
@@ -347,6 +350,11 @@ function patchPart(result: RunResult): Block[] {
       ...cuttable(1, [
         list(good.map((s) => [`✅ ${site(s)} ${s.status}${s.form ? ` (${inert(s.form, 40)})` : ''}`])),
       ]),
+    );
+  const how = covered.filter((m) => m.how);
+  if (how.length)
+    out.push(
+      ...cuttable(1, [list(how.map((m) => [`↪ ${inert(m.name, 80)} reuses ${inert(m.how ?? '', 200)}`]))]),
     );
   return out;
 }
