@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-QHVIMFPF.js";
+} from "./chunks/chunk-67QLHAAT.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

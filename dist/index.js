@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-QHVIMFPF.js";
+} from "./chunks/chunk-67QLHAAT.js";
 import {
   context,
   error,

@@ -213,7 +213,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'e2e-run-seconds',
     description:
-      "Seconds of requests one vllm-serve bench run lasts at least: each cell's prompts per run follow from the throughput its first warm-up measured (a fixed prompt count on a fast model measures JIT warm-up, not serving). Each arm warms up on each cell until two warm-up runs agree within 2%.",
+      "Seconds of requests one vllm-serve bench run lasts at least: each cell's prompts per run follow from the throughput its first warm-up measured (a fixed prompt count on a fast model measures JIT warm-up, not serving). Each arm warms up on each cell until two warm-up runs agree within 2%, or within the runner's own noise (2√2 × its run-to-run CV, 0.5–5%) when e2e-rates names an earlier run there.",
     default: '30',
     modes: RUNS,
   },

@@ -15,6 +15,8 @@ import {
   PUBLISHED_MI355X_QWEN3_NEXT,
   planServeAb,
   running,
+  STEADY_TOLERANCE_PCT,
+  steadyTolerancePct,
   type ThroughputRates,
   throughputAt,
 } from '../src/pipeline/e2e-plan.js';
@@ -22,7 +24,7 @@ import { planRates, ratesFromRun } from '../src/pipeline/e2e-rates.js';
 import type { StepHandle } from '../src/pipeline/step.js';
 import type { E2e, E2eCell, RunResult } from '../src/results/run-result.js';
 import { analyseRuns } from '../src/stats/analyse.js';
-import { judgeSequential, sequentialMethod } from '../src/stats/sequential.js';
+import { armsSpread, judgeSequential, sequentialMethod } from '../src/stats/sequential.js';
 import { runLooks } from '../src/stats/simulate.js';
 import { FAKE_BIN, fakeEnv, stepHandle } from './fakes/world.js';
 import { oneLook, ROOT, runNode, tempDir } from './helpers.js';
@@ -385,6 +387,48 @@ describe('rates measured on the runner (e2e-rates)', () => {
     expect(ratesFromRun(run, 'other/model', PUBLISHED_MI355X_QWEN3_NEXT).source).toContain(
       'measured with Qwen/Qwen3-30B-A3B, not other/model',
     );
+  });
+
+  it("sets the warm-up's tolerance from the noise the earlier run measured: 2√2 × its CV, within 0.5–5%", () => {
+    // a quiet runner: every baseline run within ±0.2% of its neighbours, as on the lent H200
+    const quiet = [1000, 1002, 999, 1001, 998, 1002, 1000, 999];
+    const run = withE2e({
+      backend: 'vllm-serve',
+      method: 'm',
+      model: 'm',
+      cells: [
+        cell('a', 1024, 1024, 4, quiet),
+        cell(
+          'b',
+          1024,
+          1024,
+          16,
+          quiet.map((x) => 3 * x),
+        ),
+      ],
+    });
+    const rates = ratesFromRun(run, 'm', PUBLISHED_MI355X_QWEN3_NEXT);
+    const cv = armsSpread(run.e2e?.cells ?? [])?.baselineCvPct ?? Number.NaN;
+    expect(rates.runCvPct).toBeCloseTo(cv, 2);
+    const tolerance = steadyTolerancePct(rates);
+    expect(tolerance.pct).toBeCloseTo(Math.max(0.5, 2 * Math.SQRT2 * cv), 2);
+    expect(tolerance.pct).toBeLessThan(STEADY_TOLERANCE_PCT);
+    const plan = planServeAb({
+      model: 'm',
+      shapes: [{ inputLen: 1024, outputLen: 1024 }],
+      concurrencies: [4],
+      repeats: 2,
+      swap: { method: 'sleep', why: '' },
+      rates,
+      warmup: true,
+    });
+    expect(plan.assumptions.join('\n')).toContain(
+      `until two warm-up runs agree within ${tolerance.pct}% (2√2 × the ${rates.runCvPct}% run-to-run CV the earlier run measured;`,
+    );
+    // unknown noise: the assumed 2%; a very noisy or a noiseless figure stays within the bounds
+    expect(steadyTolerancePct({})).toEqual({ pct: STEADY_TOLERANCE_PCT, why: 'assumed' });
+    expect(steadyTolerancePct({ runCvPct: 4 }).pct).toBe(5);
+    expect(steadyTolerancePct({ runCvPct: 0.01 }).pct).toBe(0.5);
   });
 
   it('refuses a RunResult without a finished vllm-serve cell, saying what it lacks', () => {

@@ -75,6 +75,11 @@ export interface ThroughputRates {
   sleepSwapSeconds: number;
   /** wall seconds of one bench run beyond its requests (the client's start); 0 where not measured */
   clientStartSeconds?: number;
+  /**
+   * the run-to-run CV of one bench run, %, that a run on the runner measured (its baseline arm, pooled over its
+   * cells); absent: not measured, and the warm-up's tolerance is the assumed STEADY_TOLERANCE_PCT
+   */
+  runCvPct?: number;
   /** which of the two timings a run on the runner measured (e2e-rates); absent: both assumed */
   measuredTimings?: { serverStart: boolean; sleepSwap: boolean };
   /** how that run swapped arms on the runner: what a plan made away from the runner (--plan) assumes */
@@ -203,8 +208,30 @@ export interface E2ePlan {
   fromRunner: boolean;
 }
 
-/** Two consecutive warm-up runs of an arm within this much of each other: the server is in its steady state. */
+/**
+ * Two consecutive warm-up runs of an arm within this much of each other: the server is in its steady state.
+ * Assumed, for a runner whose noise is not known yet (see steadyTolerancePct).
+ */
 export const STEADY_TOLERANCE_PCT = 2;
+/** The tolerance's bounds when it comes from a measured noise: tighter than 0.5% is below what a run resolves. */
+const STEADY_BOUNDS_PCT = [0.5, 5] as const;
+
+/**
+ * How close two consecutive warm-up runs must be: within the runner's own noise when a run there measured it
+ * (`e2e-rates`), as 2√2 × its run-to-run CV (two runs' difference at two SDs), bounded to 0.5–5%; else the assumed
+ * STEADY_TOLERANCE_PCT. A fixed 2% on a runner whose noise is 0.2% lets a warm-up curve through; on one whose
+ * noise is 3% it warms up to the limit every cell.
+ */
+export function steadyTolerancePct(rates: Pick<ThroughputRates, 'runCvPct'>): {
+  pct: number;
+  why: string;
+} {
+  const cv = rates.runCvPct;
+  if (cv === undefined || !(cv > 0)) return { pct: STEADY_TOLERANCE_PCT, why: 'assumed' };
+  const [low, high] = STEADY_BOUNDS_PCT;
+  const pct = round2(Math.min(high, Math.max(low, 2 * Math.SQRT2 * cv)));
+  return { pct, why: `2√2 × the ${round2(cv)}% run-to-run CV the earlier run measured` };
+}
 /** Warm-up runs of one arm in one cell at most; the cell's drift check judges what is left. */
 export const MAX_WARMUPS = 6;
 
@@ -322,7 +349,7 @@ function build(input: PlanInput, sizing: Sizing, pairs: number): Built {
       "a cell's runs are the sequential rule's expected pairs in an A/A run at 2% CV; a changed or noisy cell runs more, as far as the budget pays",
       ...(input.warmup
         ? [
-            `each arm warms up on each cell until two warm-up runs agree within ${STEADY_TOLERANCE_PCT}% (planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
+            `each arm warms up on each cell until two warm-up runs agree within ${steadyTolerancePct(input.rates).pct}% (${steadyTolerancePct(input.rates).why}; planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
           ]
         : []),
     ],

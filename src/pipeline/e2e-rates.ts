@@ -1,8 +1,10 @@
 // The plan's rates from a run on the runner itself (`e2e-rates`: a RunResult of an earlier vllm-serve e2e, a
-// pilot): each finished cell's baseline output tok/s, and the server starts and swaps it timed. Pure but the read.
+// pilot): each finished cell's baseline output tok/s, the server starts and swaps it timed, and its run-to-run
+// noise. Pure but the read.
 import { readFile } from 'node:fs/promises';
 import { parseJson } from '../results/read-json.js';
 import { parseRunResult, type RunResult } from '../results/run-result.js';
+import { armsSpread } from '../stats/sequential.js';
 import { medianOf } from '../stats/signed-rank.js';
 import { ratesFor, round2, type ThroughputRates } from './e2e-plan.js';
 
@@ -30,6 +32,7 @@ export function ratesFromRun(run: RunResult, model: string, fallback: Throughput
   const swaps = e2e.plan?.measured?.swapSeconds ?? [];
   const clients = e2e.plan?.measured?.clientStartSeconds ?? [];
   const otherModel = e2e.model !== model ? `; measured with ${e2e.model}, not ${model}` : '';
+  const spread = armsSpread(e2e.cells);
   return {
     ...fallback,
     source:
@@ -46,6 +49,7 @@ export function ratesFromRun(run: RunResult, model: string, fallback: Throughput
     serverStartMinutes: starts.length > 0 ? round2(medianOf(starts) / 60) : fallback.serverStartMinutes,
     sleepSwapSeconds: swaps.length > 0 ? round2(medianOf(swaps)) : fallback.sleepSwapSeconds,
     ...(clients.length > 0 ? { clientStartSeconds: round2(medianOf(clients)) } : {}),
+    ...(spread ? { runCvPct: round2(spread.baselineCvPct) } : {}),
   };
 }
 

@@ -30,8 +30,8 @@ import {
   round1,
   running,
   type ServeArms,
-  STEADY_TOLERANCE_PCT,
   type SwapMethod,
+  steadyTolerancePct,
   type ThroughputRates,
 } from './e2e-plan.js';
 import { type CommandResult, lastLine } from './process.js';
@@ -219,6 +219,8 @@ interface CellState {
   prompts: number;
   /** seconds of requests a run lasts at least; undefined: a fixed prompt count */
   minRunSeconds?: number;
+  /** two consecutive warm-up runs within this much, %: steady (steadyTolerancePct) */
+  steadyPct: number;
   /** the budget's factor on prompts, for re-sizing from a warm-up */
   promptFactor: number;
   /** sized from a measured warm-up already (both arms then run the same prompts) */
@@ -358,6 +360,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
     concurrency: c.concurrency,
     prompts: c.promptsPerRun,
     minRunSeconds: c.minRunSeconds,
+    steadyPct: steadyTolerancePct(rates).pct,
     promptFactor:
       plan.cells.length > 0 && o.runSeconds ? (c.minRunSeconds ?? o.runSeconds) / o.runSeconds : 1,
     sized: c.minRunSeconds === undefined,
@@ -540,6 +543,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
       serverStarts: servers.serverStarts,
       fitted: plan.fitted,
       rates: plan.rates,
+      ...((o.warmup ?? true) ? { steadyPct: steadyTolerancePct(rates).pct } : {}),
       measured: servers.timings,
     },
     model: o.model,
@@ -563,7 +567,7 @@ async function armIntegrity(
 
 /**
  * Warms one arm's server on one cell's own workload until two consecutive warm-up runs agree within
- * STEADY_TOLERANCE_PCT (at most MAX_WARMUPS); the first run of a time-sized cell sizes its prompts from the
+ * the cell's steadyPct (steadyTolerancePct: the runner's noise when known; at most MAX_WARMUPS); the first run of a time-sized cell sizes its prompts from the
  * throughput it measured, for both arms. Records how many runs it took.
  */
 async function warmUp(
@@ -612,16 +616,16 @@ async function warmUp(
       );
       continue;
     }
-    if (previous !== undefined && Math.abs(last.value / previous - 1) * 100 <= STEADY_TOLERANCE_PCT) break;
+    if (previous !== undefined && Math.abs(last.value / previous - 1) * 100 <= s.steadyPct) break;
     previous = last.value;
   }
   warmups[run.arm] += n;
   const steady =
     previous !== undefined &&
     last.kind === 'sample' &&
-    Math.abs(last.value / previous - 1) * 100 <= STEADY_TOLERANCE_PCT;
+    Math.abs(last.value / previous - 1) * 100 <= s.steadyPct;
   await step.log(
-    `${s.cell.id} ${run.arm} arm: ${steady ? 'steady' : `not steady within ${STEADY_TOLERANCE_PCT}%`} after ${n} warm-up runs`,
+    `${s.cell.id} ${run.arm} arm: ${steady ? `steady within ${s.steadyPct}%` : `not steady within ${s.steadyPct}%`} after ${n} warm-up runs`,
   );
   return last;
 }

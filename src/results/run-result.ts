@@ -290,6 +290,11 @@ export const E2e = z.object({
       serverStarts: z.number().int().nonnegative().describe('server starts that happened'),
       fitted: z.array(z.string()).describe('what the budget cut, in order'),
       rates: z.string().optional().describe('where the throughput and timings of the estimate came from'),
+      steadyPct: z
+        .number()
+        .positive()
+        .optional()
+        .describe("two consecutive warm-up runs within this %: steady (from e2e-rates' noise, else 2)"),
       measured: z
         .object({
           serverStartSeconds: z.array(z.number().nonnegative()).describe('each server start, to healthy'),
