@@ -5,8 +5,9 @@
 # by `gpu_vllm_serve.sh pack` and travels in 50 MiB chunks under .gpu/chunks/, one call each (64 MiB a call):
 #   calls 1..N-1: bash scripts/gpu/gpu_vllm_serve.sh stage          (carry .gpu/chunks/cNN)
 #   call N:       bash scripts/gpu/gpu_vllm_serve.sh prep           (carry the last chunk): stage, install, the tiny model
-#   call N+1:     bash scripts/gpu/gpu_vllm_serve.sh start          the three validates one after another in the
-#                 background (setsid), waiting ~9 min
+#   call N+1:     bash scripts/gpu/gpu_vllm_serve.sh start          the validates one after another in the
+#                 background (setsid), waiting ~9 min: ab, aa, pr on a tiny Qwen2-MoE, then ab3, the A/B on a
+#                 tiny Qwen3-MoE (its shared expert and gate built from shared_expert_intermediate_size)
 #   later calls:  bash scripts/gpu/gpu_vllm_serve.sh collect        waits up to ~9 min more, copies what finished
 # Results: $OUT/<run>/run-result.json, report.md, console.log, e2e.tgz (server logs, bench JSONs, probe records).
 set -uo pipefail
@@ -15,9 +16,12 @@ stage_dir=/tmp/vkci-stage
 work=/tmp/vkci
 site=/tmp/site
 wheel=vllm-0.20.2-cp38-abi3-manylinux_2_35_x86_64.whl
-runs="ab aa pr"
-GRID=${GRID:-"--shapes 512x256 --concurrencies 4,32 --repeats 6 --e2e-run-seconds 4"}
-SMALL_GRID=${SMALL_GRID:-"--shapes 512x256 --concurrencies 32 --repeats 6 --e2e-run-seconds 4 --e2e-budget 5"}
+runs="ab aa pr ab3"
+# One cell a run, each with a budget the run stops at (the first plan has no rates of this runner and would drop a
+# second cell to fit its assumed 10-minute server starts); 10-s runs, against the 1-5 s ones that were 10-15%
+# apart on the first contact. The later runs take ab's RunResult as e2e-rates: its starts, swaps, tok/s and noise.
+GRID=${GRID:-"--shapes 512x256 --concurrencies 32 --e2e-run-seconds 10 --e2e-budget 8"}
+SMALL_GRID=${SMALL_GRID:-"--shapes 512x256 --concurrencies 32 --e2e-run-seconds 10 --e2e-budget 5"}
 
 pack() { # here, with network: the payload as chunks
   local whl=${1:?usage: pack WHEEL_DIR (fetch-wheels.sh output)} out=$root/.gpu
@@ -59,12 +63,12 @@ environment() {
   export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 }
 
-validate() { # NAME ARGS...: one validate, its console and results under $work/NAME
+validate() { # NAME ARGS...: one validate, its console and results under $work/NAME (MODEL: /tmp/tiny)
   local name=$1; shift
   mkdir -p "$work/$name"
   echo "== $name start $(date -u +%FT%TZ)" >>"$work/timeline.txt"
   (cd "$work" && node "$root/dist/cli.js" validate --python python3 --runner-label h200 --install existing \
-    --e2e-backend vllm-serve --model /tmp/tiny --e2e-swap resident --stage e2e --output-dir "$work/$name/out" "$@" \
+    --e2e-backend vllm-serve --model "${MODEL:-/tmp/tiny}" --e2e-swap resident --stage e2e --output-dir "$work/$name/out" "$@" \
     >"$work/$name/console.log" 2>&1)
   echo "== $name exit $? $(date -u +%FT%TZ)" >>"$work/timeline.txt"
   touch "$work/$name/done"
@@ -79,6 +83,8 @@ all_runs() {
   local trees
   trees=$(ls -td "$VLLM_KERNEL_CI_CACHE"/pr-trees/vllm-0.20.2-*.git | head -1)
   validate pr --vllm-repository "$trees" --vllm-ref pr --base-ref base --kernel-source tree \
+    --e2e-rates "$work/ab/out/run-result.json" $SMALL_GRID
+  MODEL=/tmp/tiny-qwen3 validate ab3 --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle \
     --e2e-rates "$work/ab/out/run-result.json" $SMALL_GRID
 }
 
@@ -109,7 +115,9 @@ case "${1:-}" in
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$work/card.txt"
     python3 "$root/scripts/gpu/tiny_qwen2_moe.py" /tmp/tiny --hidden 2048 --layers 4 --experts 8 >"$work/model.log" 2>&1 ||
       { tail -5 "$work/model.log"; exit 5; }
-    tail -1 "$work/model.log" ;;
+    python3 "$root/scripts/gpu/tiny_qwen2_moe.py" /tmp/tiny-qwen3 --arch qwen3_moe --hidden 2048 --layers 4 --experts 8 \
+      >>"$work/model.log" 2>&1 || { tail -5 "$work/model.log"; exit 5; }
+    tail -2 "$work/model.log" ;;
   start)
     cp "$work/card.txt" "$OUT/" 2>/dev/null
     setsid bash "$0" background </dev/null >"$work/background.log" 2>&1 &

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Build a random-weight tiny Qwen2-MoE checkpoint that `vllm serve DIR` can load offline.
+"""Build a random-weight tiny Qwen2-MoE (or Qwen3-MoE) checkpoint that `vllm serve DIR` can load offline.
 
 No network: the tokenizer is a tokenizers WordLevel model made here (32000 entries:
 3 specials + synthetic words), so `vllm bench serve --dataset-name random` round-trips
 token ids exactly (decode joins words with spaces; encode splits on whitespace).
 
-Usage: python3 tiny_qwen2_moe.py OUT_DIR [--layers 4] [--hidden 1024] [--experts 8]
-       [--topk 2] [--vocab 32000] [--dtype bfloat16] [--seed 0]
-Writes config.json (architectures ['Qwen2MoeForCausalLM']), generation_config.json,
-model.safetensors, tokenizer.json, tokenizer_config.json, special_tokens_map.json.
+Usage: python3 tiny_qwen2_moe.py OUT_DIR [--arch qwen2_moe|qwen3_moe] [--layers 4] [--hidden 1024]
+       [--experts 8] [--topk 2] [--vocab 32000] [--dtype bfloat16] [--seed 0]
+Writes config.json (architectures ['Qwen2MoeForCausalLM'] or ['Qwen3MoeForCausalLM']),
+generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
+special_tokens_map.json.
+
+qwen3_moe: vLLM's Qwen3MoeSparseMoeBlock builds the shared expert and its gate only when the config has
+`shared_expert_intermediate_size > 0` (transformers' Qwen3-MoE has none), so the checkpoint is the Qwen2-MoE
+one in Qwen3-MoE's layout: the same experts, shared expert and gate, q/k RMSNorms (ones) instead of the
+q/k/v biases, and that size in the config.
 """
 
 import argparse
@@ -58,6 +64,7 @@ def build_tokenizer(out_dir, vocab_size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out_dir")
+    ap.add_argument("--arch", choices=["qwen2_moe", "qwen3_moe"], default="qwen2_moe")
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--hidden", type=int, default=1024)
     ap.add_argument("--heads", type=int, default=16)
@@ -114,6 +121,8 @@ def main():
     model.generation_config.pad_token_id = eos
     model.save_pretrained(a.out_dir, safe_serialization=True)
     n = sum(p.numel() for p in model.parameters())
+    if a.arch == "qwen3_moe":
+        n = as_qwen3_moe(a.out_dir, cfg, a.heads)
     print(
         json.dumps(
             {
@@ -124,6 +133,62 @@ def main():
             }
         )
     )
+
+
+def as_qwen3_moe(out_dir, cfg, heads):
+    """Rewrites the saved Qwen2-MoE checkpoint in Qwen3-MoE's layout; returns its parameter count."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import Qwen3MoeConfig
+
+    head_dim = cfg.hidden_size // heads
+    files = sorted(f for f in os.listdir(out_dir) if f.endswith(".safetensors"))
+    tensors = {}
+    for f in files:
+        tensors.update(load_file(os.path.join(out_dir, f)))
+        os.remove(os.path.join(out_dir, f))
+    index = os.path.join(out_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        os.remove(index)
+    out = {k: v for k, v in tensors.items() if not k.endswith(("_proj.bias",))}
+    dtype = next(iter(out.values())).dtype
+    for i in range(cfg.num_hidden_layers):
+        for norm in ("q_norm", "k_norm"):
+            out[f"model.layers.{i}.self_attn.{norm}.weight"] = torch.ones(
+                head_dim, dtype=dtype
+            )
+    save_file(
+        out, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"}
+    )
+    q3 = Qwen3MoeConfig(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        head_dim=head_dim,
+        max_position_embeddings=cfg.max_position_embeddings,
+        rope_theta=1000000.0,
+        rms_norm_eps=cfg.rms_norm_eps,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        decoder_sparse_step=1,
+        moe_intermediate_size=cfg.moe_intermediate_size,
+        num_experts_per_tok=cfg.num_experts_per_tok,
+        num_experts=cfg.num_experts,
+        norm_topk_prob=False,
+        mlp_only_layers=[],
+        bos_token_id=cfg.bos_token_id,
+        eos_token_id=cfg.eos_token_id,
+        pad_token_id=cfg.pad_token_id,
+    )
+    q3.architectures = ["Qwen3MoeForCausalLM"]
+    # read by vLLM's Qwen3MoeSparseMoeBlock (getattr, default 0): builds the shared expert and its gate
+    q3.shared_expert_intermediate_size = cfg.shared_expert_intermediate_size
+    q3.dtype = dtype
+    q3.save_pretrained(out_dir)
+    return sum(v.numel() for v in out.values())
 
 
 if __name__ == "__main__":
