@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-67QLHAAT.js";
+} from "./chunks/chunk-ORNHFO5T.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

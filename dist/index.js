@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-67QLHAAT.js";
+} from "./chunks/chunk-ORNHFO5T.js";
 import {
   context,
   error,

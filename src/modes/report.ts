@@ -128,8 +128,8 @@ const refusedSection = (refused: Refused[]) =>
   );
 const runnerNotesSection = (notes: string[]) => renderNotes('Runner labels', notes);
 
-/** `count`: the runners with sections of the commit, this job's and the others'. */
-function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[], count: number): string {
+/** `n`: the runners with sections of the commit, this job's and the others'. */
+function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[], n: number): string {
   const words = VERDICT_WORDS[verdict.verdict as OverallVerdict] ?? verdict.verdict;
   // a kernel slower than its base is a regression of the run: the title says where
   const slower = runners.flatMap((r) => {
@@ -140,7 +140,6 @@ function checkTitle(verdict: RunVerdict, runners: readonly RunnerReport[], count
         ]
       : [];
   });
-  const n = count;
   return `${words} on ${n} runner${n === 1 ? '' : 's'}${slower.length ? ` (${slower.join('; ')})` : ''}`;
 }
 
@@ -523,7 +522,7 @@ export async function runReport(config: Config, host: Host, tuning: ReportTuning
   await host.summary(fitSummary(report, analysed, render, refused));
 
   const commentUrl =
-    results.length > 0 || ended
+    results.length > 0 || (ended && files.length === 0)
       ? await host.group('Publish to GitHub', () =>
           publish(config, host, target, analysed, verdict, render, tuning, ended),
         )

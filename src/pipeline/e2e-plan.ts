@@ -329,6 +329,7 @@ function build(input: PlanInput, sizing: Sizing, pairs: number): Built {
   const swapMinutes = method === 'sleep' ? (swaps * input.rates.sleepSwapSeconds) / 60 : 0;
   const startMinutes = serverStarts * input.rates.serverStartMinutes;
   const cellMinutes = cells.reduce((s, c) => s + c.estimatedMinutes, 0);
+  const steady = steadyTolerancePct(input.rates);
   return {
     model: input.model,
     swap: method,
@@ -349,7 +350,7 @@ function build(input: PlanInput, sizing: Sizing, pairs: number): Built {
       "a cell's runs are the sequential rule's expected pairs in an A/A run at 2% CV; a changed or noisy cell runs more, as far as the budget pays",
       ...(input.warmup
         ? [
-            `each arm warms up on each cell until two warm-up runs agree within ${steadyTolerancePct(input.rates).pct}% (${steadyTolerancePct(input.rates).why}; planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
+            `each arm warms up on each cell until two warm-up runs agree within ${steady.pct}% (${steady.why}; planned as ${WARMUP_RUN_EQUIVALENTS} full run${WARMUP_RUN_EQUIVALENTS === 1 ? '' : 's'} an arm)`,
           ]
         : []),
     ],

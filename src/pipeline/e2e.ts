@@ -566,9 +566,9 @@ async function armIntegrity(
 }
 
 /**
- * Warms one arm's server on one cell's own workload until two consecutive warm-up runs agree within
- * the cell's steadyPct (steadyTolerancePct: the runner's noise when known; at most MAX_WARMUPS); the first run of a time-sized cell sizes its prompts from the
- * throughput it measured, for both arms. Records how many runs it took.
+ * Warms one arm's server on one cell's own workload until two consecutive warm-up runs agree within the cell's
+ * steadyPct (steadyTolerancePct: the runner's noise when known), at most MAX_WARMUPS runs; the first run of a
+ * time-sized cell sizes its prompts from the throughput it measured, for both arms. Records how many runs it took.
  */
 async function warmUp(
   step: StepHandle,
