@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-ORNHFO5T.js";
+} from "./chunks/chunk-YW2NDMBQ.js";
 import {
   context,
   error,

@@ -36,6 +36,7 @@ export interface PlanPower {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const cellsWord = (n: number) => `${n} cell${n === 1 ? '' : 's'}`;
 
 /** The power the plan leaves, against what the grid and repeats asked for; one simulation of each (seeded). */
 export function planPower(
@@ -106,9 +107,9 @@ export function describePlanPower(p: PlanPower): string[] {
   const asked =
     p.cells === p.requestedCells && p.repeats === p.requestedRepeats
       ? ''
-      : ` (${pct(p.requestedPower)} with the ${p.requestedCells} cells and ${budget(p.requestedRepeats)} asked for)`;
+      : ` (${pct(p.requestedPower)} with the ${cellsWord(p.requestedCells)} and ${budget(p.requestedRepeats)} asked for)`;
   return [
-    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct(p.power)} of runs with ${p.cells} cells and ${budget(p.repeats)}${asked}, and in ${pct(p.noisyPower)} with the patched arm twice as noisy; \`${p.command}\` (\`--cv-patched ${NOISY_CV_PCT}\` for the second)`,
+    `power: a true 5% change in one cell at 2% run-to-run CV is found in ${pct(p.power)} of runs with ${cellsWord(p.cells)} and ${budget(p.repeats)}${asked}, and in ${pct(p.noisyPower)} with the patched arm twice as noisy; \`${p.command}\` (\`--cv-patched ${NOISY_CV_PCT}\` for the second)`,
     ...(p.warning ? [`warning: ${p.warning}`] : []),
   ];
 }
