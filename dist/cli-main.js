@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-YW2NDMBQ.js";
+} from "./chunks/chunk-CCFRQYER.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

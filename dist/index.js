@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-YW2NDMBQ.js";
+} from "./chunks/chunk-CCFRQYER.js";
 import {
   context,
   error,

@@ -140,7 +140,7 @@ describe("vLLM 0.33.0's own bench client", () => {
     expect(log).toMatch(/\[exit 0, [\d.]+ s\]/);
     expect(e2e.cells[0].status).toBe('failed');
     expect(e2e.cells[0].reason).toMatch(
-      /baseline arm, repeat 1: vllm serve died during the cell \(exit 1: .*EngineCore encountered a fatal error/,
+      /baseline arm, repeat 1: vllm serve died during the cell \(exit 1: RuntimeError: CUDA error: an illegal memory access was encountered\)/,
     );
     const [file] = await raw();
     const parsed = parseBenchServe(file.text);

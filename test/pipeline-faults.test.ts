@@ -128,7 +128,8 @@ describe('e2e faults', () => {
     const [first, second] = run.result.e2e?.cells ?? [];
     expect(first.status).toBe('failed');
     expect(first.reason).toMatch(
-      /(baseline|patched) arm, repeat 1.*: vllm serve died during the cell \(exit 1: .*EngineCore/,
+      // the root cause the EngineCore logged, not the API server's EngineDeadError that points above it
+      /(baseline|patched) arm, repeat 1.*: vllm serve died during the cell \(exit 1: RuntimeError: CUDA error: an illegal memory access was encountered\)/,
     );
     const arm = /(baseline|patched) arm/.exec(first.reason ?? '')?.[1];
     // a failed cell spends no more GPU time

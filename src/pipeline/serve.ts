@@ -82,9 +82,30 @@ export function serveArgs(
 }
 
 async function lastLogLine(logFile: string): Promise<string> {
-  const text = await readFile(logFile, 'utf8').catch(() => '');
-  const lines = text.split('\n').filter((l) => l.trim());
-  return lines.at(-1)?.trim().slice(0, 300) ?? 'no output';
+  return failureLine(await readFile(logFile, 'utf8').catch(() => ''));
+}
+
+/** vLLM's per-process prefix ("(EngineCore pid=1104) ") and its logger's ("ERROR 12-03 11:20:57 [core.py:1584] "). */
+const VLLM_PREFIX =
+  /^(?:\([\w.-]+ pid=\d+\)\s*)?(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \[[^\]]*\]\s*)?/;
+/** vLLM's exceptions that only point at the real one, logged by another process before them. */
+const POINTS_ABOVE = /see root cause above|see stack trace \(above\) for the root cause/i;
+/** An exception's own line: `ValueError: …`, `torch.OutOfMemoryError: …`. */
+const EXCEPTION = /^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b.*:/;
+
+/**
+ * What a server's log says about why it stopped, in one line: the last exception that is not vLLM's pointer to
+ * another process ("Engine core initialization failed. See root cause above." at start, EngineDeadError's "See
+ * stack trace (above) for the root cause." later: raised in the API server after the EngineCore logged the real
+ * one, vllm/v1/engine/utils.py and exceptions.py), with vLLM's prefixes taken off; else the last line. Pure.
+ */
+export function failureLine(log: string): string {
+  const lines = log
+    .split('\n')
+    .map((l) => l.replace(VLLM_PREFIX, '').trim())
+    .filter(Boolean);
+  const cause = lines.findLast((l) => EXCEPTION.test(l) && !POINTS_ABOVE.test(l));
+  return (cause ?? lines.at(-1) ?? 'no output').slice(0, 300);
 }
 
 export class VllmServer {
