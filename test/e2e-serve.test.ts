@@ -211,7 +211,10 @@ describe('swapping arms on the fake vLLM', () => {
   }, async () => {
     // vLLM refuses 0.45 of the card when the weights leave no room for the KV cache
     const { e2e, log, starts } = await serveAb({ FAKE_MODEL_MIB: '70000' }, { weightsGiB: 10 });
-    expect(log).toContain('No available memory for the cache blocks');
+    // the EngineCore's exception, not the API server's "Engine core initialization failed. See root cause above."
+    expect(log).toMatch(
+      /exited before it was ready \(exit 1: ValueError: No available memory for the cache blocks/,
+    );
     expect(starts).toEqual(['baseline resident', 'baseline sleep', 'patched sleep']);
     expect(e2e.swap).toBe('sleep');
     expect(e2e.method).toMatch(/after falling back: resident → sleep/);
