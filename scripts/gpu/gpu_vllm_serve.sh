@@ -6,8 +6,10 @@
 #   calls 1..N-1: bash scripts/gpu/gpu_vllm_serve.sh stage          (carry .gpu/chunks/cNN)
 #   call N:       bash scripts/gpu/gpu_vllm_serve.sh prep           (carry the last chunk): stage, install, the tiny model
 #   call N+1:     bash scripts/gpu/gpu_vllm_serve.sh start          the validates one after another in the
-#                 background (setsid), waiting ~9 min: ab, aa, pr on a tiny Qwen2-MoE, then ab3, the A/B on a
-#                 tiny Qwen3-MoE (its shared expert and gate built from shared_expert_intermediate_size)
+#                 background (setsid), waiting ~9 min: kernel (the kernel stage of the original PR's tree against
+#                 its base, first, while Triton's cache is cold: the first-signal time), then ab, aa, pr on a tiny
+#                 Qwen2-MoE, then ab3, the A/B on a tiny Qwen3-MoE (its shared expert and gate built from
+#                 shared_expert_intermediate_size)
 #   later calls:  bash scripts/gpu/gpu_vllm_serve.sh collect        waits up to ~9 min more, copies what finished
 # Results: $OUT/<run>/run-result.json, report.md, console.log, e2e.tgz (server logs, bench JSONs, probe records).
 set -uo pipefail
@@ -16,7 +18,7 @@ stage_dir=/tmp/vkci-stage
 work=/tmp/vkci
 site=/tmp/site
 wheel=vllm-0.20.2-cp38-abi3-manylinux_2_35_x86_64.whl
-runs="ab aa pr ab3"
+runs="kernel ab aa pr ab3"
 # One cell a run, each with a budget the run stops at (the first plan has no rates of this runner and would drop a
 # second cell to fit its assumed 10-minute server starts); 10-s runs, against the 1-5 s ones that were 10-15%
 # apart on the first contact. The later runs take ab's RunResult as e2e-rates: its starts, swaps, tok/s and noise.
@@ -63,12 +65,12 @@ environment() {
   export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 }
 
-validate() { # NAME ARGS...: one validate, its console and results under $work/NAME (MODEL: /tmp/tiny)
+validate() { # NAME ARGS...: one validate, its console and results under $work/NAME (MODEL: /tmp/tiny, STAGE: e2e)
   local name=$1; shift
   mkdir -p "$work/$name"
   echo "== $name start $(date -u +%FT%TZ)" >>"$work/timeline.txt"
   (cd "$work" && node "$root/dist/cli.js" validate --python python3 --runner-label h200 --install existing \
-    --e2e-backend vllm-serve --model "${MODEL:-/tmp/tiny}" --e2e-swap resident --stage e2e --output-dir "$work/$name/out" "$@" \
+    --e2e-backend vllm-serve --model "${MODEL:-/tmp/tiny}" --e2e-swap resident --stage "${STAGE:-e2e}" --output-dir "$work/$name/out" "$@" \
     >"$work/$name/console.log" 2>&1)
   echo "== $name exit $? $(date -u +%FT%TZ)" >>"$work/timeline.txt"
   touch "$work/$name/done"
@@ -76,12 +78,14 @@ validate() { # NAME ARGS...: one validate, its console and results under $work/N
 
 all_runs() {
   environment
-  validate ab --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle $GRID
-  validate aa --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle --e2e-aa true \
-    --e2e-rates "$work/ab/out/run-result.json" $SMALL_GRID
   PR_TREES_VERSION=0.20.2 node "$work/payload/pr-trees.mjs" >"$work/pr-trees.txt" 2>&1
   local trees
   trees=$(ls -td "$VLLM_KERNEL_CI_CACHE"/pr-trees/vllm-0.20.2-*.git | head -1)
+  # issues 27 and 24: checkout, compile matrix, conformance suite and microbenchmark of the original PR's kernel
+  STAGE=kernel validate kernel --vllm-repository "$trees" --vllm-ref pr-original --base-ref base --kernel-source tree
+  validate ab --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle $GRID
+  validate aa --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle --e2e-aa true \
+    --e2e-rates "$work/ab/out/run-result.json" $SMALL_GRID
   validate pr --vllm-repository "$trees" --vllm-ref pr --base-ref base --kernel-source tree \
     --e2e-rates "$work/ab/out/run-result.json" $SMALL_GRID
   MODEL=/tmp/tiny-qwen3 validate ab3 --vllm-repository pypi --vllm-ref 0.20.2 --kernel-source bundle \
