@@ -87,7 +87,8 @@ def main():
     tok = build_tokenizer(a.out_dir, a.vocab)
     eos = tok.convert_tokens_to_ids("<|endoftext|>")
 
-    cfg = Qwen2MoeConfig(
+    # every field both architectures read: the Qwen3-MoE config is made from the same ones (as_qwen3_moe)
+    common = dict(
         vocab_size=a.vocab,
         hidden_size=a.hidden,
         intermediate_size=a.moe_inter * 4,
@@ -111,6 +112,7 @@ def main():
         eos_token_id=eos,
         pad_token_id=eos,
     )
+    cfg = Qwen2MoeConfig(**common)
     cfg.architectures = ["Qwen2MoeForCausalLM"]
     torch.manual_seed(a.seed)
     dtype = getattr(torch, a.dtype)
@@ -122,7 +124,7 @@ def main():
     model.save_pretrained(a.out_dir, safe_serialization=True)
     n = sum(p.numel() for p in model.parameters())
     if a.arch == "qwen3_moe":
-        n = as_qwen3_moe(a.out_dir, cfg, a.heads)
+        n = as_qwen3_moe(a.out_dir, common)
     print(
         json.dumps(
             {
@@ -135,13 +137,14 @@ def main():
     )
 
 
-def as_qwen3_moe(out_dir, cfg, heads):
-    """Rewrites the saved Qwen2-MoE checkpoint in Qwen3-MoE's layout; returns its parameter count."""
+def as_qwen3_moe(out_dir, common):
+    """Rewrites the saved Qwen2-MoE checkpoint (config fields `common`) in Qwen3-MoE's layout; returns its
+    parameter count."""
     import torch
     from safetensors.torch import load_file, save_file
     from transformers import Qwen3MoeConfig
 
-    head_dim = cfg.hidden_size // heads
+    head_dim = common["hidden_size"] // common["num_attention_heads"]
     files = sorted(f for f in os.listdir(out_dir) if f.endswith(".safetensors"))
     tensors = {}
     for f in files:
@@ -152,7 +155,7 @@ def as_qwen3_moe(out_dir, cfg, heads):
         os.remove(index)
     out = {k: v for k, v in tensors.items() if not k.endswith(("_proj.bias",))}
     dtype = next(iter(out.values())).dtype
-    for i in range(cfg.num_hidden_layers):
+    for i in range(common["num_hidden_layers"]):
         for norm in ("q_norm", "k_norm"):
             out[f"model.layers.{i}.self_attn.{norm}.weight"] = torch.ones(
                 head_dim, dtype=dtype
@@ -160,32 +163,10 @@ def as_qwen3_moe(out_dir, cfg, heads):
     save_file(
         out, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"}
     )
-    q3 = Qwen3MoeConfig(
-        vocab_size=cfg.vocab_size,
-        hidden_size=cfg.hidden_size,
-        intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_hidden_layers,
-        num_attention_heads=cfg.num_attention_heads,
-        num_key_value_heads=cfg.num_key_value_heads,
-        head_dim=head_dim,
-        max_position_embeddings=cfg.max_position_embeddings,
-        rope_theta=1000000.0,
-        rms_norm_eps=cfg.rms_norm_eps,
-        tie_word_embeddings=False,
-        attention_bias=False,
-        decoder_sparse_step=1,
-        moe_intermediate_size=cfg.moe_intermediate_size,
-        num_experts_per_tok=cfg.num_experts_per_tok,
-        num_experts=cfg.num_experts,
-        norm_topk_prob=False,
-        mlp_only_layers=[],
-        bos_token_id=cfg.bos_token_id,
-        eos_token_id=cfg.eos_token_id,
-        pad_token_id=cfg.pad_token_id,
-    )
+    # shared_expert_intermediate_size is no Qwen3-MoE field: the config keeps it, and vLLM's Qwen3MoeSparseMoeBlock
+    # reads it (getattr, default 0) to build the shared expert and its gate
+    q3 = Qwen3MoeConfig(**common, head_dim=head_dim, attention_bias=False)
     q3.architectures = ["Qwen3MoeForCausalLM"]
-    # read by vLLM's Qwen3MoeSparseMoeBlock (getattr, default 0): builds the shared expert and its gate
-    q3.shared_expert_intermediate_size = cfg.shared_expert_intermediate_size
     q3.dtype = dtype
     q3.save_pretrained(out_dir)
     return sum(v.numel() for v in out.values())
