@@ -19,7 +19,7 @@ import {
   simulateRuns,
   useEnvProxy,
   workflowContextOf
-} from "./chunks/chunk-CCFRQYER.js";
+} from "./chunks/chunk-FD2BSJPQ.js";
 import "./chunks/chunk-C6OFAMAY.js";
 
 // src/modes/simulate.ts

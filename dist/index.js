@@ -6,7 +6,7 @@ import {
   runMode,
   useEnvProxy,
   workflowContextFromActions
-} from "./chunks/chunk-CCFRQYER.js";
+} from "./chunks/chunk-FD2BSJPQ.js";
 import {
   context,
   error,

@@ -354,13 +354,14 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
   const clock = o.clock ?? (() => performance.now());
   const started = clock();
   const { lookEvery } = lookSettings(o.method);
+  const steadyPct = steadyTolerancePct(rates).pct;
   const states: CellState[] = running(plan).map((c) => ({
     cell: newCell(c.id, c.inputLen, c.outputLen, c.concurrency),
     shape: { inputLen: c.inputLen, outputLen: c.outputLen },
     concurrency: c.concurrency,
     prompts: c.promptsPerRun,
     minRunSeconds: c.minRunSeconds,
-    steadyPct: steadyTolerancePct(rates).pct,
+    steadyPct,
     promptFactor:
       plan.cells.length > 0 && o.runSeconds ? (c.minRunSeconds ?? o.runSeconds) / o.runSeconds : 1,
     sized: c.minRunSeconds === undefined,
@@ -543,7 +544,7 @@ export async function runServeAb(step: StepHandle, given: ServeAbOptions): Promi
       serverStarts: servers.serverStarts,
       fitted: plan.fitted,
       rates: plan.rates,
-      ...((o.warmup ?? true) ? { steadyPct: steadyTolerancePct(rates).pct } : {}),
+      ...((o.warmup ?? true) ? { steadyPct } : {}),
       measured: servers.timings,
     },
     model: o.model,
@@ -625,7 +626,7 @@ async function warmUp(
     last.kind === 'sample' &&
     Math.abs(last.value / previous - 1) * 100 <= s.steadyPct;
   await step.log(
-    `${s.cell.id} ${run.arm} arm: ${steady ? `steady within ${s.steadyPct}%` : `not steady within ${s.steadyPct}%`} after ${n} warm-up runs`,
+    `${s.cell.id} ${run.arm} arm: ${steady ? 'steady' : 'not steady'} within ${s.steadyPct}% after ${n} warm-up runs`,
   );
   return last;
 }
